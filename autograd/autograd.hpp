@@ -1,0 +1,6 @@
+#pragma once
+// chainrule's autograd: include this one header.
+#include "autograd/function.hpp"
+#include "autograd/gradcheck.hpp"
+#include "autograd/ops.hpp"
+#include "autograd/tensor.hpp"

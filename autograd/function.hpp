@@ -1,0 +1,192 @@
+#pragma once
+// How an op is recorded. Elementwise ops are written as scalar functions, the forward and one derivative
+// per input, which reads like a row of a derivative table:
+//
+//   // y = a ⊙ b        ∂L/∂a = g ⊙ b        ∂L/∂b = g ⊙ a
+//   Tensor mul(const Tensor& a, const Tensor& b) {
+//     return binary("mul", a, b, [](auto a, auto b) { return a * b; },
+//                   [](auto g, auto /*a*/, auto b, auto /*y*/) { return g * b; },
+//                   [](auto g, auto a, auto /*b*/, auto /*y*/) { return g * a; });
+//   }
+//
+// The helpers run them as plain loops (vectorised by the compiler; no expression templates, so small tensors
+// cost a few nanoseconds and the library compiles quickly), broadcast by numpy rules, skip the derivative of an
+// input that needs no gradient (PyTorch's needs_input_grad), and let the engine sum each gradient back to its
+// input's shape (sum_to, in one place).
+//
+// Other ops call record() with a backward function back(d, g, x, y): g = ∂L/∂y, x the inputs' values, y the
+// output, and d(i, array) adds a contribution to input i. The same machinery is public: users can define their
+// own differentiable ops with it.
+#include <tuple>
+#include <utility>
+
+#include "autograd/tensor.hpp"
+
+namespace chainrule {
+namespace detail {
+
+/// Numpy broadcast of two shapes; throws "<op>: shapes [..] and [..] cannot broadcast".
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
+/// x broadcast (copied) to shape.
+template <class T> Array<T> expand(const Array<T>& x, const Shape& shape);
+/// Sums g over the axes that were broadcast to reach it from `to` (the one unbroadcast of the engine).
+template <class T> Array<T> sum_to(const char* op, std::size_t input, const Array<T>& g, const Shape& to);
+/// Adds an evaluated gradient (of n's shape or broadcast from it) into node n's grad, creating it on first use.
+template <class T> void accumulate(const char* op, std::size_t input, Node& n, Array<T>&& g);
+void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
+
+/// The `d` of a backward function: routes each input's gradient contribution.
+template <class T> class Accumulator {
+ public:
+  Accumulator(const char* op, std::vector<std::shared_ptr<Node>>& inputs) : op_(op), inputs_(inputs) {}
+  /// Whether input i wants a gradient: skip computing it otherwise.
+  bool needs(std::size_t i) const { return inputs_[i]->requires_grad; }
+  /// Adds g (input i's shape, or broadcast from it) to input i's gradient.
+  void operator()(std::size_t i, Array<T>&& g) const {
+    if (needs(i)) accumulate<T>(op_, i, *inputs_[i], std::move(g));
+  }
+  void operator()(std::size_t i, const Array<T>& g) const {
+    if (needs(i)) accumulate<T>(op_, i, *inputs_[i], Array<T>(g));
+  }
+  /// For BLAS-style kernels: fn(out, beta) must compute out = result + beta·out on a buffer of input i's
+  /// shape; beta is 1 when a gradient already exists (accumulate in place) and 0 on first use.
+  template <class F> void into(std::size_t i, F&& fn) const {
+    Node& in = *inputs_[i];
+    if (!in.requires_grad) return;
+    if (in.grad) {
+      fn(as<T>(*in.grad).value, T(1));
+    } else {
+      Array<T> out = Array<T>::from_shape(as<T>(in).value.shape());
+      fn(out, T(0));
+      accumulate<T>(op_, i, in, std::move(out));
+    }
+  }
+
+ private:
+  const char* op_;
+  std::vector<std::shared_ptr<Node>>& inputs_;
+};
+
+/// Read-only view of the inputs' values inside a backward function.
+template <class T> class InputValues {
+ public:
+  explicit InputValues(const std::vector<std::shared_ptr<Node>>& in) : in_(in) {}
+  const Array<T>& operator[](std::size_t i) const { return as<T>(*in_[i]).value; }
+  std::size_t size() const { return in_.size(); }
+ private:
+  const std::vector<std::shared_ptr<Node>>& in_;
+};
+
+/// A recorded op: its value, inputs and backward function B(d, g, inputs, y).
+template <class T, class B> struct OpNode final : Value<T> {
+  B back;
+  OpNode(const char* name, Array<T> v, std::vector<std::shared_ptr<Node>> in, B b)
+      : Value<T>(std::move(v)), back(std::move(b)) {
+    this->op = name;
+    this->inputs = std::move(in);
+    this->requires_grad = true;
+  }
+  void backward() override {
+    Accumulator<T> d(this->op, this->inputs);
+    back(d, as<T>(*this->grad).value, InputValues<T>(this->inputs), this->value);
+  }
+};
+
+bool any_requires_grad(const std::vector<Tensor>& inputs);
+
+// ---- elementwise loops ----------------------------------------------------------------------------------------
+// An operand seen over the output's shape: contiguous (step 1), a single value (step 0), or a broadcast copy.
+template <class T> struct Operand {
+  Operand(const Array<T>& a, const Shape& out) {
+    if (a.size() == 1) {
+      p = a.data(), step = 0;
+    } else if (a.shape() == out) {
+      p = a.data(), step = 1;
+    } else {
+      copy = expand(a, out), p = copy.data(), step = 1;
+    }
+  }
+  Array<T> copy;
+  const T* p;
+  std::size_t step;
+};
+
+/// y[i] = f(a[i]).
+template <class T, class F> Array<T> map(const Array<T>& a, F&& f) {
+  Array<T> y = Array<T>::from_shape(a.shape());
+  const T* pa = a.data();
+  T* py = y.data();
+  for (std::size_t i = 0, n = y.size(); i < n; ++i) py[i] = f(pa[i]);
+  return y;
+}
+
+/// y[i] = f(x₀[i], x₁[i], …) over `shape`, every operand broadcast to it.
+template <class T, class F, class... A> Array<T> map_n(const Shape& shape, F&& f, const A&... xs) {
+  Array<T> y = Array<T>::from_shape(shape);
+  T* py = y.data();
+  const std::size_t n = y.size();
+  const auto ops = std::make_tuple(Operand<T>(xs, shape)...);  // moving keeps a copy's heap buffer (and p) valid
+  std::apply(
+      [&](const auto&... o) {
+        if (((o.step == 1) && ...)) {  // the common case: a tight loop the compiler vectorises
+          for (std::size_t i = 0; i < n; ++i) py[i] = f(o.p[i]...);
+        } else {
+          for (std::size_t i = 0; i < n; ++i) py[i] = f(o.p[i * o.step]...);
+        }
+      },
+      ops);
+  return y;
+}
+}  // namespace detail
+
+/// Records `value` as the result of op `name` on `inputs` with backward function
+/// back(d, g, x, y) (x: InputValues). Records nothing when no input needs a gradient or under NoGradGuard.
+template <class T, class B>
+Tensor record(const char* name, Array<T>&& value, const std::vector<Tensor>& inputs, B&& back) {
+  if (!grad_enabled() || !detail::any_requires_grad(inputs)) {
+    auto n = std::make_shared<detail::Value<T>>(std::move(value));
+    n->op = name;
+    return Tensor(std::move(n));
+  }
+  std::vector<std::shared_ptr<detail::Node>> in;
+  in.reserve(inputs.size());
+  for (const auto& t : inputs) in.push_back(t.node_ptr());
+  return Tensor(std::make_shared<detail::OpNode<T, std::decay_t<B>>>(name, std::move(value), std::move(in),
+                                                                     std::forward<B>(back)));
+}
+
+/// Elementwise y = f(x), with ∂L/∂x = dx(g, x, y) per element.
+template <class F, class DX> Tensor unary(const char* name, const Tensor& x, F f, DX dx) {
+  return detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return record<T>(name, detail::map(x.data<T>(), [&f](T v) { return static_cast<T>(f(v)); }), {x},
+                     [dx](auto& d, const Array<T>& g, const auto& in, const Array<T>& y) {
+                       d(0, detail::map_n<T>(g.shape(), [&dx](T gi, T xi, T yi) { return static_cast<T>(dx(gi, xi, yi)); },
+                                             g, in[0], y));
+                     });
+  });
+}
+
+/// Elementwise y = f(a, b) with numpy broadcasting, ∂L/∂a = da(g, a, b, y) and ∂L/∂b = db(g, a, b, y) per
+/// element of the output (the engine sums them back to a's and b's shapes).
+template <class F, class DA, class DB>
+Tensor binary(const char* name, const Tensor& a, const Tensor& b, F f, DA da, DB db) {
+  detail::check_same_dtype(name, a, b);
+  const Shape out = detail::broadcast_shapes(name, a.shape(), b.shape());
+  return detail::dispatch(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Array<T> y = detail::map_n<T>(out, [&f](T u, T v) { return static_cast<T>(f(u, v)); }, a.data<T>(), b.data<T>());
+    return record<T>(name, std::move(y), {a, b},
+                     [da, db](auto& d, const Array<T>& g, const auto& in, const Array<T>& y) {
+                       auto grad = [&](const auto& fn) {
+                         return detail::map_n<T>(
+                             g.shape(), [&fn](T gi, T u, T v, T yi) { return static_cast<T>(fn(gi, u, v, yi)); }, g,
+                             in[0], in[1], y);
+                       };
+                       if (d.needs(0)) d(0, grad(da));
+                       if (d.needs(1)) d(1, grad(db));
+                     });
+  });
+}
+
+}  // namespace chainrule

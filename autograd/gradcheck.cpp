@@ -1,0 +1,75 @@
+#include "autograd/gradcheck.hpp"
+
+#include <cmath>
+#include <ostream>
+#include <random>
+
+#include "autograd/ops.hpp"
+
+namespace chainrule {
+
+std::ostream& operator<<(std::ostream& os, const GradcheckResult& r) {
+  os << "gradcheck(" << r.op << "): " << (r.ok ? "passed" : "FAILED") << ", " << r.checked << " elements";
+  if (r.checked)
+    os << "; worst: input #" << r.input << " element " << r.element << " analytic " << r.analytic << " numeric "
+       << r.numeric;
+  return os;
+}
+
+GradcheckResult gradcheck(const Function& f, const std::vector<Tensor>& inputs, GradcheckOptions o) {
+  std::vector<Tensor> x;
+  bool any = false;
+  for (const auto& t : inputs) any = any || t.requires_grad();
+  std::vector<bool> check;
+  for (const auto& t : inputs) {
+    x.push_back(t.detach().to(kFloat64));
+    check.push_back(!any || t.requires_grad());
+    if (check.back()) x.back().requires_grad_();
+  }
+  Tensor y = f(x);
+  if (y.dtype() != kFloat64)
+    throw std::invalid_argument(std::string("gradcheck: f returned ") + dtype_name(y.dtype()) +
+                                " for float64 inputs; it must compute in the inputs' dtype");
+  GradcheckResult r;
+  r.op = y.op();
+  // Fixed random weights w, so L = Σ w ⊙ f(x) mixes every output element differently.
+  std::mt19937_64 gen(o.seed);
+  std::normal_distribution<double> normal;
+  Array<double> w = Array<double>::from_shape(y.shape());
+  for (auto& v : w) v = normal(gen);
+  Tensor wt(w);
+  if (y.requires_grad()) sum(y * wt).backward();
+
+  auto loss = [&] {
+    NoGradGuard no_grad;
+    Tensor fy = f(x);
+    return xt::sum(fy.data<double>() * w)();
+  };
+  double worst = -1;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (!check[i]) continue;
+    Array<double>& v = x[i].data<double>();
+    Tensor g = x[i].grad();
+    for (std::size_t e = 0; e < v.size(); ++e) {
+      const double keep = v.data()[e];
+      v.data()[e] = keep + o.eps;
+      const double up = loss();
+      v.data()[e] = keep - o.eps;
+      const double down = loss();
+      v.data()[e] = keep;
+      const double numeric = (up - down) / (2 * o.eps);
+      const double analytic = g.defined() ? g.data<double>().data()[e] : 0.0;
+      const double excess = std::abs(analytic - numeric) - (o.atol + o.rtol * std::abs(numeric));
+      const bool bad = !(excess <= 0) || !std::isfinite(analytic);
+      ++r.checked;
+      if (bad) r.ok = false;
+      if (std::isnan(excess) || excess > worst || (bad && worst <= 0)) {
+        worst = std::isnan(excess) ? INFINITY : excess;
+        r.input = i, r.element = e, r.analytic = analytic, r.numeric = numeric;
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace chainrule

@@ -1,0 +1,39 @@
+#pragma once
+// gradcheck: compares backward's gradients with central finite differences, in float64.
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "autograd/tensor.hpp"
+
+namespace chainrule {
+
+struct GradcheckOptions {
+  double eps = 1e-6;   // finite-difference step
+  double atol = 1e-5;  // pass if |analytic − numeric| ≤ atol + rtol·|numeric|   (torch's defaults)
+  double rtol = 1e-3;
+  std::uint64_t seed = 1234;  // for the fixed random weights w of L = Σ w ⊙ f(x)
+};
+
+/// What gradcheck found; converts to true when every element passed. Prints a one-line report.
+struct GradcheckResult {
+  bool ok = true;
+  std::string op;              // op that produced f's output
+  std::size_t checked = 0;     // elements compared
+  // The worst element (largest excess over the tolerance):
+  std::size_t input = 0, element = 0;
+  double analytic = 0, numeric = 0;
+  explicit operator bool() const { return ok; }
+};
+std::ostream& operator<<(std::ostream& os, const GradcheckResult& r);
+
+using Function = std::function<Tensor(const std::vector<Tensor>&)>;
+
+/// Checks f's gradient with respect to every input (float64 copies of them are made; the inputs that have
+/// requires_grad set are checked, or all of them when none has). The output is reduced with a fixed random
+/// weight, L = Σ w ⊙ f(x), so that a transposed or permuted gradient cannot pass behind an all-ones seed.
+GradcheckResult gradcheck(const Function& f, const std::vector<Tensor>& inputs, GradcheckOptions o = {});
+
+}  // namespace chainrule

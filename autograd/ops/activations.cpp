@@ -1,0 +1,131 @@
+// The course's activations. Composites where a composite reads as well; fused (one node) where a fused form is
+// faster or more stable: sigmoid, tanh, relu, leaky_relu, softmax, log_softmax (tested against composites).
+#include <algorithm>
+#include <cmath>
+
+#include "autograd/function.hpp"
+#include "autograd/ops.hpp"
+#include "autograd/ops/common.hpp"
+
+namespace chainrule {
+
+// y = a·x + b            composite
+Tensor linear(const Tensor& x, double a, double b) { return x * a + b; }
+
+// y = [x ≥ 0]            ∂x = 0    NOTE: the derivative is 0 wherever it exists (undefined at 0)
+Tensor step(const Tensor& x) {
+  return unary("step", x, [](auto x) { return x >= 0 ? decltype(x)(1) : decltype(x)(0); },
+               [](auto g, auto, auto) { return decltype(g)(0); });
+}
+
+// y = clamp((x − x_min)/(x_max − x_min), 0, 1)      composite; at the two kinks the gradient is clamp's
+Tensor piecewise_linear(const Tensor& x, double x_min, double x_max) {
+  if (!(x_min < x_max))
+    throw std::invalid_argument("piecewise_linear: need x_min < x_max, got " + std::to_string(x_min) + " and " +
+                                std::to_string(x_max));
+  return clamp((x - x_min) / (x_max - x_min), 0, 1);
+}
+
+// y = 1/(1+e⁻ˣ)          ∂x = g ⊙ y(1−y)      (x → −∞: e⁻ˣ = inf gives y = 0, no NaN)
+Tensor sigmoid(const Tensor& x) {
+  return unary("sigmoid", x, [](auto x) { return 1 / (1 + std::exp(-x)); },
+               [](auto g, auto, auto y) { return g * y * (1 - y); });
+}
+
+// y = e^(−x²)            composite: ∂x = −2x·y ⊙ g
+Tensor gaussian(const Tensor& x) { return exp(-square(x)); }
+
+// y = tanh x             ∂x = g ⊙ (1−y²)
+Tensor tanh(const Tensor& x) {
+  return unary("tanh", x, [](auto x) { return std::tanh(x); }, [](auto g, auto, auto y) { return g * (1 - y * y); });
+}
+
+// y = max(x, 0)          ∂x = g·[x > 0]      NOTE: subgradient 0 at x = 0, as torch
+Tensor relu(const Tensor& x) {
+  return unary("relu", x, [](auto x) { return x > 0 ? x : decltype(x)(0); },
+               [](auto g, auto x, auto) { return x > 0 ? g : decltype(g)(0); });
+}
+
+// y = x > 0 ? x : s·x    ∂x = g·(x > 0 ? 1 : s)      (slope s at x = 0, as torch)
+Tensor leaky_relu(const Tensor& x, double slope) {
+  return unary("leaky_relu", x, [slope](auto x) { return x > 0 ? x : decltype(x)(slope) * x; },
+               [slope](auto g, auto x, auto) { return x > 0 ? g : decltype(g)(slope) * g; });
+}
+
+namespace {
+// Softmax-family ops work on lines along one axis: a row-major array is outer × n × inner, and the line
+// (o, ·, i) has stride `inner`.
+struct Lines {
+  std::size_t outer = 1, n = 1, inner = 1;
+  Lines(const Shape& s, std::size_t axis) {
+    for (std::size_t k = 0; k < axis; ++k) outer *= s[k];
+    n = s[axis];
+    for (std::size_t k = axis + 1; k < s.size(); ++k) inner *= s[k];
+  }
+  template <class F> void each(F&& f) const {  // f(offset of the line's first element, stride)
+    for (std::size_t o = 0; o < outer; ++o)
+      for (std::size_t i = 0; i < inner; ++i) f(o * n * inner + i, inner);
+  }
+};
+
+// y = x − max − log Σ e^(x − max) on every line: the stable log-softmax.
+template <class T> Array<T> log_softmax_lines(const Array<T>& x, const Lines& l) {
+  Array<T> y = Array<T>::from_shape(x.shape());
+  l.each([&](std::size_t off, std::size_t st) {
+    const T* px = x.data() + off;
+    T* py = y.data() + off;
+    T m = px[0];
+    for (std::size_t k = 1; k < l.n; ++k) m = std::max(m, px[k * st]);
+    T s = 0;
+    for (std::size_t k = 0; k < l.n; ++k) s += std::exp(px[k * st] - m);
+    const T lse = m + std::log(s);
+    for (std::size_t k = 0; k < l.n; ++k) py[k * st] = px[k * st] - lse;
+  });
+  return y;
+}
+}  // namespace
+
+// y = eˣ⁻ᵐ / Σeˣ⁻ᵐ along axis (m = max: stable)      ∂x = y ⊙ (g − Σ(g ⊙ y))
+Tensor softmax(const Tensor& x, long axis) {
+  const Lines l(x.shape(), detail::normalize_axis("softmax", axis, x.dim(), x.shape()));
+  return detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Array<T> y = log_softmax_lines(x.data<T>(), l);
+    for (auto& v : y) v = std::exp(v);
+    return record<T>("softmax", std::move(y), {x}, [l](auto& d, const Array<T>& g, const auto&, const Array<T>& y) {
+      Array<T> dx = Array<T>::from_shape(y.shape());
+      l.each([&](std::size_t off, std::size_t st) {
+        T s = 0;
+        for (std::size_t k = 0; k < l.n; ++k) s += g.data()[off + k * st] * y.data()[off + k * st];
+        for (std::size_t k = 0; k < l.n; ++k) {
+          const std::size_t e = off + k * st;
+          dx.data()[e] = y.data()[e] * (g.data()[e] - s);
+        }
+      });
+      d(0, std::move(dx));
+    });
+  });
+}
+
+// y = x − m − log Σeˣ⁻ᵐ along axis (stable)          ∂x = g − eʸ ⊙ Σg
+Tensor log_softmax(const Tensor& x, long axis) {
+  const Lines l(x.shape(), detail::normalize_axis("log_softmax", axis, x.dim(), x.shape()));
+  return detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return record<T>("log_softmax", log_softmax_lines(x.data<T>(), l), {x},
+                     [l](auto& d, const Array<T>& g, const auto&, const Array<T>& y) {
+                       Array<T> dx = Array<T>::from_shape(y.shape());
+                       l.each([&](std::size_t off, std::size_t st) {
+                         T s = 0;
+                         for (std::size_t k = 0; k < l.n; ++k) s += g.data()[off + k * st];
+                         for (std::size_t k = 0; k < l.n; ++k) {
+                           const std::size_t e = off + k * st;
+                           dx.data()[e] = g.data()[e] - std::exp(y.data()[e]) * s;
+                         }
+                       });
+                       d(0, std::move(dx));
+                     });
+  });
+}
+
+}  // namespace chainrule

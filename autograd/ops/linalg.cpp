@@ -1,0 +1,89 @@
+// matmul through OpenBLAS gemm, straight into preallocated outputs; backward uses the transpose flags,
+// so no transposed copy of either operand is ever made.
+#include <cblas.h>
+
+#include "autograd/function.hpp"
+#include "autograd/ops.hpp"
+
+namespace chainrule {
+namespace {
+
+// C[m,n] = op(A)[m,k] · op(B)[k,n] + beta·C, row-major; op = transpose when the flag is set.
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float beta,
+          float* c) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
+              1.0f, a, int(ta ? m : k), b, int(tb ? k : n), beta, c, int(n));
+}
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const double* a, const double* b,
+          double beta, double* c) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
+              1.0, a, int(ta ? m : k), b, int(tb ? k : n), beta, c, int(n));
+}
+// Same, for `batch` consecutive matrices; empty dimensions (which BLAS rejects) handled here.
+template <class T>
+void gemm_batched(std::size_t batch, bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a,
+                  const T* b, T beta, T* c) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    for (std::size_t i = 0; i < batch * m * n; ++i) c[i] = beta == T(0) ? T(0) : c[i];
+    return;
+  }
+  for (std::size_t i = 0; i < batch; ++i) gemm(ta, tb, m, n, k, a + i * m * k, b + i * k * n, beta, c + i * m * n);
+}
+
+std::string pair_str(const Tensor& a, const Tensor& b) { return shape_str(a.shape()) + " x " + shape_str(b.shape()); }
+
+}  // namespace
+
+// y = a·b                ∂a = g·bᵀ          ∂b = aᵀ·g
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  detail::check_same_dtype("matmul", a, b);
+  const Shape& sa = a.shape();
+  const Shape& sb = b.shape();
+  std::size_t batch = 1, rows = 0, inner = 0, cols = 0;
+  Shape out;
+  if (sa.size() == 3 && sb.size() == 3) {  // batched: [B,N,K] · [B,K,M]
+    if (sa[0] != sb[0])
+      throw std::invalid_argument("matmul: " + pair_str(a, b) + ": batch sizes " + std::to_string(sa[0]) + " and " +
+                                  std::to_string(sb[0]) + " differ");
+    batch = sa[0], rows = sa[1], inner = sa[2], cols = sb[2];
+    if (sb[1] != inner)
+      throw std::invalid_argument("matmul: " + pair_str(a, b) + ": inner dimensions " + std::to_string(inner) +
+                                  " and " + std::to_string(sb[1]) + " differ");
+    out = {batch, rows, cols};
+  } else {  // rows: [..., K] · [K, M]
+    if (sa.empty() || sb.size() != 2)
+      throw std::invalid_argument("matmul: " + pair_str(a, b) +
+                                  ": expected a:[...,K] with b:[K,M], or a:[B,N,K] with b:[B,K,M]");
+    inner = sa.back(), cols = sb[1];
+    if (sb[0] != inner)
+      throw std::invalid_argument("matmul: " + pair_str(a, b) + ": inner dimensions " + std::to_string(inner) +
+                                  " and " + std::to_string(sb[0]) + " differ");
+    rows = inner ? a.numel() / inner : 0;
+    if (!inner) {
+      rows = 1;
+      for (std::size_t i = 0; i + 1 < sa.size(); ++i) rows *= sa[i];
+    }
+    out.assign(sa.begin(), sa.end() - 1);
+    out.push_back(cols);
+  }
+  return detail::dispatch(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Array<T> y = Array<T>::from_shape(out);
+    gemm_batched<T>(batch, false, false, rows, cols, inner, a.data<T>().data(), b.data<T>().data(), T(0), y.data());
+    return record<T>("matmul", std::move(y), {a, b},
+                     [batch, rows, inner, cols](auto& d, const auto& g, const auto& in, const auto&) {
+                       // g:[R,M]  a:[R,K]  b:[K,M]  (per batch)
+                       d.into(0, [&](Array<T>& da, T beta) {  // ∂a = g·bᵀ : [R,K]
+                         gemm_batched<T>(batch, false, true, rows, inner, cols, g.data(), in[1].data(), beta,
+                                         da.data());
+                       });
+                       d.into(1, [&](Array<T>& db, T beta) {  // ∂b = aᵀ·g : [K,M]
+                         gemm_batched<T>(batch, true, false, inner, cols, rows, in[0].data(), g.data(), beta,
+                                         db.data());
+                       });
+                     });
+  });
+}
+
+}  // namespace chainrule

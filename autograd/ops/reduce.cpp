@@ -1,0 +1,93 @@
+// Reductions: sum, mean (composite), max, over all axes or given ones.
+#include <algorithm>
+
+#include <xtensor/xreducer.hpp>
+#include <xtensor/xstrided_view.hpp>
+
+#include "autograd/function.hpp"
+#include "autograd/ops.hpp"
+#include "autograd/ops/common.hpp"
+
+namespace chainrule {
+namespace {
+
+struct Reduction {
+  std::vector<std::size_t> axes;  // sorted, unique, non-negative
+  Shape kept;                     // x's shape with reduced axes set to 1
+  Shape out;                      // result shape (kept, or without the reduced axes)
+  std::size_t count = 1;          // elements folded into each result
+};
+
+// Empty axes means all axes, as in torch.
+Reduction plan(const char* op, const Tensor& x, const std::vector<long>& axes, bool keepdims) {
+  Reduction r;
+  const Shape& s = x.shape();
+  if (axes.empty()) {
+    for (std::size_t i = 0; i < s.size(); ++i) r.axes.push_back(i);
+  } else {
+    for (long a : axes) r.axes.push_back(detail::normalize_axis(op, a, s.size(), s));
+    std::sort(r.axes.begin(), r.axes.end());
+    if (std::adjacent_find(r.axes.begin(), r.axes.end()) != r.axes.end())
+      throw std::invalid_argument(std::string(op) + ": an axis is repeated");
+  }
+  r.kept = s;
+  for (auto a : r.axes) {
+    r.count *= s[a];
+    r.kept[a] = 1;
+  }
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (keepdims || !std::binary_search(r.axes.begin(), r.axes.end(), i)) r.out.push_back(r.kept[i]);
+  return r;
+}
+
+}  // namespace
+
+// y = Σ_axes x           ∂x = broadcast(g, x.shape)
+Tensor sum(const Tensor& x, std::vector<long> axes, bool keepdims) {
+  Reduction r = plan("sum", x, axes, keepdims);
+  return detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Array<T> y = xt::sum(x.data<T>(), r.axes, xt::keep_dims | xt::evaluation_strategy::immediate);
+    y.reshape(r.out);
+    return record<T>("sum", std::move(y), {x}, [kept = r.kept](auto& d, const Array<T>& g, const auto& in, const auto&) {
+      // g:[out] → [kept] → broadcast to x:[shape]
+      Array<T> gk = g;
+      gk.reshape(kept);
+      d(0, detail::expand(gk, in[0].shape()));
+    });
+  });
+}
+Tensor sum(const Tensor& x) { return sum(x, {}, false); }
+
+// y = Σx / n             composite: no backward written
+Tensor mean(const Tensor& x, std::vector<long> axes, bool keepdims) {
+  Reduction r = plan("mean", x, axes, keepdims);
+  if (r.count == 0) throw std::invalid_argument("mean: reducing " + shape_str(x.shape()) + " over an empty axis");
+  return sum(x, std::move(axes), keepdims) / static_cast<double>(r.count);
+}
+Tensor mean(const Tensor& x) { return mean(x, {}, false); }
+
+// y = max_axes x         ∂x = g·[x = y] / #ties    NOTE: ties share the gradient equally (torch's amax)
+Tensor max(const Tensor& x, std::vector<long> axes, bool keepdims) {
+  Reduction r = plan("max", x, axes, keepdims);
+  if (r.count == 0 || x.numel() == 0)
+    throw std::invalid_argument("max: reducing " + shape_str(x.shape()) + " over an empty axis");
+  return detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Array<T> y = xt::amax(x.data<T>(), r.axes, xt::keep_dims | xt::evaluation_strategy::immediate);
+    y.reshape(r.out);
+    return record<T>("max", std::move(y), {x},
+                     [kept = r.kept, axes = r.axes](auto& d, const Array<T>& g, const auto& in, const Array<T>& y) {
+                       // x:[shape]  y, g:[out] → [kept]: the gradient goes to the maxima, shared among ties
+                       Array<T> yk = y, gk = g;
+                       yk.reshape(kept);
+                       gk.reshape(kept);
+                       Array<T> hit = detail::map_n<T>(in[0].shape(), [](T x, T m) { return T(x == m); }, in[0], yk);
+                       Array<T> ties = xt::sum(hit, axes, xt::keep_dims | xt::evaluation_strategy::immediate);
+                       d(0, detail::map_n<T>(in[0].shape(), [](T h, T gi, T n) { return h * gi / n; }, hit, gk, ties));
+                     });
+  });
+}
+Tensor max(const Tensor& x) { return max(x, {}, false); }
+
+}  // namespace chainrule

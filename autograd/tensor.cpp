@@ -1,0 +1,254 @@
+// Tensor handle: accessors, backward entry points, factories, seeded random numbers, printing.
+#include "autograd/tensor.hpp"
+
+#include <cmath>
+#include <iomanip>
+#include <ostream>
+#include <random>
+#include <sstream>
+
+#include "autograd/function.hpp"
+
+namespace chainrule {
+
+namespace detail {
+void run_backward(const std::shared_ptr<Node>& root, Array<float>* gf, Array<double>* gd, BackwardOptions o);
+}
+
+const char* dtype_name(Dtype d) { return d == Dtype::Float32 ? "float32" : "float64"; }
+std::ostream& operator<<(std::ostream& os, Dtype d) { return os << dtype_name(d); }
+
+std::string shape_str(const Shape& s) {
+  std::string r = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+detail::Node& Tensor::node() const {
+  if (!node_) throw std::logic_error("Tensor: use of an undefined tensor (default-constructed or an absent grad)");
+  return *node_;
+}
+
+const Shape& Tensor::shape() const {
+  const auto& n = node();
+  return n.dtype == kFloat32 ? detail::as<float>(n).value.shape() : detail::as<double>(n).value.shape();
+}
+
+std::size_t Tensor::numel() const {
+  const auto& n = node();
+  return n.dtype == kFloat32 ? detail::as<float>(n).value.size() : detail::as<double>(n).value.size();
+}
+
+std::size_t Tensor::size(long axis) const {
+  const long d = static_cast<long>(dim());
+  const long a = axis < 0 ? axis + d : axis;
+  if (a < 0 || a >= d)
+    throw std::out_of_range("Tensor::size: axis " + std::to_string(axis) + " out of range for shape " +
+                            shape_str(shape()));
+  return shape()[static_cast<std::size_t>(a)];
+}
+
+Tensor& Tensor::requires_grad_(bool r) {
+  if (!is_leaf())
+    throw std::logic_error(std::string("requires_grad_: only leaves can be marked; this tensor comes from '") +
+                           op() + "' (use detach() first)");
+  node().requires_grad = r;
+  return *this;
+}
+
+Tensor& Tensor::retain_grad() {
+  node().retains_grad = true;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return Tensor(node().grad); }
+
+void Tensor::zero_grad() {
+  auto& g = node().grad;
+  if (!g) return;
+  detail::dispatch(g->dtype, [&](auto tag) { detail::as<decltype(tag)>(*g).value.fill(0); });
+}
+
+void Tensor::backward(BackwardOptions o) const {
+  if (numel() != 1)
+    throw std::logic_error("backward: tensor of shape " + shape_str(shape()) +
+                           " is not a scalar; pass its gradient explicitly: t.backward(gradient)");
+  detail::dispatch(dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Array<T> seed = xt::ones<T>(shape());
+    if constexpr (std::is_same_v<T, float>) detail::run_backward(node_, &seed, nullptr, o);
+    else detail::run_backward(node_, nullptr, &seed, o);
+  });
+}
+
+void Tensor::backward(const Tensor& gradient, BackwardOptions o) const {
+  if (gradient.dtype() != dtype() || gradient.shape() != shape())
+    throw std::invalid_argument("backward: gradient is " + std::string(dtype_name(gradient.dtype())) + " " +
+                                shape_str(gradient.shape()) + " but the tensor is " + dtype_name(dtype()) + " " +
+                                shape_str(shape()));
+  detail::dispatch(dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Array<T> seed = gradient.data<T>();
+    if constexpr (std::is_same_v<T, float>) detail::run_backward(node_, &seed, nullptr, o);
+    else detail::run_backward(node_, nullptr, &seed, o);
+  });
+}
+
+double Tensor::item() const {
+  if (numel() != 1)
+    throw std::logic_error("item: tensor of shape " + shape_str(shape()) + " has " + std::to_string(numel()) +
+                           " elements, not 1");
+  return detail::dispatch(dtype(), [&](auto tag) { return static_cast<double>(*data<decltype(tag)>().begin()); });
+}
+
+Tensor Tensor::detach() const {
+  // Shares nothing with the tape; the value is copied so later in-place updates of one do not touch the other.
+  return detail::dispatch(dtype(), [&](auto tag) { return Tensor(Array<decltype(tag)>(data<decltype(tag)>())); });
+}
+
+// y = convert(x)        ∂L/∂x = convert_back(g)
+Tensor Tensor::to(Dtype d) const {
+  if (d == dtype()) return *this;
+  auto convert = [](const Tensor& src, auto to_tag) {
+    using To = decltype(to_tag);
+    return detail::dispatch(src.dtype(), [&](auto from_tag) -> Array<To> {
+      return xt::cast<To>(src.data<decltype(from_tag)>());
+    });
+  };
+  return detail::dispatch(d, [&](auto to_tag) {
+    using To = decltype(to_tag);
+    Array<To> y = convert(*this, to_tag);
+    Tensor self = *this;
+    if (!grad_enabled() || !requires_grad()) return Tensor(std::move(y));
+    // The input has the other dtype, so this op cannot use Accumulator<To>: it converts g itself.
+    struct CastNode final : detail::Value<To> {
+      explicit CastNode(Array<To> v) : detail::Value<To>(std::move(v)) {}
+      void backward() override {
+        auto& in = *this->inputs[0];
+        const Array<To>& g = detail::as<To>(*this->grad).value;
+        detail::dispatch(in.dtype, [&](auto from_tag) {
+          using From = decltype(from_tag);
+          detail::accumulate<From>("to", 0, in, Array<From>(xt::cast<From>(g)));
+        });
+      }
+    };
+    auto n = std::make_shared<CastNode>(std::move(y));
+    n->op = "to";
+    n->inputs.push_back(node_);
+    n->requires_grad = true;
+    return Tensor(std::move(n));
+  });
+}
+
+// ---- factories ----------------------------------------------------------------------------------------------
+namespace {
+Tensor make(Array<double>&& v, TensorOptions o) {
+  if (o.dtype() == kFloat64) return Tensor(std::move(v), o.requires_grad());
+  return Tensor(Array<float>(xt::cast<float>(v)), o.requires_grad());
+}
+}  // namespace
+
+Tensor tensor(double v, TensorOptions o) { return make(Array<double>(v), o); }
+Tensor tensor(const std::vector<double>& v, TensorOptions o) { return from_vector(v, {v.size()}, o); }
+Tensor tensor(xt::nested_initializer_list_t<double, 2> v, TensorOptions o) { return make(Array<double>(v), o); }
+Tensor tensor(xt::nested_initializer_list_t<double, 3> v, TensorOptions o) { return make(Array<double>(v), o); }
+Tensor tensor(xt::nested_initializer_list_t<double, 4> v, TensorOptions o) { return make(Array<double>(v), o); }
+
+Tensor from_vector(const std::vector<double>& values, const Shape& shape, TensorOptions o) {
+  std::size_t n = 1;
+  for (auto s : shape) n *= s;
+  if (n != values.size())
+    throw std::invalid_argument("from_vector: " + std::to_string(values.size()) + " values do not fill shape " +
+                                shape_str(shape) + " (" + std::to_string(n) + " elements)");
+  Array<double> a = Array<double>::from_shape(shape);
+  std::copy(values.begin(), values.end(), a.begin());
+  return make(std::move(a), o);
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions o) {
+  return detail::dispatch(o.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Array<T> a = Array<T>::from_shape(shape);
+    a.fill(static_cast<T>(value));
+    return Tensor(std::move(a), o.requires_grad());
+  });
+}
+Tensor zeros(const Shape& shape, TensorOptions o) { return full(shape, 0, o); }
+Tensor ones(const Shape& shape, TensorOptions o) { return full(shape, 1, o); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
+
+Tensor arange(double start, double end, double step, TensorOptions o) {
+  if (step == 0 || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
+    throw std::invalid_argument("arange: need finite start/end and a nonzero step");
+  double count = std::ceil((end - start) / step);
+  std::size_t n = count > 0 ? static_cast<std::size_t>(count) : 0;
+  Array<double> a = Array<double>::from_shape({n});
+  for (std::size_t i = 0; i < n; ++i) a(i) = start + static_cast<double>(i) * step;
+  return make(std::move(a), o);
+}
+Tensor arange(double end, TensorOptions o) { return arange(0, end, 1, o); }
+
+// ---- random -------------------------------------------------------------------------------------------------
+namespace {
+std::mt19937_64& generator() {
+  thread_local std::mt19937_64 g(0x5eed);
+  return g;
+}
+template <class Dist> Tensor sample(const Shape& shape, TensorOptions o, Dist dist) {
+  Array<double> a = Array<double>::from_shape(shape);
+  for (auto& v : a) v = dist(generator());
+  return make(std::move(a), o);
+}
+}  // namespace
+
+void manual_seed(std::uint64_t seed) { generator().seed(seed); }
+std::uint64_t random_u64() { return generator()(); }
+
+Tensor randn(const Shape& shape, TensorOptions o, double mean, double std) {
+  if (!(std >= 0)) throw std::invalid_argument("randn: std must be >= 0, got " + std::to_string(std));
+  return sample(shape, o, std::normal_distribution<double>(mean, std));
+}
+Tensor rand(const Shape& shape, TensorOptions o, double low, double high) {
+  if (!(low < high)) throw std::invalid_argument("rand: need low < high");
+  return sample(shape, o, std::uniform_real_distribution<double>(low, high));
+}
+
+// ---- printing -----------------------------------------------------------------------------------------------
+namespace {
+// torch-like: tensor([[1.0000, 2.0000], ...], dtype=float64, requires_grad=true); long axes show 3 items per end.
+template <class T> void print_array(std::ostream& os, const Array<T>& a, std::size_t axis, std::size_t offset,
+                                    std::size_t indent) {
+  const auto& s = a.shape();
+  if (s.empty()) { os << std::setw(0) << a(); return; }
+  const std::size_t n = s[axis];
+  std::size_t stride = 1;
+  for (std::size_t i = axis + 1; i < s.size(); ++i) stride *= s[i];
+  const bool cut = n > 6;
+  os << "[";
+  for (std::size_t i = 0; i < n; ++i) {
+    if (cut && i == 3) {
+      os << (axis + 1 == s.size() ? "..., " : "...,\n" + std::string(indent + 1, ' '));
+      i = n - 3;
+    }
+    if (axis + 1 == s.size()) os << a.data()[offset + i];
+    else print_array(os, a, axis + 1, offset + i * stride, indent + 1);
+    if (i + 1 < n) os << (axis + 1 == s.size() ? ", " : ",\n" + std::string(indent + 1, ' '));
+  }
+  os << "]";
+}
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  if (!t.defined()) return os << "tensor(undefined)";
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(4);
+  detail::dispatch(t.dtype(), [&](auto tag) { print_array(s, t.data<decltype(tag)>(), 0, 0, 7); });
+  os << "tensor(" << s.str();
+  if (t.dtype() != kFloat32) os << ", dtype=" << t.dtype();
+  if (!t.is_leaf()) os << ", grad_fn=<" << t.op() << ">";
+  else if (t.requires_grad()) os << ", requires_grad=true";
+  return os << ")";
+}
+
+}  // namespace chainrule

@@ -1,0 +1,200 @@
+#pragma once
+// Tensor: a cheap, shared handle to one node of the tape. A node holds its value (an xt::xarray of float or
+// double), the node's gradient once backward has reached it, and, for results of ops, the inputs and the
+// backward function that sends a gradient on to them (autograd/function.hpp).
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+namespace chainrule {
+
+/// Element type of a tensor. float32 is the default, as in torch and Keras; gradcheck works in float64.
+enum class Dtype : std::uint8_t { Float32, Float64 };
+inline constexpr Dtype kFloat32 = Dtype::Float32;
+inline constexpr Dtype kFloat64 = Dtype::Float64;
+const char* dtype_name(Dtype d);
+template <class T> constexpr Dtype dtype_of();
+template <> constexpr Dtype dtype_of<float>() { return Dtype::Float32; }
+template <> constexpr Dtype dtype_of<double>() { return Dtype::Float64; }
+
+template <class T> using Array = xt::xarray<T>;          // dense, row-major
+using Shape = xt::dynamic_shape<std::size_t>;             // small-vector shape, as xarray uses
+std::string shape_str(const Shape& s);                    // "[32,784]"
+
+namespace detail {
+/// One vertex of the tape. Leaves have no inputs; op results override backward().
+struct Node {
+  Dtype dtype;
+  bool requires_grad = false;
+  bool retains_grad = false;       // keep grad on a non-leaf after backward (Tensor::retain_grad)
+  bool freed = false;              // backward already ran without retain_graph: saved state is gone
+  const char* op = "leaf";         // static name of the op that made this node
+  std::string label;               // user's name for the node ("w5"); empty if none
+  std::vector<std::shared_ptr<Node>> inputs;
+  std::shared_ptr<Node> grad;      // leaf node holding dL/d(this); null until backward reaches it
+  std::uint64_t mark = 0;          // visit stamp of the topological walk
+
+  explicit Node(Dtype d) : dtype(d) {}
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  virtual ~Node();                 // releases long input chains iteratively (no recursion)
+  virtual void backward() {}       // adds grad's contributions into the inputs' grads
+  bool is_leaf() const { return inputs.empty() && !freed; }
+};
+
+template <class T> struct Value : Node {
+  Array<T> value;
+  explicit Value(Array<T> v) : Node(dtype_of<T>()), value(std::move(v)) {}
+};
+
+template <class T> Value<T>& as(Node& n) { return static_cast<Value<T>&>(n); }
+template <class T> const Value<T>& as(const Node& n) { return static_cast<const Value<T>&>(n); }
+
+/// Calls f(T{}) with T = float or double, the element type named by d.
+template <class F> decltype(auto) dispatch(Dtype d, F&& f) {
+  if (d == Dtype::Float32) return f(float{});
+  return f(double{});
+}
+}  // namespace detail
+
+/// How a new tensor is made, builder style as in libtorch: TensorOptions().dtype(kFloat64).requires_grad(true).
+class TensorOptions {
+ public:
+  TensorOptions() = default;
+  TensorOptions(Dtype d) : dtype_(d) {}  // NOLINT: implicit, so a Dtype can stand for options
+  TensorOptions dtype(Dtype d) const { auto o = *this; o.dtype_ = d; return o; }
+  TensorOptions requires_grad(bool r) const { auto o = *this; o.requires_grad_ = r; return o; }
+  Dtype dtype() const { return dtype_; }
+  bool requires_grad() const { return requires_grad_; }
+ private:
+  Dtype dtype_ = kFloat32;
+  bool requires_grad_ = false;
+};
+
+struct BackwardOptions {
+  bool retain_graph = false;  // keep saved state so backward can run through the graph again
+};
+/// y.backward(retain_graph): keep the graph for another backward.
+inline constexpr BackwardOptions retain_graph{true};
+
+class Tensor {
+ public:
+  Tensor() = default;  // undefined: defined() is false
+  explicit Tensor(std::shared_ptr<detail::Node> n) : node_(std::move(n)) {}
+  template <class T> explicit Tensor(Array<T> value, bool requires_grad = false)
+      : node_(std::make_shared<detail::Value<T>>(std::move(value))) { node_->requires_grad = requires_grad; }
+
+  bool defined() const { return node_ != nullptr; }
+  Dtype dtype() const { return node().dtype; }
+  const Shape& shape() const;
+  std::size_t dim() const { return shape().size(); }
+  std::size_t numel() const;
+  /// Size along one axis; negative axes count from the end.
+  std::size_t size(long axis) const;
+
+  bool requires_grad() const { return node().requires_grad; }
+  /// Marks a leaf as a parameter whose gradient backward should compute.
+  Tensor& requires_grad_(bool r = true);
+  bool is_leaf() const { return node().is_leaf(); }
+  /// Keep this non-leaf tensor's gradient after backward (leaves always keep theirs).
+  Tensor& retain_grad();
+  /// dL/d(this) accumulated by backward, an undefined tensor before. Shares storage with the node.
+  Tensor grad() const;
+  /// Clears the accumulated gradient (sets it to zero, keeping the buffer).
+  void zero_grad();
+
+  /// Backward from a scalar: seeds dL/dL = 1.
+  void backward(BackwardOptions o = {}) const;
+  /// Backward from any tensor with an explicit upstream gradient of the same shape.
+  void backward(const Tensor& gradient, BackwardOptions o = {}) const;
+
+  /// The single element as a double (numel must be 1).
+  double item() const;
+  template <class T> T item() const { return static_cast<T>(item()); }
+  /// Same values, cut from the tape: no gradient flows through the result.
+  Tensor detach() const;
+  /// Copy converted to another dtype; differentiable (the gradient is converted back).
+  Tensor to(Dtype d) const;
+
+  /// The value array; throws if T is not this tensor's dtype.
+  template <class T> const Array<T>& data() const { return detail::as<T>(checked<T>()).value; }
+  template <class T> Array<T>& data() { return detail::as<T>(checked<T>()).value; }
+
+  /// Name shown by printing, traces and graph export.
+  const std::string& label() const { return node().label; }
+  Tensor& label(std::string name) { node().label = std::move(name); return *this; }
+  /// Name of the op that produced this tensor ("leaf" for inputs and parameters).
+  const char* op() const { return node().op; }
+
+  detail::Node& node() const;
+  const std::shared_ptr<detail::Node>& node_ptr() const { return node_; }
+  bool same(const Tensor& o) const { return node_ == o.node_; }
+
+ private:
+  template <class T> detail::Node& checked() const {
+    auto& n = node();
+    if (n.dtype != dtype_of<T>())
+      throw std::invalid_argument(std::string("Tensor::data: tensor is ") + dtype_name(n.dtype) +
+                                  ", asked for " + dtype_name(dtype_of<T>()));
+    return n;
+  }
+  std::shared_ptr<detail::Node> node_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+std::ostream& operator<<(std::ostream& os, Dtype d);
+
+// ---- factories ----------------------------------------------------------------------------------------------
+/// From nested initializer lists: tensor({{1, 2}, {3, 4}}, kFloat64). (1-D takes a vector, so that {{1}, {2}}
+/// is unambiguously 2-D; a literal whose innermost lists all hold one value is ambiguous above 2-D: use from_vector.)
+Tensor tensor(double v, TensorOptions o = {});
+Tensor tensor(const std::vector<double>& v, TensorOptions o = {});
+Tensor tensor(xt::nested_initializer_list_t<double, 2> v, TensorOptions o = {});
+Tensor tensor(xt::nested_initializer_list_t<double, 3> v, TensorOptions o = {});
+Tensor tensor(xt::nested_initializer_list_t<double, 4> v, TensorOptions o = {});
+/// From any xtensor expression; the dtype follows the expression's value type (float or double).
+template <class E> Tensor from_xt(const xt::xexpression<E>& e, bool requires_grad = false) {
+  using T = typename E::value_type;
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "chainrule tensors are float or double");
+  return Tensor(Array<T>(e), requires_grad);
+}
+/// From a flat vector of values and a shape.
+Tensor from_vector(const std::vector<double>& values, const Shape& shape, TensorOptions o = {});
+Tensor zeros(const Shape& shape, TensorOptions o = {});
+Tensor ones(const Shape& shape, TensorOptions o = {});
+Tensor full(const Shape& shape, double value, TensorOptions o = {});
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+/// start, start+step, ... < end (1-D).
+Tensor arange(double start, double end, double step = 1, TensorOptions o = {});
+Tensor arange(double end, TensorOptions o = {});
+
+/// Seeds the thread's generator used by randn/rand (and nn initializers): same seed, same numbers.
+void manual_seed(std::uint64_t seed);
+std::uint64_t random_u64();
+/// Normal(mean, std) samples.
+Tensor randn(const Shape& shape, TensorOptions o = {}, double mean = 0, double std = 1);
+/// Uniform[low, high) samples.
+Tensor rand(const Shape& shape, TensorOptions o = {}, double low = 0, double high = 1);
+
+// ---- recording control --------------------------------------------------------------------------------------
+/// True while ops record onto the tape (per thread).
+bool grad_enabled();
+/// RAII: no op records while it lives (per thread), like torch::NoGradGuard.
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+ private:
+  bool prev_;
+};
+
+}  // namespace chainrule

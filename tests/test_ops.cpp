@@ -1,0 +1,236 @@
+// The op table: every differentiable op, gradchecked in float64 on at least two shapes (one broadcasting),
+// with inputs kept away from kinks; then the chosen subgradients at the kinks, with exact values.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "autograd/autograd.hpp"
+
+using namespace chainrule;
+
+namespace {
+
+enum class Domain { Any, Positive, AwayFromZero };
+
+// Seeded values in [-2, 2], or (0.5, 2.5) for Positive; AwayFromZero keeps |x| ≥ 0.2 (kinks of relu, abs, ...).
+Tensor input(const Shape& s, Domain dom, std::uint64_t seed) {
+  manual_seed(seed);
+  Tensor t = rand(s, kFloat64, -2, 2);
+  for (auto& v : t.data<double>()) {
+    if (dom == Domain::Positive) v = std::abs(v) + 0.5;
+    if (dom == Domain::AwayFromZero && std::abs(v) < 0.2) v = v < 0 ? v - 0.2 : v + 0.2;
+  }
+  return t;
+}
+
+struct OpRow {
+  const char* name;
+  std::vector<std::vector<Shape>> cases;  // each case: the shapes of the inputs
+  Function f;
+  Domain domain = Domain::AwayFromZero;
+};
+
+const std::vector<Shape> S1 = {{3, 4}};
+const std::vector<Shape> SB = {{2, 3, 4}};  // for unary ops: a 3-D case
+
+std::vector<OpRow> op_table() {
+  const std::vector<std::vector<Shape>> bin = {{{3, 4}, {3, 4}}, {{3, 4}, {1, 4}}, {{2, 1, 3}, {4, 1}}};
+  const std::vector<std::vector<Shape>> un = {S1, SB, {{}}};
+  return {
+      {"add", bin, [](auto& x) { return add(x[0], x[1]); }},
+      {"sub", bin, [](auto& x) { return sub(x[0], x[1]); }},
+      {"mul", bin, [](auto& x) { return mul(x[0], x[1]); }},
+      {"div", bin, [](auto& x) { return div(x[0], x[1]); }},
+      {"neg", un, [](auto& x) { return neg(x[0]); }},
+      {"pow", bin, [](auto& x) { return pow(x[0], x[1]); }, Domain::Positive},
+      {"pow_scalar", un, [](auto& x) { return pow(x[0], 2.5); }, Domain::Positive},
+      {"exp", un, [](auto& x) { return exp(x[0]); }},
+      {"log", un, [](auto& x) { return log(x[0]); }, Domain::Positive},
+      {"sqrt", un, [](auto& x) { return sqrt(x[0]); }, Domain::Positive},
+      {"abs", un, [](auto& x) { return abs(x[0]); }},
+      {"square", un, [](auto& x) { return square(x[0]); }},
+      {"sin", un, [](auto& x) { return sin(x[0]); }},
+      {"cos", un, [](auto& x) { return cos(x[0]); }},
+      {"maximum", bin, [](auto& x) { return maximum(x[0], x[1]); }},
+      {"minimum", bin, [](auto& x) { return minimum(x[0], x[1]); }},
+      {"clamp", un, [](auto& x) { return clamp(x[0], -1.1, 0.9); }},
+      {"where", {{{3, 4}, {3, 4}, {3, 4}}, {{3, 1}, {1, 4}, {3, 4}}},
+       [](auto& x) { return where(gt(x[0], scalar_like(x[0], 0)), x[1], x[2]); }},
+      {"sum", un, [](auto& x) { return sum(x[0]); }},
+      {"sum_axes", {{{3, 4}}, {{2, 3, 4}}}, [](auto& x) { return sum(x[0], {0, -1}); }},
+      {"sum_keepdims", {{{3, 4}}, {{2, 3, 4}}}, [](auto& x) { return sum(x[0], {-1}, true); }},
+      {"mean", un, [](auto& x) { return mean(x[0]); }},
+      {"mean_axes", {{{3, 4}}, {{2, 3, 4}}}, [](auto& x) { return mean(x[0], {1}, true); }},
+      {"max", {{{3, 4}}, {{2, 3, 4}}}, [](auto& x) { return max(x[0]); }},
+      {"max_axes", {{{3, 4}}, {{2, 3, 4}}}, [](auto& x) { return max(x[0], {-1}); }},
+      {"reshape", {{{3, 4}}, {{2, 3, 4}}}, [](auto& x) { return reshape(x[0], {-1, 2}) * 1.5; }},
+      {"transpose", {{{3, 4}}, {{4, 1}}}, [](auto& x) { return transpose(x[0]); }},
+      {"permute", {{{2, 3, 4}}, {{4, 1, 2}}}, [](auto& x) { return permute(x[0], {2, 0, 1}); }},
+      {"broadcast_to", {{{1, 4}}, {{3, 1}}}, [](auto& x) { return broadcast_to(x[0], {2, 3, 4}); }},
+      {"concat", {{{3, 4}, {2, 4}}, {{2, 3, 4}, {1, 3, 4}}}, [](auto& x) { return concat({x[0], x[1], x[0]}, 0); }},
+      {"concat_axis1", {{{3, 4}, {3, 2}}, {{2, 3, 4}, {2, 3, 1}}}, [](auto& x) { return concat({x[0], x[1]}, -1); }},
+      {"gather", {{{4, 3}}, {{4, 5}}}, [](auto& x) { return gather(x[0], {2, 0, 1, 2}); }},
+      {"matmul", {{{3, 4}, {4, 5}}, {{2, 3, 4}, {4, 2}}, {{2, 3, 4}, {2, 4, 5}}, {{4}, {4, 3}}},
+       [](auto& x) { return matmul(x[0], x[1]); }},
+      {"linear", un, [](auto& x) { return linear(x[0], 0.7, -0.3); }},
+      {"piecewise_linear", un, [](auto& x) { return piecewise_linear(x[0], -1.5, 1.7); }},
+      {"sigmoid", un, [](auto& x) { return sigmoid(x[0]); }},
+      {"gaussian", un, [](auto& x) { return gaussian(x[0]); }},
+      {"tanh", un, [](auto& x) { return tanh(x[0]); }},
+      {"relu", un, [](auto& x) { return relu(x[0]); }},
+      {"leaky_relu", un, [](auto& x) { return leaky_relu(x[0], 0.1); }},
+      {"softmax", {{{3, 4}}, {{2, 3, 4}}}, [](auto& x) { return softmax(x[0]); }},
+      {"softmax_axis0", {{{3, 4}}, {{2, 3, 4}}}, [](auto& x) { return softmax(x[0], 0); }},
+      {"log_softmax", {{{3, 4}}, {{2, 3, 4}}}, [](auto& x) { return log_softmax(x[0]); }},
+      {"log_softmax_axis1", {{{3, 4}}, {{2, 3, 4}}}, [](auto& x) { return log_softmax(x[0], 1); }},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("ops: every op's gradient matches central differences (float64)") {
+  for (const auto& row : op_table()) {
+    for (std::size_t c = 0; c < row.cases.size(); ++c) {
+      std::vector<Tensor> in;
+      for (std::size_t i = 0; i < row.cases[c].size(); ++i) in.push_back(input(row.cases[c][i], row.domain, 17 * c + i));
+      GradcheckResult r = gradcheck(row.f, in);
+      INFO(row.name, " case ", c, ": ", r);
+      CHECK(r);
+      CHECK(r.checked > 0);
+    }
+  }
+}
+
+TEST_CASE("ops: step passes no gradient (its derivative is 0 wherever it exists)") {
+  Tensor x = tensor({-1.0, 0.0, 2.0}, kFloat64).requires_grad_();
+  Tensor y = step(x);
+  CHECK(y.data<double>() == Array<double>({0, 1, 1}));
+  sum(y).backward();
+  CHECK(x.grad().data<double>() == Array<double>({0, 0, 0}));
+}
+
+TEST_CASE("ops: subgradients at the kinks are torch's") {
+  Tensor x = tensor({-1.0, 0.0, 1.0}, kFloat64).requires_grad_();
+  SUBCASE("relu'(0) = 0") {
+    sum(relu(x)).backward();
+    CHECK(x.grad().data<double>() == Array<double>({0, 0, 1}));
+  }
+  SUBCASE("abs'(0) = 0") {
+    sum(abs(x)).backward();
+    CHECK(x.grad().data<double>() == Array<double>({-1, 0, 1}));
+  }
+  SUBCASE("leaky_relu'(0) = slope") {
+    sum(leaky_relu(x, 0.25)).backward();
+    CHECK(x.grad().data<double>() == Array<double>({0.25, 0.25, 1}));
+  }
+  SUBCASE("clamp passes the gradient at its bounds") {
+    sum(clamp(x, -1, 1)).backward();
+    CHECK(x.grad().data<double>() == Array<double>({1, 1, 1}));
+  }
+  SUBCASE("maximum/minimum split ties in half") {
+    Tensor z = tensor({0.0, 0.0, 0.0}, kFloat64).requires_grad_();
+    sum(maximum(x, z) + minimum(x, z)).backward();
+    CHECK(x.grad().data<double>() == Array<double>({1, 1, 1}));
+    CHECK(z.grad().data<double>() == Array<double>({1, 1, 1}));
+  }
+  SUBCASE("max shares the gradient among ties") {
+    Tensor t = tensor({{1.0, 3.0, 3.0}, {2.0, 0.0, 1.0}}, kFloat64).requires_grad_();
+    sum(max(t, {1})).backward();
+    CHECK(t.grad().data<double>() == Array<double>({{0, 0.5, 0.5}, {1, 0, 0}}));
+  }
+}
+
+TEST_CASE("ops: fused activations equal their composites (value and gradient, float64)") {
+  Tensor x = input({4, 5}, Domain::AwayFromZero, 3).requires_grad_();
+  auto same = [&](const std::function<Tensor(const Tensor&)>& fused, const std::function<Tensor(const Tensor&)>& comp) {
+    Tensor a = x.detach().requires_grad_(), b = x.detach().requires_grad_();
+    Tensor ya = fused(a), yb = comp(b);
+    CHECK(xt::allclose(ya.data<double>(), yb.data<double>(), 1e-12, 1e-12));
+    Tensor w = input({4, 5}, Domain::Any, 9);
+    sum(ya * w).backward();
+    sum(yb * w).backward();
+    CHECK(xt::allclose(a.grad().data<double>(), b.grad().data<double>(), 1e-12, 1e-12));
+  };
+  same([](auto& t) { return sigmoid(t); }, [](auto& t) { return 1.0 / (1.0 + exp(-t)); });
+  same([](auto& t) { return tanh(t); }, [](auto& t) { return 2.0 / (1.0 + exp(-2.0 * t)) - 1.0; });  // the course's form
+  same([](auto& t) { return relu(t); }, [](auto& t) { return maximum(t, zeros_like(t)); });
+  same([](auto& t) { return leaky_relu(t, 0.1); }, [](auto& t) { return where(gt(t, zeros_like(t)), t, 0.1 * t); });
+  same([](auto& t) { return softmax(t); }, [](auto& t) { return exp(t) / sum(exp(t), {-1}, true); });
+  same([](auto& t) { return log_softmax(t); }, [](auto& t) { return t - log(sum(exp(t), {-1}, true)); });
+}
+
+TEST_CASE("ops: softmax and log_softmax stay finite for logits of ±1e4") {
+  Tensor x = tensor({{1e4, -1e4, 0.0}, {-1e4, -1e4, -1e4}});
+  Tensor p = softmax(x), lp = log_softmax(x);
+  CHECK(xt::all(xt::isfinite(p.data<float>())));
+  CHECK(xt::all(xt::isfinite(lp.data<float>())));
+  CHECK(p.data<float>()(0, 0) == 1.0f);
+  CHECK(lp.data<float>()(1, 0) == doctest::Approx(-std::log(3.0)));
+  CHECK(sigmoid(tensor({-1e4, 1e4})).data<float>() == Array<float>({0, 1}));
+}
+
+TEST_CASE("ops: comparisons give 1/0 and record nothing") {
+  Tensor a = tensor({1.0, 2.0, 3.0}).requires_grad_(), b = tensor({2.0});
+  CHECK(gt(a, b).data<float>() == Array<float>({0, 0, 1}));
+  CHECK(lt(a, b).data<float>() == Array<float>({1, 0, 0}));
+  CHECK(ge(a, b).data<float>() == Array<float>({0, 1, 1}));
+  CHECK(le(a, b).data<float>() == Array<float>({1, 1, 0}));
+  CHECK(eq(a, b).data<float>() == Array<float>({0, 1, 0}));
+  CHECK(ne(a, b).data<float>() == Array<float>({1, 0, 1}));
+  CHECK_FALSE(gt(a, b).requires_grad());
+}
+
+TEST_CASE("ops: errors name the op and the shapes") {
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message([] { matmul(zeros({32, 784}), zeros({128, 64})); }) ==
+        "matmul: [32,784] x [128,64]: inner dimensions 784 and 128 differ");
+  CHECK(message([] { add(zeros({3, 4}), zeros({2, 4})); }) ==
+        "add: shapes [3,4] and [2,4] cannot broadcast (axis 0: 3 vs 2)");
+  CHECK(message([] { mul(zeros({2}), zeros({2}, kFloat64)); }) ==
+        "mul: dtypes differ: float32 and float64 (convert one with .to())");
+  CHECK(message([] { reshape(zeros({3, 4}), {5, -1}); }) ==
+        "reshape: cannot view [3,4] (12 elements) as [5,2]");
+  CHECK(message([] { gather(zeros({2, 3}), {0, 3}); }) ==
+        "gather: index 3 at row 1 is out of range for 3 classes");
+  CHECK(message([] { sum(zeros({2, 3}), {2}); }) == "sum: axis 2 out of range for shape [2,3]");
+  CHECK(message([] { concat({zeros({2, 3}), zeros({2, 4})}, 0); }) ==
+        "concat: tensor #1 has shape [2,4], which differs from [2,3] off axis 0");
+  CHECK(message([] { clamp(zeros({1}), 1, 0); }).rfind("clamp: lo", 0) == 0);
+}
+
+TEST_CASE("ops: matmul equals a naive triple loop, float32 and float64, every shape form") {
+  manual_seed(5);
+  for (Dtype dt : {kFloat32, kFloat64}) {
+    Tensor a = randn({2, 3, 4}, dt), b = randn({4, 5}, dt);
+    Tensor y = matmul(a, b);
+    CHECK(y.shape() == Shape{2, 3, 5});
+    Tensor a64 = a.to(kFloat64), b64 = b.to(kFloat64), y64 = y.to(kFloat64);
+    double worst = 0;
+    for (std::size_t i = 0; i < 6; ++i)
+      for (std::size_t j = 0; j < 5; ++j) {
+        double s = 0;
+        for (std::size_t k = 0; k < 4; ++k) s += a64.data<double>().data()[i * 4 + k] * b64.data<double>()(k, j);
+        worst = std::max(worst, std::abs(s - y64.data<double>().data()[i * 5 + j]));
+      }
+    CHECK(worst < (dt == kFloat32 ? 1e-5 : 1e-13));
+  }
+  CHECK(matmul(zeros({3, 0}), zeros({0, 2})).data<float>() == Array<float>(xt::zeros<float>({3, 2})));
+}
+
+TEST_CASE("ops: printing reads like torch") {
+  std::ostringstream s;
+  s << tensor({{1.0, 2.0}, {3.0, 4.5}}, kFloat64);
+  CHECK(s.str() == "tensor([[1.0000, 2.0000],\n        [3.0000, 4.5000]], dtype=float64)");
+  std::ostringstream t;
+  Tensor x = tensor({1.0, 2.0}).requires_grad_();
+  t << x << " " << x * x;
+  CHECK(t.str() == "tensor([1.0000, 2.0000], requires_grad=true) tensor([1.0000, 4.0000], grad_fn=<mul>)");
+}
