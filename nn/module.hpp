@@ -1,0 +1,66 @@
+#pragma once
+// Module: the base of every layer and model. It owns ordered, named parameters, buffers and child modules, so
+// parameters(), named_parameters() ("0.weight"), zero_grad(), train()/eval() and printing recurse for free.
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/autograd.hpp"
+
+namespace chainrule::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+  virtual ~Module() = default;
+
+  /// The layer's computation; x holds one sample per row (first axis = batch).
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+  /// Type name shown by printing and summaries ("Linear").
+  virtual std::string name() const = 0;
+  /// Settings shown in printing ("in=784, out=128, bias=true").
+  virtual std::string extra_repr() const { return ""; }
+
+  /// Trainable tensors of this module and its children, in registration order.
+  std::vector<Tensor> parameters() const;
+  /// Same, with dotted names: "0.weight", "0.bias", "2.weight", ...
+  NamedTensors named_parameters() const;
+  /// Non-trainable state (BatchNorm's running statistics), dotted names.
+  NamedTensors named_buffers() const;
+  /// Number of trainable scalars.
+  std::size_t parameter_count() const;
+  /// Clears the gradients of all parameters.
+  void zero_grad();
+  /// Training mode (Dropout active, BatchNorm on batch statistics) or evaluation mode; recurses.
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
+
+ protected:
+  /// Registers a trainable tensor (it gets requires_grad) and returns it.
+  Tensor register_parameter(std::string name, Tensor t);
+  Tensor register_buffer(std::string name, Tensor t);
+  template <class M> std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> m) {
+    children_.emplace_back(std::move(name), m);
+    return m;
+  }
+
+ private:
+  void collect(const std::string& prefix, NamedTensors& out, bool buffers) const;
+  NamedTensors params_, buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+/// Multi-line, torch-like description: Sequential(\n  (0): Linear(in=2, out=2, bias=true)\n ...)
+std::ostream& operator<<(std::ostream& os, const Module& m);
+
+}  // namespace chainrule::nn
