@@ -38,12 +38,6 @@ Node::~Node() {
   }
 }
 
-bool any_requires_grad(const std::vector<Tensor>& inputs) {
-  for (const auto& t : inputs)
-    if (t.requires_grad()) return true;
-  return false;
-}
-
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype())
     throw std::invalid_argument(std::string(op) + ": dtypes differ: " + dtype_name(a.dtype()) + " and " +

@@ -17,6 +17,9 @@
 // Other ops call record() with a backward function back(d, g, x, y): g = ∂L/∂y, x the inputs' values, y the
 // output, and d(i, array) adds a contribution to input i. The same machinery is public: users can define their
 // own differentiable ops with it.
+#include <initializer_list>
+#include <iterator>
+#include <memory>
 #include <tuple>
 #include <utility>
 
@@ -92,21 +95,18 @@ template <class T, class B> struct OpNode final : Value<T> {
   }
 };
 
-bool any_requires_grad(const std::vector<Tensor>& inputs);
+bool any_requires_grad(std::initializer_list<Tensor> inputs);
 
 // ---- elementwise loops ----------------------------------------------------------------------------------------
 // An operand seen over the output's shape: contiguous (step 1), a single value (step 0), or a broadcast copy.
 template <class T> struct Operand {
-  Operand(const Array<T>& a, const Shape& out) {
-    if (a.size() == 1) {
-      p = a.data(), step = 0;
-    } else if (a.shape() == out) {
-      p = a.data(), step = 1;
-    } else {
-      copy = expand(a, out), p = copy.data(), step = 1;
+  Operand(const Array<T>& a, const Shape& out) : p(a.data()), step(a.size() == 1 ? 0 : 1) {
+    if (step && a.shape() != out) {
+      copy = std::make_unique<Array<T>>(expand(a, out));
+      p = copy->data();
     }
   }
-  Array<T> copy;
+  std::unique_ptr<Array<T>> copy;  // only when broadcasting needs it: an empty xarray would allocate
   const T* p;
   std::size_t step;
 };
@@ -125,7 +125,7 @@ template <class T, class F, class... A> Array<T> map_n(const Shape& shape, F&& f
   Array<T> y = Array<T>::from_shape(shape);
   T* py = y.data();
   const std::size_t n = y.size();
-  const auto ops = std::make_tuple(Operand<T>(xs, shape)...);  // moving keeps a copy's heap buffer (and p) valid
+  const auto ops = std::make_tuple(Operand<T>(xs, shape)...);
   std::apply(
       [&](const auto&... o) {
         if (((o.step == 1) && ...)) {  // the common case: a tight loop the compiler vectorises
@@ -139,22 +139,28 @@ template <class T, class F, class... A> Array<T> map_n(const Shape& shape, F&& f
 }
 }  // namespace detail
 
-/// Records `value` as the result of op `name` on `inputs` with backward function
+/// Records `value` as the result of op `name` on the inputs [first, last) with backward function
 /// back(d, g, x, y) (x: InputValues). Records nothing when no input needs a gradient or under NoGradGuard.
-template <class T, class B>
-Tensor record(const char* name, Array<T>&& value, const std::vector<Tensor>& inputs, B&& back) {
-  if (!grad_enabled() || !detail::any_requires_grad(inputs)) {
+template <class T, class It, class B> Tensor record_n(const char* name, Array<T>&& value, It first, It last, B&& back) {
+  bool needs = false;
+  for (It t = first; t != last && !needs; ++t) needs = t->requires_grad();
+  if (!grad_enabled() || !needs) {
     auto n = std::make_shared<detail::Value<T>>(std::move(value));
     n->op = name;
     return Tensor(std::move(n));
   }
   std::vector<std::shared_ptr<detail::Node>> in;
-  in.reserve(inputs.size());
-  for (const auto& t : inputs) in.push_back(t.node_ptr());
+  in.reserve(static_cast<std::size_t>(std::distance(first, last)));
+  for (It t = first; t != last; ++t) in.push_back(t->node_ptr());
   return Tensor(std::make_shared<detail::OpNode<T, std::decay_t<B>>>(name, std::move(value), std::move(in),
                                                                      std::forward<B>(back)));
 }
 
+/// Same, for inputs listed in braces: record<T>("mul", y, {a, b}, back).
+template <class T, class B>
+Tensor record(const char* name, Array<T>&& value, std::initializer_list<Tensor> inputs, B&& back) {
+  return record_n<T>(name, std::move(value), inputs.begin(), inputs.end(), std::forward<B>(back));
+}
 /// Elementwise y = f(x), with ∂L/∂x = dx(g, x, y) per element.
 template <class F, class DX> Tensor unary(const char* name, const Tensor& x, F f, DX dx) {
   return detail::dispatch(x.dtype(), [&](auto tag) {

@@ -114,7 +114,7 @@ Tensor concat(const std::vector<Tensor>& xs, long axis) {
     for (std::size_t i = 0, off = 0; i < xs.size(); off += widths[i], ++i)
       for (std::size_t o = 0; o < outer; ++o)
         std::copy_n(xs[i].data<T>().data() + o * widths[i], widths[i], y.data() + o * row + off);
-    return record<T>("concat", std::move(y), xs,
+    return record_n<T>("concat", std::move(y), xs.begin(), xs.end(),
                      [widths, outer, row](auto& d, const auto& g, const auto& in, const auto&) {
                        for (std::size_t i = 0, off = 0; i < in.size(); off += widths[i], ++i) {
                          if (!d.needs(i)) continue;

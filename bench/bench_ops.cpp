@@ -1,0 +1,48 @@
+// Per-op overhead and matmul: chainrule vs libtorch (when built with it) vs raw cblas_sgemm, side by side in
+// one process at one thread count. Prints a table and writes it as CSV.
+//   bench_ops [--threads N] [--csv FILE]
+#include <cblas.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "bench/workloads.hpp"
+
+int main(int argc, char** argv) {
+  int threads = 1;
+  std::string csv = "bench_ops.csv";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--csv")) csv = argv[i + 1];
+  }
+  openblas_set_num_threads(threads);
+  bench::set_torch_threads(threads);
+  const bool torch = bench::have_torch();
+  std::printf("%s, %d thread(s); median of 7 samples\n", openblas_get_config(), threads);
+
+  std::vector<bench::Result> rows;
+  const char* modes[] = {"forward, no grad", "forward, recorded", "forward + backward"};
+  for (int n : {1, 64})
+    for (int mode = 0; mode < 3; ++mode)
+      rows.push_back({"chain of 3000 ops, " + std::string(n == 1 ? "1 element" : "64x64") + ", " + modes[mode],
+                      "ns/op", bench::chainrule_chain_ns(n, 3000, mode), torch ? bench::torch_chain_ns(n, 3000, mode) : 0,
+                      0});
+  for (int n : {64, 256, 1024})
+    rows.push_back({"matmul " + std::to_string(n) + "x" + std::to_string(n), "us", bench::chainrule_matmul_ns(n) / 1e3,
+                    torch ? bench::torch_matmul_ns(n) / 1e3 : 0, bench::cblas_matmul_ns(n) / 1e3});
+
+  std::ofstream out(csv);
+  out << "case,unit,chainrule,libtorch,raw_sgemm,libtorch_over_chainrule,sgemm_over_chainrule\n";
+  std::printf("%-48s %6s %11s %11s %11s %9s %9s\n", "case", "unit", "chainrule", "libtorch", "raw sgemm", "torch/cr",
+              "sgemm/cr");
+  for (const auto& r : rows) {
+    const double tr = r.torch ? r.torch / r.chainrule : 0, fr = r.floor ? r.floor / r.chainrule : 0;
+    std::printf("%-48s %6s %11.1f %11.1f %11.1f %9.2f %9.2f\n", r.name.c_str(), r.unit.c_str(), r.chainrule, r.torch,
+                r.floor, tr, fr);
+    out << '"' << r.name << "\"," << r.unit << ',' << r.chainrule << ',' << r.torch << ',' << r.floor << ',' << tr
+        << ',' << fr << '\n';
+  }
+  std::printf("(0 = not measured; torch/cr > 1 means chainrule is faster; sgemm/cr near 1 means no overhead)\n");
+}

@@ -1,0 +1,9 @@
+// Stand-ins when the benchmark is built without libtorch: the torch column is left empty.
+#include "bench/workloads.hpp"
+
+namespace bench {
+bool have_torch() { return false; }
+double torch_chain_ns(int, int, int) { return 0; }
+double torch_matmul_ns(int) { return 0; }
+void set_torch_threads(int) {}
+}  // namespace bench
