@@ -1,0 +1,107 @@
+#pragma once
+// Activation modules: the course's nine (linear, step, piecewise linear, sigmoid, gaussian, tanh, relu, leaky relu,
+// softmax) plus log-softmax, each a thin Module over its op in autograd/ops.hpp (the formulas and derivatives are
+// there), and make_activation to build one by name.
+#include <memory>
+#include <string>
+
+#include "nn/module.hpp"
+
+namespace chainrule::nn {
+
+/// y = a·x + b   (defaults: the identity)
+class LinearActivation : public Module {
+ public:
+  explicit LinearActivation(double a = 1, double b = 0) : a_(a), b_(b) {}
+  Tensor forward(const Tensor& x) override { return linear(x, a_, b_); }
+  std::string name() const override { return "LinearActivation"; }
+  std::string extra_repr() const override;
+ private:
+  double a_, b_;
+};
+
+/// y = [x ≥ 0]   (passes no gradient)
+class Step : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return step(x); }
+  std::string name() const override { return "Step"; }
+};
+
+/// y = clamp((x − x_min)/(x_max − x_min), 0, 1)
+class PiecewiseLinear : public Module {
+ public:
+  explicit PiecewiseLinear(double x_min = -1, double x_max = 1);
+  Tensor forward(const Tensor& x) override { return piecewise_linear(x, x_min_, x_max_); }
+  std::string name() const override { return "PiecewiseLinear"; }
+  std::string extra_repr() const override;
+ private:
+  double x_min_, x_max_;
+};
+
+/// y = 1/(1+e⁻ˣ)
+class Sigmoid : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return sigmoid(x); }
+  std::string name() const override { return "Sigmoid"; }
+};
+
+/// y = e^(−x²)
+class Gaussian : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return gaussian(x); }
+  std::string name() const override { return "Gaussian"; }
+};
+
+/// y = tanh x = 2/(1+e^(−2x)) − 1
+class Tanh : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return tanh(x); }
+  std::string name() const override { return "Tanh"; }
+};
+
+/// y = max(x, 0)
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return relu(x); }
+  std::string name() const override { return "ReLU"; }
+};
+
+/// y = x > 0 ? x : slope·x.  NOTE: default slope 0.01 as torch's nn.LeakyReLU (Keras' LeakyReLU layer uses 0.3).
+class LeakyReLU : public Module {
+ public:
+  explicit LeakyReLU(double slope = 0.01) : slope_(slope) {}
+  Tensor forward(const Tensor& x) override { return leaky_relu(x, slope_); }
+  std::string name() const override { return "LeakyReLU"; }
+  std::string extra_repr() const override;
+ private:
+  double slope_;
+};
+
+/// y = eˣ/Σeˣ along axis (default: the last, one distribution per row)
+class Softmax : public Module {
+ public:
+  explicit Softmax(long axis = -1) : axis_(axis) {}
+  Tensor forward(const Tensor& x) override { return softmax(x, axis_); }
+  std::string name() const override { return "Softmax"; }
+  std::string extra_repr() const override { return "axis=" + std::to_string(axis_); }
+ private:
+  long axis_;
+};
+
+/// y = x − log Σeˣ along axis (stable)
+class LogSoftmax : public Module {
+ public:
+  explicit LogSoftmax(long axis = -1) : axis_(axis) {}
+  Tensor forward(const Tensor& x) override { return log_softmax(x, axis_); }
+  std::string name() const override { return "LogSoftmax"; }
+  std::string extra_repr() const override { return "axis=" + std::to_string(axis_); }
+ private:
+  long axis_;
+};
+
+/// An activation with default settings by name, case-insensitive: "linear", "step", "piecewise_linear",
+/// "sigmoid", "gaussian", "tanh", "relu", "leaky_relu", "softmax", "log_softmax".
+/// Unknown name → std::invalid_argument listing the valid names.
+std::shared_ptr<Module> make_activation(const std::string& name);
+
+}  // namespace chainrule::nn

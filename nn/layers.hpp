@@ -1,0 +1,116 @@
+#pragma once
+// Layers: Linear (Keras' Dense), Sequential, the MLP factory, BatchNorm1d and Dropout.
+// Every options struct lists dtype first, so {kFloat64} alone selects float64 (what gradcheck needs).
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/init.hpp"
+#include "nn/module.hpp"
+
+namespace chainrule::nn {
+
+/// Options of Linear (Linear::Options).
+struct LinearOptions {
+  Dtype dtype = kFloat32;
+  bool bias = true;
+  init::Initializer weight_init = init::Init::XavierUniform;  // "glorot_uniform", Keras Dense's default
+  init::Initializer bias_init = init::Init::Zeros;
+};
+
+/// y = x·W + b,   x:[N,in] (or [in], one sample)  W:[in,out]  b:[out]  →  y:[N,out]
+/// NOTE: W is stored [in, out] (as Keras' Dense kernel), so a row-major batch multiplies it with no transpose;
+/// torch's nn.Linear stores [out, in] and computes x·Wᵀ. Parameters are named "weight" and "bias".
+class Linear : public Module {
+ public:
+  using Options = LinearOptions;  // NOTE: defined outside, as a nested struct cannot be a default argument
+  Linear(std::size_t in, std::size_t out, Options o = {});
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Linear"; }
+  std::string extra_repr() const override;  // "in=784, out=128, bias=true"
+
+  std::size_t in_features() const { return in_; }
+  std::size_t out_features() const { return out_; }
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }  // undefined when built with bias = false
+
+ private:
+  std::size_t in_, out_;
+  Tensor weight_, bias_;
+};
+
+/// Modules applied in order: y = mₖ(…m₁(m₀(x))). Children are named "0", "1", …, so named_parameters() gives
+/// "0.weight", "0.bias", "2.weight", …
+class Sequential : public Module {
+ public:
+  Sequential() = default;
+  explicit Sequential(const std::vector<std::shared_ptr<Module>>& modules);
+  /// Appends m (named by its index) and returns *this, so calls chain: s.add(a).add(b).
+  Sequential& add(std::shared_ptr<Module> m);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Sequential"; }
+  std::size_t size() const { return children().size(); }
+  /// The i-th module; throws std::out_of_range past the end.
+  std::shared_ptr<Module> operator[](std::size_t i) const;
+  /// The i-th module as its concrete type M; throws if it is not an M (or i is past the end).
+  template <class M> M& at(std::size_t i) const {
+    auto m = std::dynamic_pointer_cast<M>((*this)[i]);
+    if (!m) throw std::invalid_argument("Sequential::at: module " + std::to_string(i) + " is a " + (*this)[i]->name());
+    return *m;
+  }
+};
+
+/// Multilayer perceptron: Linear(sizes[0]→sizes[1]), activation, …, Linear(sizes[n−2]→sizes[n−1]); no activation
+/// after the last layer, which outputs logits (pair it with cross_entropy, or add a Softmax yourself).
+/// activation is a make_activation name; every Linear gets `o`.
+std::shared_ptr<Sequential> MLP(const std::vector<std::size_t>& sizes, const std::string& activation = "relu",
+                                Linear::Options o = {});
+
+/// Options of BatchNorm1d (BatchNorm1d::Options).
+struct BatchNorm1dOptions {
+  Dtype dtype = kFloat32;
+  double eps = 1e-5;
+  double momentum = 0.1;
+  bool affine = true;
+};
+
+/// Batch normalization of x:[N,F], per feature f:
+///   training:  y = (x − μ_B)/√(σ²_B + ε)·γ + β,  μ_B = mean over the batch, σ²_B = biased batch variance;
+///              running ← (1 − momentum)·running + momentum·batch statistic, with the UNBIASED variance
+///              σ²_B·N/(N−1) for running_var (torch's rule);
+///   eval:      y = (x − running_mean)/√(running_var + ε)·γ + β.
+/// γ ("weight", ones) and β ("bias", zeros) are learned when affine; running_mean (zeros) and running_var (ones)
+/// are buffers. Built from primitive ops, so its gradient (through μ_B and σ²_B too) is automatic.
+class BatchNorm1d : public Module {
+ public:
+  using Options = BatchNorm1dOptions;
+  explicit BatchNorm1d(std::size_t features, Options o = {});
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "BatchNorm1d"; }
+  std::string extra_repr() const override;  // "features=4, eps=1e-05, momentum=0.1, affine=true"
+  const Tensor& running_mean() const { return running_mean_; }
+  const Tensor& running_var() const { return running_var_; }
+
+ private:
+  std::size_t features_;
+  Options opt_;
+  Tensor weight_, bias_, running_mean_, running_var_;
+};
+
+/// Inverted dropout: in training, y = x ⊙ m/(1 − p) with m ~ Bernoulli(1 − p) drawn from the engine's generator
+/// (chainrule::manual_seed makes it reproducible), so the expected output equals x and eval needs no rescaling;
+/// in eval (or with p = 0), y = x. p must lie in [0, 1]; p = 1 drops everything (y = 0), as torch.
+class Dropout : public Module {
+ public:
+  explicit Dropout(double p = 0.5);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Dropout"; }
+  std::string extra_repr() const override;  // "p=0.5"
+  double p() const { return p_; }
+
+ private:
+  double p_;
+};
+
+}  // namespace chainrule::nn
