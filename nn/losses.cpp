@@ -1,0 +1,180 @@
+#include "nn/losses.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+
+#include "autograd/function.hpp"
+#include "autograd/ops.hpp"
+
+namespace chainrule::nn {
+namespace {
+
+// Same shape and dtype, else "<loss>: prediction [3,1] and target [3] differ in shape".
+void check_pair(const char* loss, const Tensor& pred, const Tensor& target, const char* what = "prediction") {
+  if (pred.shape() != target.shape())
+    throw std::invalid_argument(std::string(loss) + ": " + what + " " + shape_str(pred.shape()) + " and target " +
+                                shape_str(target.shape()) + " differ in shape");
+  if (pred.dtype() != target.dtype())
+    throw std::invalid_argument(std::string(loss) + ": " + what + " is " + dtype_name(pred.dtype()) +
+                                ", target is " + dtype_name(target.dtype()));
+}
+
+Tensor reduce(const Tensor& per, Reduction r) {
+  switch (r) {
+    case Reduction::None: return per;
+    case Reduction::Sum: return sum(per);
+    case Reduction::Mean: break;
+  }
+  return mean(per);
+}
+
+// max(ln v, −100): torch's clamp, finite at v = 0.
+template <class T> T clamped_log(T v) { return std::max(std::log(v), T(-100)); }
+
+// σ(z) without overflow for either sign of z.
+template <class T> T stable_sigmoid(T z) {
+  if (z >= 0) return T(1) / (T(1) + std::exp(-z));
+  const T e = std::exp(z);
+  return e / (T(1) + e);
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+}  // namespace
+
+// L = (1/n)·Σ(o − t)²                 composite
+Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction r) {
+  check_pair("mse_loss", pred, target);
+  return reduce(square(pred - target), r);
+}
+
+// L = ½·Σ(t − o)²                     composite
+Tensor half_sse_loss(const Tensor& pred, const Tensor& target, Reduction r) {
+  check_pair("half_sse_loss", pred, target);
+  return reduce(0.5 * square(target - pred), r);
+}
+
+// L = (1/n)·Σ|o − t|                  composite
+Tensor l1_loss(const Tensor& pred, const Tensor& target, Reduction r) {
+  check_pair("l1_loss", pred, target);
+  return reduce(abs(pred - target), r);
+}
+
+// ℓ = −(t·max(ln p, −100) + (1 − t)·max(ln(1 − p), −100))
+//   ∂ℓ/∂p = (p − t)/max(p(1 − p), 1e-12)       ∂ℓ/∂t = max(ln(1 − p), −100) − max(ln p, −100)       (torch's)
+Tensor binary_cross_entropy(const Tensor& prob, const Tensor& target, Reduction r) {
+  check_pair("binary_cross_entropy", prob, target, "probabilities");
+  detail::dispatch(prob.dtype(), [&](auto tag) {
+    const auto& p = prob.data<decltype(tag)>();
+    for (std::size_t i = 0; i < p.size(); ++i)
+      if (!(p.data()[i] >= 0 && p.data()[i] <= 1)) {
+        std::ostringstream s;
+        s << "binary_cross_entropy: probabilities must lie in [0, 1], got " << p.data()[i] << " at element " << i;
+        throw std::invalid_argument(s.str());
+      }
+  });
+  Tensor per = binary(
+      "binary_cross_entropy", prob, target,
+      [](auto p, auto t) { return -(t * clamped_log(p) + (1 - t) * clamped_log(1 - p)); },
+      [](auto g, auto p, auto t, auto) { return g * (p - t) / std::max(p * (1 - p), decltype(p)(1e-12)); },
+      [](auto g, auto p, auto, auto) { return g * (clamped_log(1 - p) - clamped_log(p)); });
+  return reduce(per, r);
+}
+
+// ℓ = max(z, 0) − z·t + ln(1 + e^(−|z|))       ∂ℓ/∂z = σ(z) − t       ∂ℓ/∂t = −z
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target, Reduction r) {
+  check_pair("binary_cross_entropy_with_logits", logits, target, "logits");
+  Tensor per = binary(
+      "binary_cross_entropy_with_logits", logits, target,
+      [](auto z, auto t) { return std::max(z, decltype(z)(0)) - z * t + std::log1p(std::exp(-std::abs(z))); },
+      [](auto g, auto z, auto t, auto) { return g * (stable_sigmoid(z) - t); },
+      [](auto g, auto z, auto, auto) { return -g * z; });
+  return reduce(per, r);
+}
+
+// ℓᵢ = −log_softmax(zᵢ)[yᵢ]            composite of the stable log_softmax and gather
+Tensor cross_entropy(const Tensor& logits, const std::vector<std::size_t>& labels, Reduction r) {
+  if (logits.dim() != 2)
+    throw std::invalid_argument("cross_entropy: logits must be [N,C], got " + shape_str(logits.shape()));
+  const std::size_t n = logits.size(0), c = logits.size(1);
+  if (labels.size() != n)
+    throw std::invalid_argument("cross_entropy: " + std::to_string(labels.size()) + " labels for logits " +
+                                shape_str(logits.shape()) + " (one per row expected)");
+  for (std::size_t i = 0; i < n; ++i)
+    if (labels[i] >= c)
+      throw std::out_of_range("cross_entropy: label " + std::to_string(labels[i]) + " at row " + std::to_string(i) +
+                              " is out of range for C = " + std::to_string(c) + " classes");
+  return reduce(-gather(log_softmax(logits, -1), labels), r);
+}
+
+// [N,C] targets: ℓᵢ = −Σ_c t_ic·log_softmax(zᵢ)_c   (composite);   [N] targets: the label form above
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction r) {
+  if (logits.dim() != 2)
+    throw std::invalid_argument("cross_entropy: logits must be [N,C], got " + shape_str(logits.shape()));
+  if (targets.dtype() != logits.dtype())
+    throw std::invalid_argument(std::string("cross_entropy: logits are ") + dtype_name(logits.dtype()) +
+                                ", targets are " + dtype_name(targets.dtype()));
+  const std::size_t n = logits.size(0), c = logits.size(1);
+  if (targets.shape() == logits.shape()) return reduce(-sum(targets * log_softmax(logits, -1), {1}), r);
+  if (targets.dim() != 1 || targets.size(0) != n)
+    throw std::invalid_argument("cross_entropy: targets " + shape_str(targets.shape()) + " fit neither logits " +
+                                shape_str(logits.shape()) + " (probabilities) nor [" + std::to_string(n) +
+                                "] (class indices)");
+  std::vector<std::size_t> labels(n);
+  detail::dispatch(targets.dtype(), [&](auto tag) {
+    const auto& t = targets.data<decltype(tag)>();
+    for (std::size_t i = 0; i < n; ++i) {
+      const double v = static_cast<double>(t(i));
+      if (!(v >= 0) || v != std::floor(v)) {
+        std::ostringstream s;
+        s << "cross_entropy: target " << v << " at row " << i << " is not a class index (an integer in [0, " << c
+          << "))";
+        throw std::invalid_argument(s.str());
+      }
+      labels[i] = static_cast<std::size_t>(std::min(v, double(c)));  // ≥ C stays ≥ C: reported by the label form
+    }
+  });
+  return cross_entropy(logits, labels, r);
+}
+
+LossFunction loss_by_name(const std::string& name) {
+  static const std::vector<std::pair<const char*, LossFunction>> table = {
+      {"mean_squared_error", [](const Tensor& o, const Tensor& t) { return mse_loss(o, t); }},
+      {"mse", [](const Tensor& o, const Tensor& t) { return mse_loss(o, t); }},
+      {"mean_absolute_error", [](const Tensor& o, const Tensor& t) { return l1_loss(o, t); }},
+      {"mae", [](const Tensor& o, const Tensor& t) { return l1_loss(o, t); }},
+      {"binary_crossentropy", [](const Tensor& p, const Tensor& t) { return binary_cross_entropy(p, t); }},
+      {"categorical_crossentropy",
+       [](const Tensor& z, const Tensor& t) {
+         if (t.shape() != z.shape())
+           throw std::invalid_argument("categorical_crossentropy: targets must be one-hot like the logits " +
+                                       shape_str(z.shape()) + ", got " + shape_str(t.shape()) +
+                                       " (use sparse_categorical_crossentropy for class indices)");
+         return cross_entropy(z, t);
+       }},
+      {"sparse_categorical_crossentropy",
+       [](const Tensor& z, const Tensor& t) {
+         const bool column = t.dim() == 2 && t.size(1) == 1;
+         if (t.dim() != 1 && !column)
+           throw std::invalid_argument("sparse_categorical_crossentropy: targets must be class indices [N] or [N,1], "
+                                       "got " + shape_str(t.shape()) +
+                                       " (use categorical_crossentropy for one-hot targets)");
+         return cross_entropy(z, column ? reshape(t, {-1}) : t);
+       }},
+  };
+  const std::string key = lower(name);
+  for (const auto& [n, f] : table)
+    if (key == n) return f;
+  std::string valid;
+  for (const auto& [n, f] : table) valid += std::string(valid.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("loss_by_name: unknown loss '" + name + "'; valid names: " + valid);
+}
+
+}  // namespace chainrule::nn

@@ -1,0 +1,52 @@
+#pragma once
+// Loss functions, each with torch's reduction: Mean (default, except half_sse_loss: Sum), Sum, or None (the
+// per-element, or per-row for cross-entropy, losses). Notation: o = prediction, t = target, z = logits, n = number of
+// elements (rows for cross-entropy). The line above each is its formula and derivative.
+// Prediction and target must have the same shape and dtype (no silent broadcasting: [N,1] vs [N] is an error).
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/tensor.hpp"
+
+namespace chainrule::nn {
+
+enum class Reduction { None, Mean, Sum };
+
+/// L = (1/n)·Σ(o − t)²                              ∂L/∂o = 2(o − t)/n
+Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction r = Reduction::Mean);
+/// L = ½·Σ(t − o)²   (the course's error; Sum)      ∂L/∂o = o − t
+Tensor half_sse_loss(const Tensor& pred, const Tensor& target, Reduction r = Reduction::Sum);
+/// L = (1/n)·Σ|o − t|   (MAE)                       ∂L/∂o = sign(o − t)/n   (0 at o = t)
+Tensor l1_loss(const Tensor& pred, const Tensor& target, Reduction r = Reduction::Mean);
+
+/// L = −(1/n)·Σ[t·ln p + (1 − t)·ln(1 − p)],  p ∈ [0, 1]     ∂L/∂p = (p − t)/(p(1 − p))/n
+/// NOTE: as torch, each log is clamped at −100 (so p = 0 or 1 gives a finite loss) and the derivative's
+/// denominator p(1 − p) at 1e-12. Probabilities outside [0, 1] are an error.
+Tensor binary_cross_entropy(const Tensor& prob, const Tensor& target, Reduction r = Reduction::Mean);
+/// BCE on logits, p = σ(z), in the stable form  ℓ = max(z, 0) − z·t + ln(1 + e^(−|z|))     ∂ℓ/∂z = σ(z) − t
+/// NOTE: fused: the composite's subgradients (relu'(0) = abs'(0) = 0) would give −t at z = 0, not ½ − t.
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target, Reduction r = Reduction::Mean);
+
+/// Cross-entropy of logits z:[N,C] against class labels yᵢ ∈ [0, C):
+///   ℓᵢ = −log_softmax(zᵢ)[yᵢ] = log Σ_c e^(z_ic) − z_iyᵢ          ∂L/∂z = (softmax(z) − onehot(y))/N   (Mean)
+/// Label out of range → std::out_of_range naming the label, its row and C.
+Tensor cross_entropy(const Tensor& logits, const std::vector<std::size_t>& labels, Reduction r = Reduction::Mean);
+/// targets either [N,C] (one-hot or probabilities: ℓᵢ = −Σ_c t_ic·log_softmax(zᵢ)_c,  ∂L/∂z = (softmax(z) − t)/N)
+/// or [N] class indices stored as floats (each must be an integer in [0, C)).
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction r = Reduction::Mean);
+
+/// A loss as a value: (prediction, target) → scalar.
+using LossFunction = std::function<Tensor(const Tensor& pred, const Tensor& target)>;
+/// Keras loss names (case-insensitive), mean-reduced:
+///   "mean_squared_error" | "mse"          → mse_loss
+///   "mean_absolute_error" | "mae"         → l1_loss
+///   "binary_crossentropy"                 → binary_cross_entropy (the model outputs probabilities: ends in sigmoid)
+///   "categorical_crossentropy"            → cross_entropy with [N,C] one-hot targets
+///   "sparse_categorical_crossentropy"     → cross_entropy with [N] (or [N,1]) class-index targets
+/// NOTE: for both categorical losses the model outputs LOGITS (no final softmax; log_softmax inside the loss is
+/// the stable form). Unknown name → std::invalid_argument listing the valid names.
+LossFunction loss_by_name(const std::string& name);
+
+}  // namespace chainrule::nn

@@ -1,0 +1,9 @@
+#pragma once
+// chainrule's neural-network layer (with the autograd it is built on): include this one header.
+#include "autograd/autograd.hpp"
+#include "nn/activations.hpp"
+#include "nn/init.hpp"
+#include "nn/layers.hpp"
+#include "nn/losses.hpp"
+#include "nn/module.hpp"
+#include "nn/penalties.hpp"
