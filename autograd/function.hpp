@@ -83,7 +83,7 @@ template <class T> class InputValues {
 /// A recorded op: its value, inputs and backward function B(d, g, inputs, y).
 template <class T, class B> struct OpNode final : Value<T> {
   B back;
-  OpNode(const char* name, Array<T> v, std::vector<std::shared_ptr<Node>> in, B b)
+  OpNode(const char* name, Array<T>&& v, std::vector<std::shared_ptr<Node>>&& in, B b)
       : Value<T>(std::move(v)), back(std::move(b)) {
     this->op = name;
     this->inputs = std::move(in);

@@ -50,7 +50,8 @@ struct Node {
 
 template <class T> struct Value : Node {
   Array<T> value;
-  explicit Value(Array<T> v) : Node(dtype_of<T>()), value(std::move(v)) {}
+  explicit Value(Array<T>&& v) : Node(dtype_of<T>()), value(std::move(v)) {}
+  explicit Value(const Array<T>& v) : Node(dtype_of<T>()), value(v) {}
 };
 
 template <class T> Value<T>& as(Node& n) { return static_cast<Value<T>&>(n); }
