@@ -1,0 +1,404 @@
+#include "nn/serialize.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <stdexcept>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// The data section holds little-endian values, which a little-endian host writes and reads as they are in memory.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "chainrule's safetensors I/O assumes a little-endian host");
+
+namespace chainrule::nn {
+
+namespace io_testing {
+namespace {
+thread_local WriteStage injected_failure = WriteStage::None;
+}  // namespace
+
+const char* write_stage_name(WriteStage s) {
+  switch (s) {
+    case WriteStage::None: return "none";
+    case WriteStage::Open: return "open";
+    case WriteStage::Write: return "write";
+    case WriteStage::Flush: return "flush";
+    case WriteStage::Fsync: return "fsync";
+    case WriteStage::Close: return "close";
+    case WriteStage::Rename: return "rename";
+  }
+  return "?";
+}
+
+void set_write_failure(WriteStage stage) { injected_failure = stage; }
+}  // namespace io_testing
+
+namespace {
+
+using io_testing::WriteStage;
+using Json = nlohmann::ordered_json;  // keeps the header's key order: the tie-break for equal offsets
+
+// safetensors' own reader refuses headers above 100 MB; so do we, to bound what a hostile length can cost.
+constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw std::runtime_error(path + ": " + what);
+}
+
+// errno after a failed call; EIO if the call failed without setting it (fwrite may, on a short count).
+int last_error() { return errno != 0 ? errno : EIO; }
+
+// True, with errno set as the real call would, when the test hook says this stage fails.
+bool injected(WriteStage s) {
+  if (io_testing::injected_failure != s) return false;
+  errno = s == WriteStage::Write ? ENOSPC : EIO;
+  return true;
+}
+
+struct Chunk {
+  const void* data;
+  std::size_t size;
+};
+
+// Writes the chunks to a fresh temporary file next to `path`, makes it durable, then renames it over `path`.
+// rename() within one directory is atomic on POSIX: readers see the old file or the new one, never a mix.
+void write_atomic(const std::string& path, const std::vector<Chunk>& chunks) {
+  static std::atomic<unsigned long> counter{0};
+  auto refuse = [&](WriteStage s, int err) {
+    throw std::runtime_error(path + ": save failed at " + io_testing::write_stage_name(s) + ": " + std::strerror(err));
+  };
+
+  std::string tmp;
+  int fd = -1;
+  if (injected(WriteStage::Open)) refuse(WriteStage::Open, errno);
+  for (int attempt = 0; fd < 0; ++attempt) {  // O_EXCL: never write into a file someone else is writing
+    tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && (errno != EEXIST || attempt == 100)) refuse(WriteStage::Open, errno);
+  }
+  std::FILE* f = ::fdopen(fd, "wb");
+  if (f == nullptr) {
+    const int err = errno;
+    ::close(fd);
+    std::remove(tmp.c_str());
+    refuse(WriteStage::Open, err);
+  }
+  auto abandon = [&](WriteStage s) {  // close and delete the temporary file, then report the first error
+    const int err = last_error();
+    if (f != nullptr) std::fclose(f);
+    std::remove(tmp.c_str());
+    refuse(s, err);
+  };
+
+  for (const Chunk& c : chunks) {
+    errno = 0;
+    if (injected(WriteStage::Write) || std::fwrite(c.data, 1, c.size, f) != c.size) abandon(WriteStage::Write);
+  }
+  errno = 0;
+  if (injected(WriteStage::Flush) || std::fflush(f) != 0) abandon(WriteStage::Flush);
+  errno = 0;
+  if (injected(WriteStage::Fsync) || ::fsync(::fileno(f)) != 0) abandon(WriteStage::Fsync);
+  errno = 0;
+  const bool closed = std::fclose(f) == 0;  // always close for real, even when a failure is injected
+  f = nullptr;
+  if (!closed || injected(WriteStage::Close)) abandon(WriteStage::Close);
+  errno = 0;
+  if (injected(WriteStage::Rename) || std::rename(tmp.c_str(), path.c_str()) != 0) abandon(WriteStage::Rename);
+
+  // Make the rename itself durable. Best effort: the new file is already in place and complete, and some file
+  // systems refuse fsync on a directory, so an error here is not worth failing a save that has happened.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+// Reads up to n bytes, retrying short reads and EINTR; returns how many arrived before end of file.
+std::size_t read_fully(int fd, void* buf, std::size_t n, const std::string& path) {
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::read(fd, static_cast<char*>(buf) + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  return got;
+}
+
+// Owns a file descriptor opened for reading.
+class InputFile {
+ public:
+  explicit InputFile(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd_ < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  }
+  ~InputFile() { ::close(fd_); }
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::size_t itemsize(Dtype d) { return d == kFloat32 ? 4 : 8; }
+const char* safetensors_dtype(Dtype d) { return d == kFloat32 ? "F32" : "F64"; }
+
+// Non-negative JSON integer → value; false for negatives, fractions, non-numbers and numbers beyond u64.
+bool as_count(const Json& j, std::uint64_t& out) {
+  if (j.is_number_unsigned()) {
+    out = j.get<std::uint64_t>();
+    return true;
+  }
+  if (j.is_number_integer() && j.get<std::int64_t>() >= 0) {
+    out = static_cast<std::uint64_t>(j.get<std::int64_t>());
+    return true;
+  }
+  return false;
+}
+
+bool valid_utf8(const std::string& s) {
+  try {
+    (void)Json(s).dump();  // dump() throws type_error 316 on invalid UTF-8
+    return true;
+  } catch (const Json::type_error&) {
+    return false;
+  }
+}
+
+// One tensor as the header describes it, after validation.
+struct Entry {
+  std::string name;
+  Dtype dtype;
+  Shape shape;
+  std::uint64_t begin, end;
+};
+
+std::string offsets_str(std::uint64_t begin, std::uint64_t end) {
+  return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
+}
+
+// Checks one tensor's header entry against the format and the data section's size.
+Entry parse_entry(const std::string& path, const std::string& name, const Json& j, std::uint64_t data_bytes) {
+  const std::string where = "tensor '" + name + "': ";
+  if (!j.is_object()) fail(path, where + "entry is not a JSON object");
+  for (const auto& item : j.items())
+    if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets")
+      fail(path, where + "unexpected field '" + item.key() + "'");
+  for (const char* field : {"dtype", "shape", "data_offsets"})
+    if (!j.contains(field)) fail(path, where + "missing field '" + field + "'");
+
+  Entry e{name, kFloat32, {}, 0, 0};
+  const Json& dtype = j["dtype"];
+  if (!dtype.is_string()) fail(path, where + "dtype " + dtype.dump() + " is not a string");
+  if (dtype == "F32") e.dtype = kFloat32;
+  else if (dtype == "F64") e.dtype = kFloat64;
+  else fail(path, where + "unsupported dtype '" + dtype.get<std::string>() + "' (chainrule reads F32 and F64)");
+
+  const Json& shape = j["shape"];
+  if (!shape.is_array()) fail(path, where + "shape " + shape.dump() + " is not an array");
+  std::uint64_t nonzero_product = 1;
+  bool empty = false;
+  for (const Json& d : shape) {
+    std::uint64_t n = 0;
+    if (!as_count(d, n)) fail(path, where + "shape " + shape.dump() + " has a dimension that is not a non-negative integer");
+    // The product of the non-zero dimensions must fit even when another dimension is 0, so that strides do too.
+    if (n != 0 && __builtin_mul_overflow(nonzero_product, n, &nonzero_product))
+      fail(path, where + "shape " + shape.dump() + " has too many elements");
+    empty = empty || n == 0;
+    e.shape.push_back(static_cast<std::size_t>(n));
+  }
+  std::uint64_t need = 0;
+  if (!empty && __builtin_mul_overflow(nonzero_product, std::uint64_t{itemsize(e.dtype)}, &need))
+    fail(path, where + "shape " + shape.dump() + " has too many elements");
+
+  const Json& offsets = j["data_offsets"];
+  if (!offsets.is_array() || offsets.size() != 2 || !as_count(offsets[0], e.begin) || !as_count(offsets[1], e.end))
+    fail(path, where + "data_offsets " + offsets.dump() + " is not [begin, end] with non-negative integers");
+  const std::string range = "data_offsets " + offsets_str(e.begin, e.end);
+  if (e.end < e.begin) fail(path, where + range + " ends before it begins");
+  if (e.end > data_bytes)
+    fail(path, where + range + " out of range (data section has " + std::to_string(data_bytes) + " bytes)");
+  if (e.end - e.begin != need)
+    fail(path, where + range + " holds " + std::to_string(e.end - e.begin) + " bytes, but " +
+                   safetensors_dtype(e.dtype) + " shape " + shape.dump() + " needs " + std::to_string(need));
+  return e;
+}
+
+// Parses the header; a key that repeats within one object is an error (nlohmann would keep one silently).
+Json parse_header(const std::string& path, const std::string& text) {
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  const Json::parser_callback_t note_keys = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::object_start) {
+      open_objects.emplace_back();
+    } else if (event == Json::parse_event_t::object_end) {
+      open_objects.pop_back();
+    } else if (event == Json::parse_event_t::key && duplicate.empty() &&
+               !open_objects.back().insert(parsed.get<std::string>()).second) {
+      duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
+  Json header;
+  try {
+    header = Json::parse(text, note_keys);
+  } catch (const Json::parse_error& e) {
+    std::string what = e.what();  // "[json.exception.parse_error.101] parse error at ..."
+    const auto bracket = what.find("] ");
+    fail(path, "header is not valid JSON: " + (bracket == std::string::npos ? what : what.substr(bracket + 2)));
+  }
+  if (!duplicate.empty()) fail(path, "header has the key '" + duplicate + "' twice");
+  if (!header.is_object()) fail(path, "header is not a JSON object");
+  return header;
+}
+
+}  // namespace
+
+void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
+  const std::string cannot = "cannot save: ";
+  Json header = Json::object();
+  if (!metadata.empty()) {
+    Json& meta = header["__metadata__"] = Json::object();
+    for (const auto& [k, v] : metadata) {
+      if (!valid_utf8(k) || !valid_utf8(v))
+        throw std::invalid_argument(path + ": " + cannot + "metadata entry '" + k + "' is not valid UTF-8");
+      meta[k] = v;
+    }
+  }
+  std::set<std::string> seen;
+  std::uint64_t offset = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto& [name, t] = tensors[i];
+    const std::string which = "tensor #" + std::to_string(i) + " '" + name + "'";
+    if (name.empty()) throw std::invalid_argument(path + ": " + cannot + "tensor #" + std::to_string(i) + " has an empty name");
+    if (name == "__metadata__")
+      throw std::invalid_argument(path + ": " + cannot + which + ": the name is reserved for metadata");
+    if (!valid_utf8(name)) throw std::invalid_argument(path + ": " + cannot + which + ": the name is not valid UTF-8");
+    if (!seen.insert(name).second) throw std::invalid_argument(path + ": " + cannot + which + ": duplicate name");
+    if (!t.defined()) throw std::invalid_argument(path + ": " + cannot + which + " is undefined");
+    const std::uint64_t bytes = t.numel() * itemsize(t.dtype());
+    header[name] = {{"dtype", safetensors_dtype(t.dtype())},
+                    {"shape", std::vector<std::uint64_t>(t.shape().begin(), t.shape().end())},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // the data section starts 8-aligned, as safetensors pads
+  unsigned char length[8];
+  for (int b = 0; b < 8; ++b) length[b] = static_cast<unsigned char>(std::uint64_t{text.size()} >> (8 * b));
+
+  std::vector<Chunk> chunks{{length, sizeof length}, {text.data(), text.size()}};
+  for (const auto& [name, t] : tensors)  // xarray storage is contiguous row-major: the bytes are the tensor
+    detail::dispatch(t.dtype(), [&, &t = t](auto tag) {
+      using T = decltype(tag);
+      chunks.push_back({t.template data<T>().data(), t.numel() * sizeof(T)});
+    });
+  write_atomic(path, chunks);
+}
+
+NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
+  InputFile file(path);
+  struct stat st {};
+  if (::fstat(file.fd(), &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
+  const auto file_bytes = static_cast<std::uint64_t>(st.st_size);
+  const auto truncated = [&] { fail(path, "file ended while reading (was it changed during the load?)"); };
+
+  if (file_bytes < 8)
+    fail(path, "file has " + std::to_string(file_bytes) + " bytes, too few for the 8-byte header length");
+  unsigned char length[8];
+  if (read_fully(file.fd(), length, 8, path) != 8) truncated();
+  std::uint64_t header_bytes = 0;
+  for (int b = 7; b >= 0; --b) header_bytes = header_bytes << 8 | length[b];
+  if (header_bytes > file_bytes - 8)
+    fail(path, "header length " + std::to_string(header_bytes) + " exceeds the " + std::to_string(file_bytes - 8) +
+                   " bytes that follow it");
+  if (header_bytes > kMaxHeaderBytes)
+    fail(path, "header length " + std::to_string(header_bytes) + " exceeds the limit of " +
+                   std::to_string(kMaxHeaderBytes) + " bytes");
+  const std::uint64_t data_bytes = file_bytes - 8 - header_bytes;
+
+  std::string text(header_bytes, '\0');
+  if (read_fully(file.fd(), text.data(), text.size(), path) != text.size()) truncated();
+  const Json header = parse_header(path, text);
+
+  Metadata meta;
+  std::vector<Entry> entries;
+  for (const auto& item : header.items()) {
+    if (item.key() != "__metadata__") {
+      entries.push_back(parse_entry(path, item.key(), item.value(), data_bytes));
+      continue;
+    }
+    if (!item.value().is_object()) fail(path, "__metadata__ is not a JSON object");
+    for (const auto& m : item.value().items()) {
+      if (!m.value().is_string()) fail(path, "__metadata__ value of '" + m.key() + "' is not a string");
+      meta[m.key()] = m.value().get<std::string>();
+    }
+  }
+
+  // The tensors must tile the data section exactly: no overlap, no hole, nothing left over (as safetensors).
+  // Sorting by offset restores the saved order; stable, so empty tensors at one offset keep the header's order.
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::uint64_t covered = 0;
+  const Entry* previous = nullptr;
+  for (const Entry& e : entries) {
+    if (e.begin < covered)
+      fail(path, "tensor '" + e.name + "': data_offsets " + offsets_str(e.begin, e.end) + " overlap tensor '" +
+                     previous->name + "' " + offsets_str(previous->begin, previous->end));
+    if (e.begin > covered)
+      fail(path, "bytes " + offsets_str(covered, e.begin) + " of the data section belong to no tensor");
+    covered = e.end;
+    previous = &e;
+  }
+  if (covered != data_bytes)
+    fail(path, "bytes " + offsets_str(covered, data_bytes) + " of the data section belong to no tensor");
+
+  // Every size is now checked against the file's, so the allocations below are bounded by it.
+  NamedTensors out;
+  out.reserve(entries.size());
+  for (const Entry& e : entries) {
+    detail::dispatch(e.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      Array<T> values = Array<T>::from_shape(e.shape);
+      const std::size_t bytes = values.size() * sizeof(T);
+      if (read_fully(file.fd(), values.data(), bytes, path) != bytes) truncated();
+      out.emplace_back(e.name, Tensor(std::move(values)));
+    });
+  }
+  if (metadata != nullptr) *metadata = std::move(meta);
+  return out;
+}
+
+void save_json_atomic(const std::string& path, const std::string& text) {
+  if (!Json::accept(text)) throw std::invalid_argument(path + ": cannot save: the text is not valid JSON");
+  write_atomic(path, {{text.data(), text.size()}});
+}
+
+std::string read_text_file(const std::string& path) {
+  InputFile file(path);
+  std::string text;
+  char buf[1 << 16];
+  while (const std::size_t n = read_fully(file.fd(), buf, sizeof buf, path)) {
+    text.append(buf, n);
+    if (n < sizeof buf) break;
+  }
+  return text;
+}
+
+}  // namespace chainrule::nn
