@@ -1,12 +1,28 @@
 #include "optim/optimizer.hpp"
 
 #include <cmath>
+#include <cstdlib>
+#include <sstream>
 #include <stdexcept>
 
 namespace chainrule::optim {
 
-Optimizer::Optimizer(std::vector<Tensor> params, double lr, const char* name)
-    : params_(std::move(params)), lr_(lr), name_(name) {
+std::string format_number(double v) {
+  std::ostringstream os;
+  if (!std::isfinite(v)) {
+    os << v;
+    return os.str();
+  }
+  for (int precision = 6;; ++precision) {
+    os.str("");
+    os.precision(precision);
+    os << v;
+    if (precision >= 17 || std::strtod(os.str().c_str(), nullptr) == v) return os.str();
+  }
+}
+
+Optimizer::Optimizer(std::vector<Tensor> params, double lr, const char* name, std::vector<Slot> slots)
+    : params_(std::move(params)), lr_(lr), name_(name), slots_(std::move(slots)), state_(params_.size()) {
   if (params_.empty()) throw std::invalid_argument(std::string(name) + ": given no parameters to optimize");
   for (std::size_t i = 0; i < params_.size(); ++i)
     if (!params_[i].defined() || !params_[i].is_leaf() || !params_[i].requires_grad())
@@ -15,15 +31,78 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr, const char* name)
   set_lr(lr);
 }
 
+void Optimizer::check_option(bool ok, const char* option, const char* rule, double value) const {
+  if (!ok)
+    throw std::invalid_argument(std::string(name_) + ": " + option + " must be " + rule + ", got " +
+                                format_number(value));
+}
+
 void Optimizer::set_lr(double lr) {
-  if (!(lr >= 0) || !std::isfinite(lr))
-    throw std::invalid_argument(std::string(name_) + ": learning rate must be a finite number >= 0, got " +
-                                std::to_string(lr));
+  check_option(lr >= 0 && std::isfinite(lr), "lr", ">= 0 and finite", lr);
   lr_ = lr;
 }
 
 void Optimizer::zero_grad() {
   for (auto& p : params_) p.zero_grad();
+}
+
+std::vector<Tensor> Optimizer::new_state(std::size_t i) const {
+  std::vector<Tensor> s;
+  for (const auto& slot : slots_) s.push_back(slot.counter ? tensor(0.0, kFloat64) : zeros_like(params_[i]));
+  return s;
+}
+
+NamedTensors Optimizer::state() const {
+  NamedTensors out;
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    for (std::size_t k = 0; k < state_[i].size(); ++k)
+      out.emplace_back(slots_[k].name + "." + std::to_string(i), state_[i][k].detach());  // detach copies
+  return out;
+}
+
+void Optimizer::load_state(const NamedTensors& state) {
+  const std::string where = std::string(name_) + ": load_state: ";
+  std::vector<std::vector<Tensor>> loaded(params_.size(), std::vector<Tensor>(slots_.size()));
+  for (const auto& [key, value] : state) {
+    // key = "<slot>.<i>"
+    const auto dot = key.rfind('.');
+    const std::string slot = key.substr(0, dot), index = dot == std::string::npos ? "" : key.substr(dot + 1);
+    std::size_t k = 0, i = 0;
+    while (k < slots_.size() && slots_[k].name != slot) ++k;
+    const bool numeric =
+        !index.empty() && index.size() < 10 && index.find_first_not_of("0123456789") == std::string::npos;
+    if (numeric) i = std::stoul(index);
+    if (k == slots_.size() || !numeric || i >= params_.size()) {
+      std::string expected;
+      for (const auto& s : slots_) expected += (expected.empty() ? "" : ", ") + s.name + ".<i>";
+      throw std::invalid_argument(where + "unknown state name '" + key + "' (expected " +
+                                  (expected.empty() ? std::string("no state") : expected) + " for parameters 0.." +
+                                  std::to_string(params_.size() - 1) + ")");
+    }
+    if (loaded[i][k].defined()) throw std::invalid_argument(where + "'" + key + "' is given twice");
+    if (!value.defined()) throw std::invalid_argument(where + "'" + key + "' is an undefined tensor");
+    const Shape want_shape = slots_[k].counter ? Shape{} : params_[i].shape();
+    const Dtype want_dtype = slots_[k].counter ? kFloat64 : params_[i].dtype();
+    if (value.shape() != want_shape || value.dtype() != want_dtype)
+      throw std::invalid_argument(where + "'" + key + "' is " + dtype_name(value.dtype()) + " " +
+                                  shape_str(value.shape()) + ", expected " + dtype_name(want_dtype) + " " +
+                                  shape_str(want_shape) + (slots_[k].counter ? " (a step count)" : " (as parameter #" +
+                                                           std::to_string(i) + ")"));
+    loaded[i][k] = value.detach();  // a copy: later steps leave the caller's tensors alone
+  }
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    std::size_t present = 0;
+    for (const auto& t : loaded[i]) present += t.defined();
+    if (present == 0) {
+      loaded[i].clear();  // starts afresh at its next update
+    } else if (present < slots_.size()) {
+      for (std::size_t k = 0; k < slots_.size(); ++k)
+        if (!loaded[i][k].defined())
+          throw std::invalid_argument(where + "parameter #" + std::to_string(i) + " has only part of its state: '" +
+                                      slots_[k].name + "." + std::to_string(i) + "' is missing");
+    }
+  }
+  state_ = std::move(loaded);
 }
 
 }  // namespace chainrule::optim

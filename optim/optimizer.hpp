@@ -1,5 +1,9 @@
 #pragma once
 // Optimizer: updates parameters in place from their gradients, outside the tape.
+//
+// Each optimizer keeps per-parameter state in named slots, as torch does ("exp_avg", "momentum_buffer", "step"),
+// created at the parameter's first update; state() / load_state() save and restore it under the names
+// "<slot>.<parameter index>" ("exp_avg.3"), so a checkpoint resumes exactly.
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,24 +16,69 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 class Optimizer {
  public:
-  Optimizer(std::vector<Tensor> params, double lr, const char* name);
+  /// One kind of per-parameter state: a tensor shaped like the parameter, or (counter) a 0-d float64 tensor.
+  struct Slot {
+    std::string name;
+    bool counter = false;
+  };
+
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
   virtual ~Optimizer() = default;
-  /// One update of every parameter that has a gradient.
+
+  /// One update of every parameter that has a gradient; parameters whose grad is undefined are skipped (as torch).
   virtual void step() = 0;
   /// Clears the gradients of the parameters.
   void zero_grad();
   double lr() const { return lr_; }
+  /// Changes the learning rate from the next step on (learning-rate schedules); throws unless lr ≥ 0 and finite.
   void set_lr(double lr);
   const std::vector<Tensor>& params() const { return params_; }
+  /// Type name ("Adam"), used in every error message.
   const char* name() const { return name_; }
-  /// Internal state (moments, step count, ...) as named tensors, for checkpoints; load_state restores it.
-  virtual NamedTensors state() const = 0;
-  virtual void load_state(const NamedTensors& state) = 0;
+
+  /// Copies of the internal state as named tensors, "<slot>.<i>" for parameter i ("exp_avg.0", "step.0"; a step
+  /// count is a 0-d float64 tensor). Parameters not yet updated have no entries.
+  NamedTensors state() const;
+  /// Restores state() output (copied in): the next step continues bit-identically. Throws, changing nothing, on
+  /// an unknown name, a shape or dtype that does not match the parameter, or a parameter with only part of its
+  /// slots; parameters without entries start afresh.
+  void load_state(const NamedTensors& state);
 
  protected:
+  Optimizer(std::vector<Tensor> params, double lr, const char* name, std::vector<Slot> slots);
+
+  /// Calls f(p, g, s, fresh) for each parameter whose grad is defined: p and g are its value and gradient arrays
+  /// (Array<float> or Array<double>), s its state tensors in slot order, fresh is true at its first update
+  /// (s then holds zeros).
+  template <class F> void for_each_grad(F&& f);
+  /// Throws "<Name>: <option> must be <rule>, got <value>" unless ok.
+  void check_option(bool ok, const char* option, const char* rule, double value) const;
+
   std::vector<Tensor> params_;
   double lr_;
   const char* name_;
+
+ private:
+  std::vector<Tensor> new_state(std::size_t i) const;
+  std::vector<Slot> slots_;
+  std::vector<std::vector<Tensor>> state_;  // [parameter][slot]; empty until the parameter's first update
 };
+
+/// Shortest decimal text that reads back as v ("0.1", "1e-08"), for error messages.
+std::string format_number(double v);
+
+template <class F> void Optimizer::for_each_grad(F&& f) {
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const Tensor g = params_[i].grad();
+    if (!g.defined()) continue;
+    const bool fresh = state_[i].empty();
+    if (fresh) state_[i] = new_state(i);
+    detail::dispatch(params_[i].dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      f(params_[i].data<T>(), g.data<T>(), state_[i], fresh);
+    });
+  }
+}
 
 }  // namespace chainrule::optim
