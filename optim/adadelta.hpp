@@ -1,0 +1,28 @@
+#pragma once
+// Adadelta (Zeiler, 2012): steps scaled by the ratio of running RMS of past updates to that of gradients.
+#include "optim/optimizer.hpp"
+
+namespace chainrule::optim {
+
+class Adadelta : public Optimizer {
+ public:
+  /// torch 1.13's defaults.
+  struct Options { double lr = 1.0, rho = 0.9, eps = 1e-6, weight_decay = 0; };
+  Adadelta(std::vector<Tensor> params, Options o);
+  explicit Adadelta(std::vector<Tensor> params) : Adadelta(std::move(params), Options{}) {}
+  // Exactly as torch 1.13 computes it, for each parameter p with gradient g (state "square_avg" v,
+  // "acc_delta" u, both starting at 0, and "step" t, counted but unused; λ weight_decay):
+  //   t ← t + 1 ;   g ← g + λ·p
+  //   v ← ρ·v + (1 − ρ)·g²
+  //   Δ ← √(u + ε) / √(v + ε) · g
+  //   u ← ρ·u + (1 − ρ)·Δ²
+  //   p ← p − lr·Δ
+  void step() override;
+  /// The options in use (lr as set by set_lr).
+  Options options() const;
+
+ private:
+  Options opt_;
+};
+
+}  // namespace chainrule::optim

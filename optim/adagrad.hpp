@@ -1,0 +1,26 @@
+#pragma once
+// Adagrad (Duchi et al., 2011): per-coordinate steps shrinking with the sum of past squared gradients.
+#include "optim/optimizer.hpp"
+
+namespace chainrule::optim {
+
+class Adagrad : public Optimizer {
+ public:
+  /// torch 1.13's defaults.
+  struct Options { double lr = 0.01, lr_decay = 0, initial_accumulator_value = 0, eps = 1e-10, weight_decay = 0; };
+  Adagrad(std::vector<Tensor> params, Options o);
+  explicit Adagrad(std::vector<Tensor> params) : Adagrad(std::move(params), Options{}) {}
+  // Exactly as torch 1.13 computes it, for each parameter p with gradient g (state "step" t, "sum" G, which
+  // starts at initial_accumulator_value; λ weight_decay):
+  //   t ← t + 1 ;   g ← g + λ·p ;   η = lr / (1 + (t − 1)·lr_decay)
+  //   G ← G + g²
+  //   p ← p − η·g / (√G + ε)
+  void step() override;
+  /// The options in use (lr as set by set_lr).
+  Options options() const;
+
+ private:
+  Options opt_;
+};
+
+}  // namespace chainrule::optim

@@ -1,0 +1,32 @@
+#pragma once
+// RMSprop (Hinton, 2012): gradients divided by a running RMS of their recent values.
+#include "optim/optimizer.hpp"
+
+namespace chainrule::optim {
+
+class RMSprop : public Optimizer {
+ public:
+  /// torch 1.13's defaults.
+  struct Options {
+    double lr = 0.01, alpha = 0.99, eps = 1e-8, momentum = 0;
+    bool centered = false;
+    double weight_decay = 0;
+  };
+  RMSprop(std::vector<Tensor> params, Options o);
+  explicit RMSprop(std::vector<Tensor> params) : RMSprop(std::move(params), Options{}) {}
+  // Exactly as torch 1.13 computes it, for each parameter p with gradient g (state "square_avg" v, "grad_avg" ḡ
+  // if centered, "momentum_buffer" b if μ > 0, all starting at 0, and "step" t, counted but unused; α alpha,
+  // μ momentum, λ weight_decay):
+  //   t ← t + 1 ;   g ← g + λ·p
+  //   v ← α·v + (1 − α)·g²
+  //   centered:  ḡ ← α·ḡ + (1 − α)·g ;   a = √(v − ḡ²) + ε        otherwise  a = √v + ε
+  //   μ > 0:     b ← μ·b + g / a ;   p ← p − lr·b                 otherwise  p ← p − lr·g / a
+  void step() override;
+  /// The options in use (lr as set by set_lr).
+  Options options() const;
+
+ private:
+  Options opt_;
+};
+
+}  // namespace chainrule::optim

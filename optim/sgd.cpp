@@ -1,0 +1,48 @@
+#include "optim/sgd.hpp"
+
+#include <cmath>
+
+namespace chainrule::optim {
+
+namespace {
+std::vector<Optimizer::Slot> slots(const SGD::Options& o) {
+  if (o.momentum > 0) return {{"momentum_buffer"}};
+  return {};
+}
+}  // namespace
+
+SGD::SGD(std::vector<Tensor> params, Options o) : Optimizer(std::move(params), o.lr, "SGD", slots(o)), opt_(o) {
+  check_option(o.momentum >= 0 && std::isfinite(o.momentum), "momentum", ">= 0", o.momentum);
+  check_option(o.dampening >= 0 && o.dampening <= 1, "dampening", "in [0, 1]", o.dampening);
+  check_option(o.weight_decay >= 0 && std::isfinite(o.weight_decay), "weight_decay", ">= 0", o.weight_decay);
+  if (o.nesterov) {
+    check_option(o.momentum > 0, "momentum", "> 0 with nesterov", o.momentum);
+    check_option(o.dampening == 0, "dampening", "0 with nesterov", o.dampening);
+  }
+}
+
+SGD::Options SGD::options() const {
+  Options o = opt_;
+  o.lr = lr_;
+  return o;
+}
+
+void SGD::step() {
+  for_each_grad([&](auto& param, const auto& grad, std::vector<Tensor>& s, bool first) {
+    using T = typename std::decay_t<decltype(param)>::value_type;
+    const T lr = T(lr_), mu = T(opt_.momentum), wd = T(opt_.weight_decay), one_minus_tau = T(1 - opt_.dampening);
+    T* p = param.data();
+    const T* g = grad.data();
+    T* b = mu != 0 ? s[0].data<T>().data() : nullptr;
+    for (std::size_t k = 0; k < param.size(); ++k) {
+      T d = g[k] + wd * p[k];
+      if (b) {
+        b[k] = first ? d : mu * b[k] + one_minus_tau * d;
+        d = opt_.nesterov ? d + mu * b[k] : b[k];
+      }
+      p[k] -= lr * d;
+    }
+  });
+}
+
+}  // namespace chainrule::optim

@@ -1,0 +1,31 @@
+#pragma once
+// Stochastic gradient descent, with optional (Nesterov) momentum: the course's SGD, Momentum and NAG.
+#include "optim/optimizer.hpp"
+
+namespace chainrule::optim {
+
+class SGD : public Optimizer {
+ public:
+  /// torch 1.13's defaults, except lr (torch has none; 0.01 as Keras).
+  struct Options {
+    double lr = 0.01, momentum = 0, dampening = 0;
+    bool nesterov = false;
+    double weight_decay = 0;
+  };
+  SGD(std::vector<Tensor> params, Options o);
+  explicit SGD(std::vector<Tensor> params) : SGD(std::move(params), Options{}) {}
+  // Exactly as torch 1.13 computes it, for each parameter p with gradient g (μ momentum, τ dampening,
+  // λ weight_decay):
+  //   g ← g + λ·p
+  //   if μ ≠ 0:  b ← g at the parameter's first step, b ← μ·b + (1−τ)·g after       (state "momentum_buffer")
+  //              g ← g + μ·b   (nesterov)      or      g ← b   (classical momentum)
+  //   p ← p − lr·g
+  void step() override;
+  /// The options in use (lr as set by set_lr).
+  Options options() const;
+
+ private:
+  Options opt_;
+};
+
+}  // namespace chainrule::optim
