@@ -14,6 +14,8 @@ class LinearActivation : public Module {
  public:
   explicit LinearActivation(double a = 1, double b = 0) : a_(a), b_(b) {}
   Tensor forward(const Tensor& x) override { return linear(x, a_, b_); }
+  double a() const { return a_; }
+  double b() const { return b_; }
   std::string name() const override { return "LinearActivation"; }
   std::string extra_repr() const override;
  private:
@@ -32,6 +34,8 @@ class PiecewiseLinear : public Module {
  public:
   explicit PiecewiseLinear(double x_min = -1, double x_max = 1);
   Tensor forward(const Tensor& x) override { return piecewise_linear(x, x_min_, x_max_); }
+  double x_min() const { return x_min_; }
+  double x_max() const { return x_max_; }
   std::string name() const override { return "PiecewiseLinear"; }
   std::string extra_repr() const override;
  private:
@@ -71,6 +75,7 @@ class LeakyReLU : public Module {
  public:
   explicit LeakyReLU(double slope = 0.01) : slope_(slope) {}
   Tensor forward(const Tensor& x) override { return leaky_relu(x, slope_); }
+  double slope() const { return slope_; }
   std::string name() const override { return "LeakyReLU"; }
   std::string extra_repr() const override;
  private:

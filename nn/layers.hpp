@@ -89,6 +89,8 @@ class BatchNorm1d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "BatchNorm1d"; }
   std::string extra_repr() const override;  // "features=4, eps=1e-05, momentum=0.1, affine=true"
+  std::size_t features() const { return features_; }
+  const Options& options() const { return opt_; }
   const Tensor& running_mean() const { return running_mean_; }
   const Tensor& running_var() const { return running_var_; }
 

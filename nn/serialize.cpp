@@ -386,9 +386,13 @@ NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
   return out;
 }
 
+void save_text_atomic(const std::string& path, const std::string& text) {
+  write_atomic(path, {{text.data(), text.size()}});
+}
+
 void save_json_atomic(const std::string& path, const std::string& text) {
   if (!Json::accept(text)) throw std::invalid_argument(path + ": cannot save: the text is not valid JSON");
-  write_atomic(path, {{text.data(), text.size()}});
+  save_text_atomic(path, text);
 }
 
 std::string read_text_file(const std::string& path) {

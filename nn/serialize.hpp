@@ -40,6 +40,8 @@ NamedTensors load_safetensors(const std::string& path, Metadata* metadata = null
 /// the previous file at `path` is untouched. Throws std::invalid_argument if `text` is not valid JSON.
 /// The new file gets default permissions (0666 minus the umask), and a symlink at `path` is replaced, not followed.
 void save_json_atomic(const std::string& path, const std::string& text);
+/// The same atomic write for any text, unchecked (CSV exports, logs).
+void save_text_atomic(const std::string& path, const std::string& text);
 
 /// The whole file as a string; std::runtime_error "<path>: cannot read: <errno text>" on failure.
 std::string read_text_file(const std::string& path);

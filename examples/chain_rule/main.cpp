@@ -27,7 +27,7 @@ int main() {
   std::printf("  forward: h1 = %g, h2 = %g, prediction = %g, target = 4, L = (pred - target)^2 = %g\n", h1.item(),
               h2.item(), pred.item(), loss.item());
   std::printf("  backward: dL/dpred = 2(pred - target) = %g, then for each weight\n"
-              "  dL/dw = input * (weight downstream * dL/dpred) * relu'(node):\n", pred.grad().item());
+              "  dL/dv = h * dL/dpred,  dL/dw = input * v * dL/dpred * relu'(node):\n", pred.grad().item());
   for (const Tensor& t : {v1, v2, w3, w4, w5, w6}) show(t);
   std::printf("  (the course's table prints 18 for w6; its own formula gives 1*2*6*1 = 12, as above)\n\n");
 
