@@ -420,10 +420,12 @@ TEST_CASE("serialize: a save failing at any stage leaves the previous file intac
                            (path + ": save failed at " + reason).c_str(), std::runtime_error);
       CHECK_THROWS_WITH_AS(save_json_atomic(dir / "config.json", "{}"),
                            (dir / "config.json" + ": save failed at " + reason).c_str(), std::runtime_error);
+      CHECK_THROWS_WITH_AS(save_text_atomic(dir / "h.csv", "a,b\n"),
+                           (dir / "h.csv" + ": save failed at " + reason).c_str(), std::runtime_error);
     }
     CHECK(read_bytes(path) == kSmallFile);
     CHECK(load_safetensors(path).size() == 2);
-    CHECK(dir.files() == std::vector<std::string>{"model.safetensors"});  // no temporary, no config.json
+    CHECK(dir.files() == std::vector<std::string>{"model.safetensors"});  // no temporary, no config.json, no h.csv
   }
 }
 
@@ -438,7 +440,7 @@ TEST_CASE("serialize: a save that the file system refuses names the path and err
   CHECK(dir.files() == std::vector<std::string>{"a_directory"});
 }
 
-TEST_CASE("serialize: save_json_atomic writes a JSON document that read_text_file returns unchanged") {
+TEST_CASE("serialize: save_json_atomic and save_text_atomic write text that read_text_file returns unchanged") {
   TempDir dir;
   const std::string path = dir / "config.json";
   const std::string doc = "{\n  \"layers\": [{\"type\": \"Dense\", \"units\": 10}],\n  \"optimizer\": \"adam\"\n}\n";
@@ -449,6 +451,9 @@ TEST_CASE("serialize: save_json_atomic writes a JSON document that read_text_fil
   CHECK_THROWS_WITH_AS(save_json_atomic(path, "{\"a\": }"), (path + ": cannot save: the text is not valid JSON").c_str(),
                        std::invalid_argument);
   CHECK(read_text_file(path) == "[]");
+  save_text_atomic(dir / "h.csv", "epoch,loss\n1,0.5\n");  // any text, not only JSON
+  CHECK(read_text_file(dir / "h.csv") == "epoch,loss\n1,0.5\n");
+  fs::remove(dir / "h.csv");
   const std::string big(200'000, ' ');  // longer than one read buffer
   save_json_atomic(path, "1" + big);
   CHECK(read_text_file(path) == "1" + big);
