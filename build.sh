@@ -15,6 +15,7 @@ case "$mode" in demo|test|bench|deps) ;; *) echo "usage: $0 demo|test|bench|deps
 packages=(g++ make cmake git pkg-config
           libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
           doctest-dev nlohmann-json3-dev zlib1g-dev libcli11-dev)
+[[ $mode == test ]] && packages+=(python3-numpy)   # cross-checks our safetensors files with an independent reader
 [[ $mode == bench ]] && packages+=(libtorch-dev libbenchmark-dev)
 
 # Step 1: install the packages that are missing, and only those.
