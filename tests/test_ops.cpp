@@ -5,6 +5,8 @@
 #include <cmath>
 #include <sstream>
 
+#include <xtensor-blas/xlinalg.hpp>
+
 #include "autograd/autograd.hpp"
 
 using namespace chainrule;
@@ -223,6 +225,20 @@ TEST_CASE("ops: matmul equals a naive triple loop, float32 and float64, every sh
     CHECK(worst < (dt == kFloat32 ? 1e-5 : 1e-13));
   }
   CHECK(matmul(zeros({3, 0}), zeros({0, 2})).data<float>() == Array<float>(xt::zeros<float>({3, 2})));
+}
+
+TEST_CASE("ops: matmul and its gradients agree with xtensor-blas' dot (an independent reference)") {
+  manual_seed(6);
+  Tensor a = randn({5, 7}, kFloat64).requires_grad_(), b = randn({7, 3}, kFloat64).requires_grad_();
+  Tensor g = randn({5, 3}, kFloat64);
+  Tensor y = matmul(a, b);
+  y.backward(g);
+  const auto& A = a.data<double>();
+  const auto& B = b.data<double>();
+  const auto& G = g.data<double>();
+  CHECK(xt::allclose(y.data<double>(), xt::linalg::dot(A, B), 1e-14, 1e-14));
+  CHECK(xt::allclose(a.grad().data<double>(), xt::linalg::dot(G, xt::transpose(B)), 1e-14, 1e-14));
+  CHECK(xt::allclose(b.grad().data<double>(), xt::linalg::dot(xt::transpose(A), G), 1e-14, 1e-14));
 }
 
 TEST_CASE("ops: printing reads like torch") {
