@@ -1,7 +1,7 @@
 // The course's "workflow for optimizing model capacity": start with a small network, increase capacity while the
 // validation score improves, and stop (or step back) when it no longer does. Each candidate trains on a slice
-// of Fashion-MNIST with early stopping on val_loss (patience 2, best weights restored), as the course does.
-//   build/examples/capacity          (needs Debian's dataset-fashion-mnist; about a minute)
+// of Fashion-MNIST with early stopping on val_loss (patience 2 as in the course, and the best weights restored).
+//   build/examples/capacity          (needs Debian's dataset-fashion-mnist; 15-60 s depending on the load)
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
