@@ -1,0 +1,13 @@
+// bench_train's stand-ins when built without libtorch: the libtorch columns stay empty.
+#include "bench/train.hpp"
+
+namespace bench {
+bool have_torch() { return false; }
+std::string torch_version() { return "without libtorch"; }
+void set_torch_threads(int) {}
+double torch_step_ns(const TrainCase&, int) { return 0; }
+double torch_epoch_s(Data, int, double* loss) {
+  *loss = 0;
+  return 0;
+}
+}  // namespace bench
