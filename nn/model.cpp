@@ -663,14 +663,14 @@ void LearningRateScheduler::on_epoch_end(Model& m, std::size_t epoch, Logs&) {
   m.optimizer().set_lr(schedule_(epoch + 1, m.optimizer().lr()));
 }
 
-std::shared_ptr<LearningRateScheduler> step_decay(double drop, std::size_t every) {
+StepDecay::StepDecay(double drop, std::size_t every) : drop_(drop), every_(every) {
   if (!(drop > 0 && drop <= 1) || every == 0)
-    throw std::invalid_argument("step_decay: need 0 < drop <= 1 and every >= 1");
-  auto initial = std::make_shared<double>(-1);
-  return std::make_shared<LearningRateScheduler>([=](std::size_t epoch, double lr) {
-    if (*initial < 0) *initial = lr;  // the optimizer's rate when training starts
-    return *initial * std::pow(drop, static_cast<double>(epoch / every));
-  });
+    throw std::invalid_argument("step_decay: need 0 < drop <= 1 and every >= 1, got drop " + std::to_string(drop) +
+                                ", every " + std::to_string(every));
+}
+void StepDecay::on_train_begin(Model& m) { initial_ = m.optimizer().lr(); }
+void StepDecay::on_epoch_end(Model& m, std::size_t epoch, Logs&) {
+  m.optimizer().set_lr(initial_ * std::pow(drop_, static_cast<double>((epoch + 1) / every_)));
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(Options o) : o_(std::move(o)) {

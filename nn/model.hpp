@@ -120,8 +120,20 @@ class LearningRateScheduler : public Callback {
  private:
   std::function<double(std::size_t, double)> schedule_;
 };
-/// Step decay: lr = initial · drop^⌊epoch / every⌋.
-std::shared_ptr<LearningRateScheduler> step_decay(double drop, std::size_t every);
+/// Step decay: lr = initial · drop^⌊epoch / every⌋, initial being the optimizer's rate when each fit starts.
+class StepDecay : public Callback {
+ public:
+  StepDecay(double drop, std::size_t every);
+  void on_train_begin(Model& m) override;
+  void on_epoch_end(Model& m, std::size_t epoch, Logs& logs) override;
+
+ private:
+  double drop_, initial_ = 0;
+  std::size_t every_;
+};
+inline std::shared_ptr<StepDecay> step_decay(double drop, std::size_t every) {
+  return std::make_shared<StepDecay>(drop, every);
+}
 
 /// Multiplies the learning rate by `factor` when `monitor` has not improved for `patience` epochs.
 class ReduceLROnPlateau : public Callback {
