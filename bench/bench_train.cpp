@@ -9,7 +9,9 @@
 //   f  one Fashion-MNIST epoch, the examples' recipe (pixels/255, 784-128-64-10 ReLU, CE, Adam 1e-3, batch 64,
 //      reshuffled, all 60,000 training images), written with the engine and with nn::Model::fit
 // Internal: bench_train --impl chainrule|fit|torch --case X --threads N runs one workload and prints its peak RSS
-// (train_worker, built from the same code without libtorch, does it for chainrule's side).
+// (train_worker, built from the same code without libtorch, does it for chainrule's side); with --steps N it
+// runs N untimed chainrule steps instead, for a profiler:
+//   valgrind --tool=callgrind build/bench/train_worker --impl chainrule --case c --steps 200
 #include <cblas.h>
 #include <sys/utsname.h>
 
@@ -52,6 +54,7 @@ struct Options {
   int threads = 1;
   std::string cases = "a,b,c,d,f", csv = "bench_train.csv", impl, one_case;
   bool quick = false, rss = true;
+  long steps = 0;  // child mode: run this many untimed steps instead (for profilers)
 };
 
 struct Row {
@@ -82,7 +85,8 @@ int run_child(const Options& o) {
   } else {
     const bench::TrainCase* c = find_case(cases, o.one_case);
     if (!c) return 2;
-    if (o.impl == "chainrule") bench::chainrule_step_ns(*c, 1);
+    if (o.impl == "chainrule" && o.steps > 0) bench::chainrule_run_steps(*c, o.steps);
+    else if (o.impl == "chainrule") bench::chainrule_step_ns(*c, 1);
     else if (o.impl == "torch") bench::torch_step_ns(*c, 1);
     else return 2;
   }
@@ -142,6 +146,7 @@ int main(int argc, char** argv) {
     else if (a == "--no-rss") o.rss = false;
     else if (a == "--impl") o.impl = next();
     else if (a == "--case") o.one_case = next();
+    else if (a == "--steps") o.steps = std::stol(next());
     else {
       std::fprintf(stderr, "usage: bench_train [--threads N] [--cases a,b,c,d,f] [--csv FILE] [--quick] [--no-rss]\n");
       return 2;

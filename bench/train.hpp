@@ -35,6 +35,8 @@ struct Data {
 // Median nanoseconds per training step (samples: how many timed samples; the median is taken).
 double chainrule_step_ns(const TrainCase& c, int samples);
 double torch_step_ns(const TrainCase& c, int samples);
+/// `steps` untimed chainrule steps (for profilers: bench_train --impl chainrule --case c --steps 200).
+void chainrule_run_steps(const TrainCase& c, long steps);
 /// The GEMM floor: the sgemm calls of one step (3 forward; dW = Xᵀ·g for each layer, dX = g·Wᵀ for all but the
 /// first), by cblas_sgemm into preallocated buffers, nothing else.
 double sgemm_floor_ns(const TrainCase& c, int samples);

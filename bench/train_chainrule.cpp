@@ -87,22 +87,41 @@ Data case_batch(const TrainCase& c) {
   return d;
 }
 
-double chainrule_step_ns(const TrainCase& c, int samples) {
-  manual_seed(1);
-  auto net = make_net(c);
-  auto opt = make_optimizer(c, net->parameters());
-  const Data d = case_batch(c);
-  const Tensor x(to_array(d.x, {d.n, d.d}));
-  const Tensor target(to_array(d.y, {d.n, std::size_t(1)}));  // MSE target [N,1]
-  std::vector<std::size_t> labels(d.y.begin(), d.y.end());      // CE labels
-  auto step = [&] {
+namespace {
+// One case's network, optimizer and batch; operator() is one training step.
+struct ChainruleStep {
+  explicit ChainruleStep(const TrainCase& c) : c(c) {
+    manual_seed(1);
+    net = make_net(c);
+    opt = make_optimizer(c, net->parameters());
+    const Data d = case_batch(c);
+    x = Tensor(to_array(d.x, {d.n, d.d}));
+    target = Tensor(to_array(d.y, {d.n, std::size_t(1)}));  // MSE target [N,1]
+    labels.assign(d.y.begin(), d.y.end());                  // CE labels
+  }
+  void operator()() {
     opt->zero_grad();
     Tensor out = net->forward(x);
     Tensor loss = c.sigmoid ? nn::mse_loss(out, target) : nn::cross_entropy(out, labels);
     loss.backward();
     opt->step();
-  };
+  }
+  const TrainCase& c;
+  std::shared_ptr<nn::Sequential> net;
+  std::unique_ptr<optim::Optimizer> opt;
+  Tensor x, target;
+  std::vector<std::size_t> labels;
+};
+}  // namespace
+
+double chainrule_step_ns(const TrainCase& c, int samples) {
+  ChainruleStep step(c);
   return median_ns(step, samples);
+}
+
+void chainrule_run_steps(const TrainCase& c, long steps) {
+  ChainruleStep step(c);
+  for (long i = 0; i < steps; ++i) step();
 }
 
 int sgemm_floor_calls(const TrainCase& c) { return 3 * static_cast<int>(c.sizes.size() - 1) - 1; }
