@@ -98,17 +98,37 @@ template <class T, class B> struct OpNode final : Value<T> {
 bool any_requires_grad(std::initializer_list<Tensor> inputs);
 
 // ---- elementwise loops ----------------------------------------------------------------------------------------
-// An operand seen over the output's shape: contiguous (step 1), a single value (step 0), or a broadcast copy.
+// map_n sees the output as rows × `inner` values and each operand as p[r·rs + j·cs]: contiguous (rs = inner,
+// cs = 1), one value (0, 0), or repeated on every row (0, 1), like a bias [out] added to [N, out]. Other
+// broadcasts get a broadcast copy. So the common broadcasts cost no copy and still run as tight loops.
+enum class Layout : std::uint8_t { Full, Scalar, Row, Copy };
+
+inline Layout layout_of(const Shape& a, std::size_t size, const Shape& out) {
+  if (size == 1) return Layout::Scalar;
+  if (a == out) return Layout::Full;
+  std::size_t lead = 0;  // a's shape without leading 1s must equal out's last axes
+  while (lead < a.size() && a[lead] == 1) ++lead;
+  const std::size_t k = a.size() - lead;
+  if (k == 0 || k > out.size()) return Layout::Copy;
+  for (std::size_t i = 0; i < k; ++i)
+    if (a[lead + i] != out[out.size() - k + i]) return Layout::Copy;
+  return Layout::Row;
+}
+
 template <class T> struct Operand {
-  Operand(const Array<T>& a, const Shape& out) : p(a.data()), step(a.size() == 1 ? 0 : 1) {
-    if (step && a.shape() != out) {
+  Operand(const Array<T>& a, const Shape& out, std::size_t inner) : p(a.data()) {
+    Layout l = layout_of(a.shape(), a.size(), out);
+    if (l == Layout::Row && a.size() != inner) l = Layout::Copy;  // a second, different row period
+    if (l == Layout::Copy) {
       copy = std::make_unique<Array<T>>(expand(a, out));
-      p = copy->data();
+      p = copy->data(), l = Layout::Full;
     }
+    rs = l == Layout::Full ? inner : 0;
+    cs = l == Layout::Scalar ? 0 : 1;
   }
   std::unique_ptr<Array<T>> copy;  // only when broadcasting needs it: an empty xarray would allocate
   const T* p;
-  std::size_t step;
+  std::size_t rs, cs;
 };
 
 /// y[i] = f(a[i]).
@@ -125,13 +145,24 @@ template <class T, class F, class... A> Array<T> map_n(const Shape& shape, F&& f
   Array<T> y = Array<T>::from_shape(shape);
   T* py = y.data();
   const std::size_t n = y.size();
-  const auto ops = std::make_tuple(Operand<T>(xs, shape)...);
+  std::size_t inner = 0;  // the row period: the size of the first row-repeated operand, else everything
+  ((inner = !inner && layout_of(xs.shape(), xs.size(), shape) == Layout::Row ? xs.size() : inner), ...);
+  if (!inner) inner = n;
+  const auto ops = std::make_tuple(Operand<T>(xs, shape, inner)...);
   std::apply(
       [&](const auto&... o) {
-        if (((o.step == 1) && ...)) {  // the common case: a tight loop the compiler vectorises
+        if (((o.rs == inner && o.cs == 1) && ...)) {  // all contiguous: one tight loop the compiler vectorises
           for (std::size_t i = 0; i < n; ++i) py[i] = f(o.p[i]...);
+        } else if (((o.cs == 1) && ...)) {  // rows repeated: tight inner loops
+          for (std::size_t r = 0; r * inner < n; ++r) {
+            T* yr = py + r * inner;
+            for (std::size_t j = 0; j < inner; ++j) yr[j] = f(o.p[r * o.rs + j]...);
+          }
         } else {
-          for (std::size_t i = 0; i < n; ++i) py[i] = f(o.p[i * o.step]...);
+          for (std::size_t r = 0; r * inner < n; ++r) {
+            T* yr = py + r * inner;
+            for (std::size_t j = 0; j < inner; ++j) yr[j] = f(o.p[r * o.rs + j * o.cs]...);
+          }
         }
       },
       ops);

@@ -289,14 +289,18 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
   for (std::size_t epoch = o.initial_epoch; epoch < o.epochs && !stop_training; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     net_->train();
-    const Dataset ep = o.shuffle ? train.shuffled(o.seed + epoch) : train;
+    // Each batch gathers its rows straight from the epoch's permutation: no shuffled copy of the whole set.
+    std::vector<std::size_t> perm = o.shuffle ? permutation(train.size(), o.seed + epoch) : std::vector<std::size_t>();
+    if (!o.shuffle)
+      for (std::size_t i = 0; i < train.size(); ++i) perm.push_back(i);
     double loss_sum = 0;
     std::map<std::string, double> metric_sum;
     std::size_t seen = 0;
     if (o.verbose > 0) std::printf("Epoch %zu/%zu\n", epoch + 1, o.epochs);
     for (std::size_t b = 0; b < spans.size(); ++b) {
       const auto [lo, hi] = spans[b];
-      Tensor xb = rows(ep.x(), lo, hi), yb = rows(ep.y(), lo, hi), pred;
+      const std::vector<std::size_t> idx(perm.begin() + static_cast<long>(lo), perm.begin() + static_cast<long>(hi));
+      Tensor xb = take_rows(train.x(), idx), yb = take_rows(train.y(), idx), pred;
       optimizer_->zero_grad();
       Tensor loss = loss_on(xb, yb, &pred);
       const double lv = loss.item();
