@@ -1,6 +1,8 @@
 // Training steps end to end: chainrule vs libtorch (when built with it) vs the raw sgemm calls of the step, side
 // by side in one process at one thread count; peak resident memory of each implementation in its own process.
-//   bench_train [--threads N] [--cases a,b,c,d,f] [--csv FILE] [--quick]
+//   bench_train [--threads N] [--cases a,b,c,d,f] [--csv FILE] [--quick] [--no-rss] [--isolate | --same-process]
+// At 1 thread both libraries are timed side by side in this process; above 1 thread (or with --isolate) each in a
+// process of its own, since OpenBLAS' and libtorch's thread pools in one process slow libtorch down up to 100×.
 // Cases (float32; per step: zero_grad, forward, loss, backward, optimizer step):
 //   a  XOR 2-2-1, sigmoid after both layers, MSE, batch 4, SGD lr 0.1
 //   b  784-16-16-10 ReLU, softmax cross-entropy on the logits, batch 32, SGD lr 0.01
@@ -8,13 +10,15 @@
 //   d  784-1024-1024-10 ReLU, CE, batch 512, Adam 1e-3
 //   f  one Fashion-MNIST epoch, the examples' recipe (pixels/255, 784-128-64-10 ReLU, CE, Adam 1e-3, batch 64,
 //      reshuffled, all 60,000 training images), written with the engine and with nn::Model::fit
-// Internal: bench_train --impl chainrule|fit|torch --case X --threads N runs one workload and prints its peak RSS
+// Internal: bench_train --impl chainrule|fit|torch --case X --threads N [--samples S] runs one workload and prints
+// its median time and peak RSS
 // (train_worker, built from the same code without libtorch, does it for chainrule's side); with --steps N it
 // runs N untimed chainrule steps instead, for a profiler:
 //   valgrind --tool=callgrind build/bench/train_worker --impl chainrule --case c --steps 200
 #include <cblas.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -54,7 +58,9 @@ struct Options {
   int threads = 1;
   std::string cases = "a,b,c,d,f", csv = "bench_train.csv", impl, one_case;
   bool quick = false, rss = true;
-  long steps = 0;  // child mode: run this many untimed steps instead (for profilers)
+  long steps = 0;    // child mode: run this many untimed steps instead (for profilers)
+  int samples = 0;   // child mode: samples (a–d) or epochs (f) to time
+  int isolate = -1;  // time each implementation in its own process: 1 yes, 0 no, -1 when threads > 1
 };
 
 struct Row {
@@ -71,39 +77,55 @@ const bench::TrainCase* find_case(const std::vector<bench::TrainCase>& cs, const
   return nullptr;
 }
 
-// Child mode: one implementation's workload in this process, then its peak RSS on stdout.
+// Child mode: one implementation's workload in this process, then its timing (value=: us/step or s/epoch, the
+// median of o.samples samples or epochs, 1 if not given), its training loss (case f) and its peak RSS on stdout.
 int run_child(const Options& o) {
   const auto cases = bench::train_cases();
-  double loss = 0;
+  const int n = std::max(1, o.samples);
+  double value = 0, loss = 0, floor = 0;
   if (o.one_case == "f") {
     bench::Data d = bench::load_fashion_mnist_data();
     if (d.n == 0) return 1;
-    if (o.impl == "chainrule") bench::chainrule_epoch_s(std::move(d), 1, &loss);
-    else if (o.impl == "fit") bench::chainrule_fit_epoch_s(std::move(d), 1, &loss);
-    else if (o.impl == "torch") bench::torch_epoch_s(std::move(d), 1, &loss);
+    if (o.impl == "chainrule") value = bench::chainrule_epoch_s(std::move(d), n, &loss);
+    else if (o.impl == "fit") value = bench::chainrule_fit_epoch_s(std::move(d), n, &loss);
+    else if (o.impl == "torch") value = bench::torch_epoch_s(std::move(d), n, &loss);
     else return 2;
   } else {
     const bench::TrainCase* c = find_case(cases, o.one_case);
     if (!c) return 2;
     if (o.impl == "chainrule" && o.steps > 0) bench::chainrule_run_steps(*c, o.steps);
-    else if (o.impl == "chainrule") bench::chainrule_step_ns(*c, 1);
-    else if (o.impl == "torch") bench::torch_step_ns(*c, 1);
+    else if (o.impl == "chainrule") {
+      value = bench::chainrule_step_ns(*c, n) / 1e3;
+      if (o.samples > 0) floor = bench::sgemm_floor_ns(*c, n) / 1e3;  // in the same process, for isolated runs
+    }
+    else if (o.impl == "torch") value = bench::torch_step_ns(*c, n) / 1e3;
     else return 2;
   }
-  std::printf("peak_rss_kb=%ld\n", bench::peak_rss_kb());
+  std::printf("value=%.9g\nfloor=%.9g\nloss=%.9g\npeak_rss_kb=%ld\n", value, floor, loss, bench::peak_rss_kb());
   return 0;
 }
 
-// Runs `exe --impl impl --case id --threads n` and returns the peak RSS it reports, in KiB (0 on failure).
-long child_rss_kb(const std::string& exe, const std::string& impl, const std::string& id, int threads) {
-  const std::string cmd = "'" + exe + "' --impl " + impl + " --case " + id + " --threads " + std::to_string(threads);
+struct ChildResult {
+  double value = 0, floor = 0, loss = 0;
+  long rss_kb = 0;  // all 0 on failure
+};
+
+// Runs `exe --impl impl --case id --threads n --samples s` and reads what it reports.
+ChildResult run_in_child(const std::string& exe, const std::string& impl, const std::string& id, int threads,
+                         int samples) {
+  const std::string cmd = "'" + exe + "' --impl " + impl + " --case " + id + " --threads " + std::to_string(threads) +
+                          " --samples " + std::to_string(samples);
+  ChildResult r;
   FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return 0;
-  long kb = 0;
+  if (!p) return r;
   char line[256];
-  while (std::fgets(line, sizeof line, p))
-    if (!std::strncmp(line, "peak_rss_kb=", 12)) kb = std::atol(line + 12);
-  return pclose(p) == 0 ? kb : 0;
+  while (std::fgets(line, sizeof line, p)) {
+    if (!std::strncmp(line, "value=", 6)) r.value = std::atof(line + 6);
+    if (!std::strncmp(line, "loss=", 5)) r.loss = std::atof(line + 5);
+    if (!std::strncmp(line, "floor=", 6)) r.floor = std::atof(line + 6);
+    if (!std::strncmp(line, "peak_rss_kb=", 12)) r.rss_kb = std::atol(line + 12);
+  }
+  return pclose(p) == 0 ? r : ChildResult{};
 }
 
 std::string self_exe() {
@@ -147,8 +169,12 @@ int main(int argc, char** argv) {
     else if (a == "--impl") o.impl = next();
     else if (a == "--case") o.one_case = next();
     else if (a == "--steps") o.steps = std::stol(next());
+    else if (a == "--samples") o.samples = std::stoi(next());
+    else if (a == "--isolate") o.isolate = 1;
+    else if (a == "--same-process") o.isolate = 0;
     else {
-      std::fprintf(stderr, "usage: bench_train [--threads N] [--cases a,b,c,d,f] [--csv FILE] [--quick] [--no-rss]\n");
+      std::fprintf(stderr, "usage: bench_train [--threads N] [--cases a,b,c,d,f] [--csv FILE] [--quick] [--no-rss]\n"
+                           "                   [--isolate | --same-process]\n");
       return 2;
     }
   }
@@ -158,6 +184,10 @@ int main(int argc, char** argv) {
 
   const bool torch = bench::have_torch();
   const int samples = o.quick ? 3 : 7, epochs = o.quick ? 1 : 3;
+  // Two libraries' thread pools in one process (OpenBLAS' pthreads, libtorch's OpenMP) fight above 1 thread:
+  // libtorch's steps then take up to 100× longer than in a process of their own. So by default, above 1 thread,
+  // each implementation is timed in its own process.
+  const bool isolate = o.isolate == 1 || (o.isolate == -1 && o.threads > 1);
   const std::string exe = self_exe();
   // chainrule's RSS is measured in train_worker (this code without libtorch linked) when it is next to us.
   std::string worker = exe.substr(0, exe.rfind('/') + 1) + "train_worker";
@@ -168,9 +198,9 @@ int main(int argc, char** argv) {
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
   std::printf("bench_train, %s, load average %s, %ld CPUs online\n", date, load_average().c_str(),
               sysconf(_SC_NPROCESSORS_ONLN));
-  std::printf("%s, %d thread(s), %s; steps: median of %d samples; Fashion-MNIST: median of %d epoch(s)\n",
-              openblas_get_config(), o.threads, bench::torch_version().c_str(),
-              samples, epochs);
+  std::printf("%s, %d thread(s), %s; steps: median of %d samples; Fashion-MNIST: median of %d epoch(s); %s\n",
+              openblas_get_config(), o.threads, bench::torch_version().c_str(), samples, epochs,
+              isolate ? "each implementation timed in its own process" : "timed side by side in this process");
   std::printf("RSS of this binary at start (libraries loaded, nothing run): %.0f MiB; chainrule's peak RSS measured in"
               " %s\n\n", base_rss / 1024.0, worker == exe ? "this binary" : "train_worker (no libtorch linked)");
 
@@ -180,13 +210,22 @@ int main(int argc, char** argv) {
     std::printf("case %s: %s ...\n", c.id.c_str(), c.describe().c_str());
     std::fflush(stdout);
     Row r{c.id, c.describe(), "us/step"};
-    r.chainrule = bench::chainrule_step_ns(c, samples) / 1e3;
-    if (torch) r.torch = bench::torch_step_ns(c, samples) / 1e3;
-    r.floor = bench::sgemm_floor_ns(c, samples) / 1e3;
-    if (o.rss) {
-      r.rss_chainrule = child_rss_kb(worker, "chainrule", c.id, o.threads);
-      if (torch) r.rss_torch = child_rss_kb(exe, "torch", c.id, o.threads);
+    if (isolate) {  // timing and peak RSS from one process per implementation
+      const ChildResult cr = run_in_child(worker, "chainrule", c.id, o.threads, samples);
+      r.chainrule = cr.value, r.floor = cr.floor, r.rss_chainrule = cr.rss_kb;
+      if (torch) {
+        const ChildResult t = run_in_child(exe, "torch", c.id, o.threads, samples);
+        r.torch = t.value, r.rss_torch = t.rss_kb;
+      }
+    } else {
+      r.chainrule = bench::chainrule_step_ns(c, samples) / 1e3;
+      if (torch) r.torch = bench::torch_step_ns(c, samples) / 1e3;
+      if (o.rss) {
+        r.rss_chainrule = run_in_child(worker, "chainrule", c.id, o.threads, 1).rss_kb;
+        if (torch) r.rss_torch = run_in_child(exe, "torch", c.id, o.threads, 1).rss_kb;
+      }
     }
+    if (!isolate) r.floor = bench::sgemm_floor_ns(c, samples) / 1e3;
     rows.push_back(r);
   }
   if (wanted(o, "f")) {
@@ -196,20 +235,31 @@ int main(int argc, char** argv) {
     } else {
       std::printf("case f: one Fashion-MNIST epoch (60000 images, 784-128-64-10 ReLU, CE, batch 64, Adam 1e-3) ...\n");
       std::fflush(stdout);
-      const bench::Data d = bench::load_fashion_mnist_data();
       double l_cr = 0, l_fit = 0, l_t = 0;
       Row engine{"f", "Fashion-MNIST epoch, step written with the engine", "s/epoch"};
       Row fit{"f-fit", "Fashion-MNIST epoch, nn::Model::fit (verbose 0)", "s/epoch"};
-      engine.chainrule = bench::chainrule_epoch_s(d, epochs, &l_cr);
-      fit.chainrule = bench::chainrule_fit_epoch_s(d, epochs, &l_fit);
-      if (torch) engine.torch = fit.torch = bench::torch_epoch_s(d, epochs, &l_t);
+      if (isolate) {
+        const ChildResult e = run_in_child(worker, "chainrule", "f", o.threads, epochs),
+                          m = run_in_child(worker, "fit", "f", o.threads, epochs);
+        engine.chainrule = e.value, engine.rss_chainrule = e.rss_kb, l_cr = e.loss;
+        fit.chainrule = m.value, fit.rss_chainrule = m.rss_kb, l_fit = m.loss;
+        if (torch) {
+          const ChildResult t = run_in_child(exe, "torch", "f", o.threads, epochs);
+          engine.torch = fit.torch = t.value, engine.rss_torch = fit.rss_torch = t.rss_kb, l_t = t.loss;
+        }
+      } else {
+        const bench::Data d = bench::load_fashion_mnist_data();
+        engine.chainrule = bench::chainrule_epoch_s(d, epochs, &l_cr);
+        fit.chainrule = bench::chainrule_fit_epoch_s(d, epochs, &l_fit);
+        if (torch) engine.torch = fit.torch = bench::torch_epoch_s(d, epochs, &l_t);
+        if (o.rss) {
+          engine.rss_chainrule = run_in_child(worker, "chainrule", "f", o.threads, 1).rss_kb;
+          fit.rss_chainrule = run_in_child(worker, "fit", "f", o.threads, 1).rss_kb;
+          if (torch) engine.rss_torch = fit.rss_torch = run_in_child(exe, "torch", "f", o.threads, 1).rss_kb;
+        }
+      }
       std::printf("  training loss of the last timed epoch: chainrule %.4f, fit %.4f, libtorch %s\n", l_cr, l_fit,
                   fmt(l_t, "%.4f").c_str());
-      if (o.rss) {
-        engine.rss_chainrule = child_rss_kb(worker, "chainrule", "f", o.threads);
-        fit.rss_chainrule = child_rss_kb(worker, "fit", "f", o.threads);
-        if (torch) engine.rss_torch = fit.rss_torch = child_rss_kb(exe, "torch", "f", o.threads);
-      }
       rows.push_back(engine);
       rows.push_back(fit);
     }
