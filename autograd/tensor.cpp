@@ -63,8 +63,9 @@ Tensor& Tensor::retain_grad() {
 
 Tensor Tensor::grad() const { return Tensor(node().grad); }
 
-void Tensor::zero_grad() {
+void Tensor::zero_grad(bool set_to_none) {
   auto& g = node().grad;
+  if (set_to_none) g.reset();
   if (!g) return;
   detail::dispatch(g->dtype, [&](auto tag) { detail::as<decltype(tag)>(*g).value.fill(0); });
 }

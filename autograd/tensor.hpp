@@ -107,8 +107,9 @@ class Tensor {
   Tensor& retain_grad();
   /// dL/d(this) accumulated by backward, an undefined tensor before. Shares storage with the node.
   Tensor grad() const;
-  /// Clears the accumulated gradient (sets it to zero, keeping the buffer).
-  void zero_grad();
+  /// Clears the accumulated gradient: sets it to zero, keeping the buffer, or with set_to_none drops it (grad()
+  /// is then undefined until the next backward, which writes it afresh instead of adding to zeros).
+  void zero_grad(bool set_to_none = false);
 
   /// Backward from a scalar: seeds dL/dL = 1.
   void backward(BackwardOptions o = {}) const;

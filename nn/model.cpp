@@ -301,7 +301,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
       const auto [lo, hi] = spans[b];
       const std::vector<std::size_t> idx(perm.begin() + static_cast<long>(lo), perm.begin() + static_cast<long>(hi));
       Tensor xb = take_rows(train.x(), idx), yb = take_rows(train.y(), idx), pred;
-      optimizer_->zero_grad();
+      optimizer_->zero_grad(true);  // every step writes fresh gradients: no memset of the old ones
       Tensor loss = loss_on(xb, yb, &pred);
       const double lv = loss.item();
       if (!std::isfinite(lv)) {

@@ -45,8 +45,8 @@ std::size_t Module::parameter_count() const {
   return n;
 }
 
-void Module::zero_grad() {
-  for (auto& t : parameters()) t.zero_grad();
+void Module::zero_grad(bool set_to_none) {
+  for (auto& t : parameters()) t.zero_grad(set_to_none);
 }
 
 void Module::train(bool on) {

@@ -36,8 +36,8 @@ class Module {
   NamedTensors named_buffers() const;
   /// Number of trainable scalars.
   std::size_t parameter_count() const;
-  /// Clears the gradients of all parameters.
-  void zero_grad();
+  /// Clears the gradients of all parameters (see Tensor::zero_grad).
+  void zero_grad(bool set_to_none = false);
   /// Training mode (Dropout active, BatchNorm on batch statistics) or evaluation mode; recurses.
   void train(bool on = true);
   void eval() { train(false); }

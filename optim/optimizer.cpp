@@ -42,8 +42,8 @@ void Optimizer::set_lr(double lr) {
   lr_ = lr;
 }
 
-void Optimizer::zero_grad() {
-  for (auto& p : params_) p.zero_grad();
+void Optimizer::zero_grad(bool set_to_none) {
+  for (auto& p : params_) p.zero_grad(set_to_none);
 }
 
 std::vector<Tensor> Optimizer::new_state(std::size_t i) const {

@@ -28,8 +28,9 @@ class Optimizer {
 
   /// One update of every parameter that has a gradient; parameters whose grad is undefined are skipped (as torch).
   virtual void step() = 0;
-  /// Clears the gradients of the parameters.
-  void zero_grad();
+  /// Clears the gradients of the parameters: zeros, as torch 1.13's default, or with set_to_none drops them (torch
+  /// 2's default: no memset, and a parameter that then gets no gradient is skipped by step()).
+  void zero_grad(bool set_to_none = false);
   double lr() const { return lr_; }
   /// Changes the learning rate from the next step on (learning-rate schedules); throws unless lr ≥ 0 and finite.
   void set_lr(double lr);

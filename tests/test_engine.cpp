@@ -35,6 +35,17 @@ TEST_CASE("engine: gradients accumulate over backwards until zero_grad") {
   CHECK(w.grad().data<double>() == Array<double>({2, 4}));
 }
 
+TEST_CASE("engine: zero_grad(set_to_none) drops the gradient; the next backward writes it afresh") {
+  Tensor w = tensor({1.0, 2.0}, kFloat64).requires_grad_();
+  sum(w * 3.0).backward();
+  Tensor old = w.grad();
+  w.zero_grad(true);
+  CHECK_FALSE(w.grad().defined());
+  sum(w * 5.0).backward();
+  CHECK(w.grad().data<double>() == Array<double>({5, 5}));
+  CHECK(old.data<double>() == Array<double>({3, 3}));  // a handle to the old gradient keeps its values
+}
+
 TEST_CASE("engine: a freed graph refuses a second backward; retain_graph keeps it") {
   Tensor x = tensor(1.5, kFloat64).requires_grad_();
   Tensor y = exp(x) * x;
