@@ -2,6 +2,8 @@
 // fused forms against their composites, and the error messages.
 #include <doctest/doctest.h>
 
+#include "tests/helpers.hpp"
+
 #include <cmath>
 
 #include "nn/nn.hpp"
@@ -11,14 +13,7 @@ using namespace chainrule::nn;
 
 namespace {
 
-std::string message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::message;
 
 Tensor vec(std::vector<double> v) { return tensor(v, kFloat64); }
 

@@ -1,6 +1,8 @@
 // The Keras-like Model: compile / fit / evaluate / predict / summary / save / load, callbacks.
 #include <doctest/doctest.h>
 
+#include "tests/helpers.hpp"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -214,14 +216,7 @@ TEST_CASE("model: load rejects files that disagree with their architecture, nami
     nn::save_safetensors(p, tensors, meta);
     return p;
   };
-  auto error = [](const std::string& p) {
-    try {
-      nn::Model::load(p);
-    } catch (const std::exception& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  auto error = [](const std::string& p) { return test::message([&] { nn::Model::load(p); }); };
   {
     auto fewer = t;
     fewer.erase(fewer.begin());

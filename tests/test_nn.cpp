@@ -3,6 +3,8 @@
 // cannot perturb a module's own parameter tensors).
 #include <doctest/doctest.h>
 
+#include "tests/helpers.hpp"
+
 #include <cmath>
 #include <sstream>
 
@@ -16,14 +18,7 @@ using namespace chainrule::nn;
 
 namespace {
 
-std::string message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::message;
 
 // Seeded values in [-2, 2], kept ≥ 0.1 away from the kinks at 0 and ±1 (relu, step, piecewise_linear).
 Tensor input(const Shape& s, std::uint64_t seed) {

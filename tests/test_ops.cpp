@@ -2,6 +2,8 @@
 // with inputs kept away from kinks; then the chosen subgradients at the kinks, with exact values.
 #include <doctest/doctest.h>
 
+#include "tests/helpers.hpp"
+
 #include <cmath>
 #include <sstream>
 
@@ -184,14 +186,7 @@ TEST_CASE("ops: comparisons give 1/0 and record nothing") {
 }
 
 TEST_CASE("ops: errors name the op and the shapes") {
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  using test::message;
   CHECK(message([] { matmul(zeros({32, 784}), zeros({128, 64})); }) ==
         "matmul: [32,784] x [128,64]: inner dimensions 784 and 128 differ");
   CHECK(message([] { add(zeros({3, 4}), zeros({2, 4})); }) ==
