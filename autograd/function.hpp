@@ -37,6 +37,8 @@ template <class T> Array<T> sum_to(const char* op, std::size_t input, const Arra
 /// Adds an evaluated gradient (of n's shape or broadcast from it) into node n's grad, creating it on first use.
 template <class T> void accumulate(const char* op, std::size_t input, Node& n, Array<T>&& g);
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
+/// The engine's walk: seeds root's gradient with the given array (one of the two, by dtype) and runs backward.
+void run_backward(const std::shared_ptr<Node>& root, Array<float>* gf, Array<double>* gd, BackwardOptions o);
 
 /// The `d` of a backward function: routes each input's gradient contribution.
 template <class T> class Accumulator {

@@ -65,7 +65,8 @@ Tensor linear(const Tensor& x, double a = 1, double b = 0);  // y = a·x + b    
 /// Binary step: y = 1 if x ≥ 0 else 0. Its derivative is 0 wherever it exists (and undefined at 0), so
 /// no gradient flows through it: ∂x = 0. That is why the course replaces it by smooth activations.
 Tensor step(const Tensor& x);
-/// Piecewise linear: y = clamp((x − x_min)/(x_max − x_min), 0, 1).    ∂x = g/(x_max − x_min)·[x_min < x < x_max]
+/// Piecewise linear: y = clamp((x − x_min)/(x_max − x_min), 0, 1).    ∂x = g/(x_max − x_min)·[x_min ≤ x ≤ x_max]
+/// (a composite of clamp, so at the two kinks it takes clamp's convention: the gradient passes)
 Tensor piecewise_linear(const Tensor& x, double x_min = -1, double x_max = 1);
 Tensor sigmoid(const Tensor& x);                       // y = 1/(1+e⁻ˣ)           ∂x = g ⊙ y(1−y)
 Tensor gaussian(const Tensor& x);                      // y = e^(−x²)             ∂x = −2x·y ⊙ g

@@ -11,10 +11,6 @@
 
 namespace chainrule {
 
-namespace detail {
-void run_backward(const std::shared_ptr<Node>& root, Array<float>* gf, Array<double>* gd, BackwardOptions o);
-}
-
 const char* dtype_name(Dtype d) { return d == Dtype::Float32 ? "float32" : "float64"; }
 std::ostream& operator<<(std::ostream& os, Dtype d) { return os << dtype_name(d); }
 
