@@ -17,7 +17,7 @@
 #include "nn/activations.hpp"
 #include "nn/data.hpp"
 #include "nn/serialize.hpp"
-#include "optim/factory.hpp"
+#include "optim/optim.hpp"
 
 namespace chainrule::nn {
 
@@ -511,6 +511,72 @@ std::shared_ptr<Module> make_layer(const json& j, Dtype dt, const std::string& f
   throw fail("unknown layer type '" + t + "'");
 }
 
+// The optimizer's type and every option, so that load() rebuilds it exactly (the learning rate as it is now).
+json optimizer_config(const optim::Optimizer& o) {
+  json j = {{"type", o.name()}, {"lr", o.lr()}};
+  if (auto p = dynamic_cast<const optim::SGD*>(&o)) {
+    const auto x = p->options();
+    j.update({{"momentum", x.momentum}, {"dampening", x.dampening}, {"nesterov", x.nesterov},
+              {"weight_decay", x.weight_decay}});
+  } else if (auto p = dynamic_cast<const optim::Adagrad*>(&o)) {
+    const auto x = p->options();
+    j.update({{"lr_decay", x.lr_decay}, {"initial_accumulator_value", x.initial_accumulator_value}, {"eps", x.eps},
+              {"weight_decay", x.weight_decay}});
+  } else if (auto p = dynamic_cast<const optim::Adadelta*>(&o)) {
+    const auto x = p->options();
+    j.update({{"rho", x.rho}, {"eps", x.eps}, {"weight_decay", x.weight_decay}});
+  } else if (auto p = dynamic_cast<const optim::RMSprop*>(&o)) {
+    const auto x = p->options();
+    j.update({{"alpha", x.alpha}, {"eps", x.eps}, {"momentum", x.momentum}, {"centered", x.centered},
+              {"weight_decay", x.weight_decay}});
+  } else if (auto p = dynamic_cast<const optim::Adam*>(&o)) {
+    const auto x = p->options();
+    j.update({{"beta1", x.beta1}, {"beta2", x.beta2}, {"eps", x.eps}, {"weight_decay", x.weight_decay},
+              {"amsgrad", x.amsgrad}});
+  } else {
+    throw std::invalid_argument(std::string("Model::save: cannot describe optimizer type '") + o.name() + "'");
+  }
+  return j;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const json& j, std::vector<Tensor> params) {
+  const std::string t = j.at("type").get<std::string>();
+  auto set = [&](auto& o) {  // every field present in j (json::at throws on a missing one)
+    o.lr = j.at("lr").get<double>();
+    return o;
+  };
+  if (t == "SGD") {
+    optim::SGD::Options o;
+    o.momentum = j.at("momentum"), o.dampening = j.at("dampening"), o.nesterov = j.at("nesterov");
+    o.weight_decay = j.at("weight_decay");
+    return std::make_unique<optim::SGD>(std::move(params), set(o));
+  }
+  if (t == "Adagrad") {
+    optim::Adagrad::Options o;
+    o.lr_decay = j.at("lr_decay"), o.initial_accumulator_value = j.at("initial_accumulator_value");
+    o.eps = j.at("eps"), o.weight_decay = j.at("weight_decay");
+    return std::make_unique<optim::Adagrad>(std::move(params), set(o));
+  }
+  if (t == "Adadelta") {
+    optim::Adadelta::Options o;
+    o.rho = j.at("rho"), o.eps = j.at("eps"), o.weight_decay = j.at("weight_decay");
+    return std::make_unique<optim::Adadelta>(std::move(params), set(o));
+  }
+  if (t == "RMSprop") {
+    optim::RMSprop::Options o;
+    o.alpha = j.at("alpha"), o.eps = j.at("eps"), o.momentum = j.at("momentum"), o.centered = j.at("centered");
+    o.weight_decay = j.at("weight_decay");
+    return std::make_unique<optim::RMSprop>(std::move(params), set(o));
+  }
+  if (t == "Adam") {
+    optim::Adam::Options o;
+    o.beta1 = j.at("beta1"), o.beta2 = j.at("beta2"), o.eps = j.at("eps"), o.weight_decay = j.at("weight_decay");
+    o.amsgrad = j.at("amsgrad");
+    return std::make_unique<optim::Adam>(std::move(params), set(o));
+  }
+  throw std::invalid_argument("unknown optimizer type '" + t + "'");
+}
+
 }  // namespace
 
 void Model::save(const std::string& path) const {
@@ -521,8 +587,8 @@ void Model::save(const std::string& path) const {
   NamedTensors tensors = net_->named_parameters();
   for (auto& b : net_->named_buffers()) tensors.push_back(b);
   if (optimizer_) {
-    meta["compile"] = {{"optimizer", optimizer_name_}, {"lr", optimizer_->lr()}, {"loss", loss_name_},
-                       {"metrics", metrics_}};
+    meta["compile"] = {{"optimizer", optimizer_name_}, {"optimizer_config", optimizer_config(*optimizer_)},
+                       {"loss", loss_name_}, {"metrics", metrics_}};
     if (penalty_)
       meta["compile"]["penalty"] = {{"kind", static_cast<int>(penalty_->kind)}, {"alpha", penalty_->alpha},
                                     {"r", penalty_->r}, {"include_bias", penalty_->include_bias}};
@@ -578,8 +644,9 @@ Model Model::load(const std::string& path) {
   if (meta.contains("compile")) {
     const json& c = meta["compile"];
     try {
-      m.compile(c.at("optimizer").get<std::string>(), c.at("loss").get<std::string>(),
-                c.at("metrics").get<std::vector<std::string>>(), c.at("lr").get<double>());
+      m.compile(make_optimizer(c.at("optimizer_config"), m.parameters()), c.at("loss").get<std::string>(),
+                c.at("metrics").get<std::vector<std::string>>());
+      m.optimizer_name_ = c.at("optimizer").get<std::string>();
       if (c.contains("penalty")) {
         const json& p = c["penalty"];
         Penalty pen;
@@ -588,7 +655,7 @@ Model Model::load(const std::string& path) {
         pen.include_bias = p.at("include_bias").get<bool>();
         m.set_penalty(pen);
       }
-    } catch (const json::exception& e) {
+    } catch (const std::exception& e) {
       throw fail(std::string("bad compile settings: ") + e.what());
     }
     try {

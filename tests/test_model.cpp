@@ -10,6 +10,7 @@
 
 #include "nn/model.hpp"
 #include "nn/serialize.hpp"
+#include "optim/optim.hpp"
 
 using namespace chainrule;
 namespace fs = std::filesystem;
@@ -202,6 +203,25 @@ TEST_CASE("model: save and load give bit-identical predictions, and training res
   c.net().add(std::make_shared<nn::Dropout>(0.0));
   c.fit(x, y, quiet(4, 8));
   CHECK(c.parameters()[0].data<float>() == a.parameters()[0].data<float>());
+}
+
+TEST_CASE("model: save keeps every option of an optimizer given as an object") {
+  TempDir dir;
+  manual_seed(20);
+  nn::Model m;
+  m.add(nn::make_dense(2, 3, "tanh")).add(nn::make_dense(3, 1));
+  optim::SGD::Options so;
+  so.lr = 0.05, so.momentum = 0.7, so.nesterov = true, so.weight_decay = 1e-3;
+  m.compile(std::make_unique<optim::SGD>(m.parameters(), so), "mse");
+  m.optimizer().set_lr(0.02);  // as a schedule would leave it
+  m.save(dir / "m.safetensors");
+  nn::Model b = nn::Model::load(dir / "m.safetensors");
+  auto* sgd = dynamic_cast<optim::SGD*>(&b.optimizer());
+  REQUIRE(sgd != nullptr);
+  CHECK(sgd->lr() == 0.02);
+  CHECK(sgd->options().momentum == 0.7);
+  CHECK(sgd->options().nesterov);
+  CHECK(sgd->options().weight_decay == 1e-3);
 }
 
 TEST_CASE("model: load rejects files that disagree with their architecture, naming the file") {
