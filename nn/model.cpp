@@ -113,9 +113,10 @@ std::string format_logs(const Logs& logs, const std::vector<std::string>& order)
 bool improved(double value, double best, double min_delta, bool maximize) {
   return maximize ? value > best + min_delta : value < best - min_delta;
 }
-bool maximize_for(const std::string& monitor, const std::string& mode = "auto") {
-  if (mode == "max") return true;
-  if (mode == "min") return false;
+bool maximize_for(const std::string& monitor, const std::string& mode, const char* who) {
+  if (mode != "auto" && mode != "min" && mode != "max")
+    throw std::invalid_argument(std::string(who) + ": mode must be auto, min or max, got '" + mode + "'");
+  if (mode != "auto") return mode == "max";
   return monitor.find("acc") != std::string::npos;
 }
 double monitored(const Logs& logs, const std::string& key, const char* who) {
@@ -673,9 +674,7 @@ Model Model::load(const std::string& path) {
 EarlyStopping::EarlyStopping(Options o) : o_(std::move(o)) {
   if (!(o_.min_delta >= 0))
     throw std::invalid_argument("EarlyStopping: min_delta must be >= 0, got " + std::to_string(o_.min_delta));
-  if (o_.mode != "auto" && o_.mode != "min" && o_.mode != "max")
-    throw std::invalid_argument("EarlyStopping: mode must be auto, min or max, got '" + o_.mode + "'");
-  maximize_ = maximize_for(o_.monitor, o_.mode);
+  maximize_ = maximize_for(o_.monitor, o_.mode, "EarlyStopping");
 }
 
 void EarlyStopping::on_train_begin(Model&) {
@@ -712,9 +711,9 @@ void EarlyStopping::on_train_end(Model& m) {
     });
 }
 
-ModelCheckpoint::ModelCheckpoint(std::string path, std::string monitor, bool save_best_only)
+ModelCheckpoint::ModelCheckpoint(std::string path, std::string monitor, bool save_best_only, const std::string& mode)
     : path_(std::move(path)), monitor_(std::move(monitor)), best_only_(save_best_only),
-      maximize_(maximize_for(monitor_)) {}
+      maximize_(maximize_for(monitor_, mode, "ModelCheckpoint")) {}
 
 void ModelCheckpoint::on_epoch_end(Model& m, std::size_t, Logs& logs) {
   if (best_only_) {
@@ -747,11 +746,12 @@ void StepDecay::on_epoch_end(Model& m, std::size_t epoch, Logs&) {
 ReduceLROnPlateau::ReduceLROnPlateau(Options o) : o_(std::move(o)) {
   if (!(o_.factor > 0 && o_.factor < 1))
     throw std::invalid_argument("ReduceLROnPlateau: factor must be in (0, 1), got " + std::to_string(o_.factor));
+  maximize_for(o_.monitor, o_.mode, "ReduceLROnPlateau");  // validates mode now
 }
 
 void ReduceLROnPlateau::on_epoch_end(Model& m, std::size_t, Logs& logs) {
   const double v = monitored(logs, o_.monitor, "ReduceLROnPlateau");
-  const bool maximize = maximize_for(o_.monitor);
+  const bool maximize = maximize_for(o_.monitor, o_.mode, "ReduceLROnPlateau");
   if (!best_ || improved(v, *best_, o_.min_delta, maximize)) {
     best_ = v, wait_ = 0;
   } else if (++wait_ >= o_.patience) {

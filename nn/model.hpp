@@ -98,10 +98,12 @@ class EarlyStopping : public Callback {
   std::vector<Tensor> best_weights_;
 };
 
-/// Saves the model to `path` after each epoch, or only when `monitor` improved (save_best_only).
+/// Saves the model to `path` after each epoch, or only when `monitor` improved (save_best_only). mode: "min",
+/// "max", or "auto" (max for accuracy, else min).
 class ModelCheckpoint : public Callback {
  public:
-  ModelCheckpoint(std::string path, std::string monitor = "val_loss", bool save_best_only = true);
+  ModelCheckpoint(std::string path, std::string monitor = "val_loss", bool save_best_only = true,
+                  const std::string& mode = "auto");
   void on_epoch_end(Model& m, std::size_t epoch, Logs& logs) override;
 
  private:
@@ -144,6 +146,7 @@ class ReduceLROnPlateau : public Callback {
     std::size_t patience = 10;
     double min_delta = 1e-4;
     double min_lr = 0;
+    std::string mode = "auto";  // "min", "max", or "auto" (max for accuracy, else min)
   };
   explicit ReduceLROnPlateau(Options o);
   ReduceLROnPlateau() : ReduceLROnPlateau(Options{}) {}

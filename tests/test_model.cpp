@@ -169,6 +169,44 @@ TEST_CASE("model: learning-rate schedules") {
   CHECK(h["lr"] == std::vector<double>{0.1, 0.1, 0.05, 0.05, 0.025});
 }
 
+TEST_CASE("model: ModelCheckpoint keeps the epoch with the best val_loss") {
+  TempDir dir;
+  struct Recorder : nn::Callback {
+    std::vector<double> val;
+    void on_epoch_end(nn::Model&, std::size_t, nn::Logs& logs) override { val.push_back(logs.at("val_loss")); }
+  };
+  auto [x, y] = blobs(60, 21);
+  auto [vx, vy] = blobs(20, 22);
+  nn::Model m = classifier(23);
+  m.optimizer().set_lr(0.3);
+  auto rec = std::make_shared<Recorder>();
+  auto o = quiet(15, 4);
+  o.validation_data = std::make_pair(vx, vy);
+  o.callbacks = {std::make_shared<nn::ModelCheckpoint>(dir / "best.safetensors"), rec};
+  m.fit(x, y, o);
+  nn::Model best = nn::Model::load(dir / "best.safetensors");
+  const double lowest = *std::min_element(rec->val.begin(), rec->val.end());
+  CHECK(best.evaluate(vx, vy).at("loss") == doctest::Approx(lowest).epsilon(1e-6));
+  CHECK_THROWS_WITH(nn::ModelCheckpoint("p", "val_loss", true, "up"),
+                    "ModelCheckpoint: mode must be auto, min or max, got 'up'");
+}
+
+TEST_CASE("model: ReduceLROnPlateau divides the rate after `patience` epochs without improvement") {
+  nn::Model m = classifier(24);
+  m.optimizer().set_lr(0.1);
+  nn::ReduceLROnPlateau::Options ro;
+  ro.factor = 0.5, ro.patience = 2, ro.min_delta = 0;
+  nn::ReduceLROnPlateau plateau(ro);
+  std::vector<double> lrs;
+  for (double v : {1.0, 0.9, 0.95, 0.96, 0.97, 0.98, 0.5}) {
+    nn::Logs logs = {{"val_loss", v}};
+    plateau.on_epoch_end(m, lrs.size(), logs);
+    lrs.push_back(m.optimizer().lr());
+  }
+  // best 0.9 at epoch 2; epochs 3 and 4 do not improve → halve; 5 and 6 do not → halve again; 7 improves.
+  CHECK(lrs == std::vector<double>{0.1, 0.1, 0.1, 0.05, 0.05, 0.025, 0.025});
+}
+
 TEST_CASE("model: summary of 784-16-16-10 prints the Keras table and 13,002 parameters") {
   nn::Model m;
   m.add(nn::make_dense(784, 16, "relu")).add(nn::make_dense(16, 16, "relu")).add(nn::make_dense(16, 10, "softmax"));
