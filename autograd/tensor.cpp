@@ -1,6 +1,7 @@
 // Tensor handle: accessors, backward entry points, factories, seeded random numbers, printing.
 #include "autograd/tensor.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <ostream>
@@ -213,9 +214,10 @@ Tensor rand(const Shape& shape, TensorOptions o, double low, double high) {
 
 // ---- printing -----------------------------------------------------------------------------------------------
 namespace {
-// torch-like: tensor([[1.0000, 2.0000], ...], dtype=float64, requires_grad=true); long axes show 3 items per end.
+// torch-like: tensor([[ 1.0000, -2.0000], ...], dtype=float64, requires_grad=true): values right-aligned to a
+// common width, long axes shown as 3 items per end.
 template <class T> void print_array(std::ostream& os, const Array<T>& a, std::size_t axis, std::size_t offset,
-                                    std::size_t indent) {
+                                    std::size_t indent, int width) {
   const auto& s = a.shape();
   if (s.empty()) { os << std::setw(0) << a(); return; }
   const std::size_t n = s[axis];
@@ -228,8 +230,8 @@ template <class T> void print_array(std::ostream& os, const Array<T>& a, std::si
       os << (axis + 1 == s.size() ? "..., " : "...,\n" + std::string(indent + 1, ' '));
       i = n - 3;
     }
-    if (axis + 1 == s.size()) os << a.data()[offset + i];
-    else print_array(os, a, axis + 1, offset + i * stride, indent + 1);
+    if (axis + 1 == s.size()) os << std::setw(width) << a.data()[offset + i];
+    else print_array(os, a, axis + 1, offset + i * stride, indent + 1, width);
     if (i + 1 < n) os << (axis + 1 == s.size() ? ", " : ",\n" + std::string(indent + 1, ' '));
   }
   os << "]";
@@ -240,7 +242,16 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "tensor(undefined)";
   std::ostringstream s;
   s << std::fixed << std::setprecision(4);
-  detail::dispatch(t.dtype(), [&](auto tag) { print_array(s, t.data<decltype(tag)>(), 0, 0, 7); });
+  detail::dispatch(t.dtype(), [&](auto tag) {
+    const auto& a = t.data<decltype(tag)>();
+    int width = 0;
+    for (const auto& v : a) {
+      std::ostringstream one;
+      one << std::fixed << std::setprecision(4) << v;
+      width = std::max(width, static_cast<int>(one.str().size()));
+    }
+    print_array(s, a, 0, 0, 7, width);
+  });
   os << "tensor(" << s.str();
   if (t.dtype() != kFloat32) os << ", dtype=" << t.dtype();
   if (!t.is_leaf()) os << ", grad_fn=<" << t.op() << ">";

@@ -244,4 +244,7 @@ TEST_CASE("ops: printing reads like torch") {
   Tensor x = tensor({1.0, 2.0}).requires_grad_();
   t << x << " " << x * x;
   CHECK(t.str() == "tensor([1.0000, 2.0000], requires_grad=true) tensor([1.0000, 4.0000], grad_fn=<mul>)");
+  std::ostringstream u;
+  u << tensor({{0.5, -12.0}, {3.0, 4.0}});  // right-aligned to a common width, as torch prints
+  CHECK(u.str() == "tensor([[  0.5000, -12.0000],\n        [  3.0000,   4.0000]])");
 }
