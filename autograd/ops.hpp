@@ -59,6 +59,9 @@ Tensor gather(const Tensor& x, const std::vector<std::size_t>& index);
 /// a:[..., K] · b:[K, M] → [..., M] (leading axes of a are rows), or batched a:[B,N,K] · b:[B,K,M] → [B,N,M].
 /// y = a·b      ∂a = g·bᵀ      ∂b = aᵀ·g      (BLAS transpose flags: no transposed copies)
 Tensor matmul(const Tensor& a, const Tensor& b);
+/// x:[..., K] · W:[K, M] + b:[M], fused in one node (Linear's forward).
+/// y = x·W + b  ∂x = g·Wᵀ   ∂W = xᵀ·g   ∂b = Σ_rows g
+Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b);
 
 // ---- activations of the course (ops/activations.cpp) ----------------------------------------------------------
 Tensor linear(const Tensor& x, double a = 1, double b = 0);  // y = a·x + b         ∂x = a·g

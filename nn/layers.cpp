@@ -26,15 +26,15 @@ std::string Linear::extra_repr() const {
 
 // y = x·W + b        (the gradient comes from matmul and the broadcast add)
 Tensor Linear::forward(const Tensor& x) {
-  const std::string who = "Linear(in=" + std::to_string(in_) + ", out=" + std::to_string(out_) + ")";
-  if (x.dim() == 0) throw std::invalid_argument(who + ": input must be [N," + std::to_string(in_) + "] or [" +
+  // The name is only built when there is an error to report: forward is on the hot path.
+  auto who = [&] { return "Linear(in=" + std::to_string(in_) + ", out=" + std::to_string(out_) + ")"; };
+  if (x.dim() == 0) throw std::invalid_argument(who() + ": input must be [N," + std::to_string(in_) + "] or [" +
                                                 std::to_string(in_) + "], got a scalar");
   if (x.size(-1) != in_)
-    throw std::invalid_argument(who + ": input has " + std::to_string(x.size(-1)) + " features per row (" +
+    throw std::invalid_argument(who() + ": input has " + std::to_string(x.size(-1)) + " features per row (" +
                                 shape_str(x.shape()) + "), expected " + std::to_string(in_));
-  check_dtype(who, x, weight_.dtype());
-  Tensor y = matmul(x, weight_);
-  return bias_.defined() ? y + bias_ : y;
+  if (x.dtype() != weight_.dtype()) check_dtype(who(), x, weight_.dtype());
+  return bias_.defined() ? affine(x, weight_, bias_) : matmul(x, weight_);
 }
 
 // ---- Sequential ------------------------------------------------------------------------------------------------

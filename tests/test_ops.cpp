@@ -77,6 +77,8 @@ std::vector<OpRow> op_table() {
       {"gather", {{{4, 3}}, {{4, 5}}}, [](auto& x) { return gather(x[0], {2, 0, 1, 2}); }},
       {"matmul", {{{3, 4}, {4, 5}}, {{2, 3, 4}, {4, 2}}, {{2, 3, 4}, {2, 4, 5}}, {{4}, {4, 3}}},
        [](auto& x) { return matmul(x[0], x[1]); }},
+      {"affine", {{{3, 4}, {4, 5}, {5}}, {{2, 3, 4}, {4, 2}, {2}}, {{4}, {4, 3}, {3}}},
+       [](auto& x) { return affine(x[0], x[1], x[2]); }},
       {"linear", un, [](auto& x) { return linear(x[0], 0.7, -0.3); }},
       {"piecewise_linear", un, [](auto& x) { return piecewise_linear(x[0], -1.5, 1.7); }},
       {"sigmoid", un, [](auto& x) { return sigmoid(x[0]); }},
@@ -162,6 +164,20 @@ TEST_CASE("ops: fused activations equal their composites (value and gradient, fl
   same([](auto& t) { return leaky_relu(t, 0.1); }, [](auto& t) { return where(gt(t, zeros_like(t)), t, 0.1 * t); });
   same([](auto& t) { return softmax(t); }, [](auto& t) { return exp(t) / sum(exp(t), {-1}, true); });
   same([](auto& t) { return log_softmax(t); }, [](auto& t) { return t - log(sum(exp(t), {-1}, true)); });
+}
+
+TEST_CASE("ops: the fused affine equals matmul(x, W) + b (value and every gradient, float64)") {
+  Tensor g = input({4, 3}, Domain::Any, 12);
+  auto run = [&](bool fused) {
+    Tensor x = input({4, 5}, Domain::Any, 13).requires_grad_(), w = input({5, 3}, Domain::Any, 14).requires_grad_();
+    Tensor b = input({3}, Domain::Any, 15).requires_grad_();
+    Tensor y = fused ? affine(x, w, b) : matmul(x, w) + b;
+    y.backward(g);
+    return std::vector<Array<double>>{y.data<double>(), x.grad().data<double>(), w.grad().data<double>(),
+                                      b.grad().data<double>()};
+  };
+  auto fused = run(true), composite = run(false);
+  for (std::size_t i = 0; i < fused.size(); ++i) CHECK(xt::allclose(fused[i], composite[i], 1e-12, 1e-12));
 }
 
 TEST_CASE("ops: softmax and log_softmax stay finite for logits of ±1e4") {
