@@ -203,7 +203,10 @@ Tensor Model::loss_on(const Tensor& x, const Tensor& y, Tensor* out) {
   if (from_logits) {
     auto d = std::dynamic_pointer_cast<Dense>((*net_)[n - 1]);
     logits = d ? d->pre_activation(h) : h;
-    h = squash == Squash::Softmax ? softmax(logits) : sigmoid(logits);
+    if (out) {  // predictions only for metrics: off the tape, and not computed at all when nobody asks
+      NoGradGuard no_grad;
+      h = squash == Squash::Softmax ? softmax(logits) : sigmoid(logits);
+    }
   } else {
     h = (*net_)[n - 1]->forward(h);
     logits = h;
@@ -303,7 +306,7 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
       const std::vector<std::size_t> idx(perm.begin() + static_cast<long>(lo), perm.begin() + static_cast<long>(hi));
       Tensor xb = take_rows(train.x(), idx), yb = take_rows(train.y(), idx), pred;
       optimizer_->zero_grad(true);  // every step writes fresh gradients: no memset of the old ones
-      Tensor loss = loss_on(xb, yb, &pred);
+      Tensor loss = loss_on(xb, yb, metrics_.empty() ? nullptr : &pred);
       const double lv = loss.item();
       if (!std::isfinite(lv)) {
         stop_training = true;
@@ -315,7 +318,8 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
       optimizer_->step();
       const double bs = static_cast<double>(hi - lo);
       loss_sum += lv * bs;
-      for (const auto& [k, v] : run_metrics(pred.detach(), yb)) metric_sum[k] += v * bs;
+      if (!metrics_.empty())
+        for (const auto& [k, v] : run_metrics(pred.detach(), yb)) metric_sum[k] += v * bs;
       seen += hi - lo;
       if (bar) {
         const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
