@@ -1,6 +1,7 @@
 #include "nn/datasets2d.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <stdexcept>
 
@@ -25,12 +26,18 @@ class Draws {
   std::mt19937_64 gen_;
 };
 
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 void check(bool ok, const char* fn, const std::string& what) {
   if (!ok) throw std::invalid_argument(std::string(fn) + ": " + what);
 }
 void check_common(const char* fn, std::size_t n, double noise) {
   check(n >= 2, fn, "n must be >= 2 (one point per class at least), got " + std::to_string(n));
-  check(noise >= 0 && std::isfinite(noise), fn, "noise must be >= 0 and finite, got " + std::to_string(noise));
+  check(noise >= 0 && std::isfinite(noise), fn, "noise must be >= 0 and finite, got " + num(noise));
 }
 
 // Adds N(0, noise²) to every coordinate, shuffles the rows, and packs them into a Dataset.
@@ -66,7 +73,7 @@ Dataset make_moons(std::size_t n, double noise, std::uint64_t seed, Dtype dtype)
 
 Dataset make_circles(std::size_t n, double noise, double factor, std::uint64_t seed, Dtype dtype) {
   check_common("make_circles", n, noise);
-  check(factor > 0 && factor < 1, "make_circles", "factor must be in (0, 1), got " + std::to_string(factor));
+  check(factor > 0 && factor < 1, "make_circles", "factor must be in (0, 1), got " + num(factor));
   Draws draws(seed);
   const std::size_t n_out = n / 2, n_in = n - n_out;
   std::vector<double> xy, label;
@@ -87,7 +94,7 @@ Dataset make_blobs(std::size_t n, const std::vector<std::array<double, 2>>& cent
   check(n >= centers.size(), "make_blobs",
         "n must be >= the number of centers (" + std::to_string(centers.size()) + "), got " + std::to_string(n));
   check(cluster_std >= 0 && std::isfinite(cluster_std), "make_blobs",
-        "cluster_std must be >= 0 and finite, got " + std::to_string(cluster_std));
+        "cluster_std must be >= 0 and finite, got " + num(cluster_std));
   Draws draws(seed);
   const std::size_t k = centers.size();
   std::vector<double> xy, label;

@@ -141,7 +141,9 @@ TraceStep UpdateTrace::step() {
     double d = g;
     if (opt.momentum > 0) {
       const double b = after.at("momentum_buffer");
-      add("b", b, first ? "b ← g at the first step (velocity)" : "b ← μ·b + (1 − τ)·g (velocity)");
+      add("b", b, first                 ? "b ← g at the first step (velocity)"
+                   : opt.dampening > 0 ? "b ← μ·b + (1 − τ)·g (velocity)"
+                                       : "b ← μ·b + g (velocity)");
       d = opt.nesterov ? g + opt.momentum * b : b;
       add("d", d, opt.nesterov ? "d = g + μ·b (Nesterov: look ahead along b)" : "d = b");
       add("p'", after.p, "p' = p − lr·d");

@@ -56,19 +56,24 @@ Numbers perceptrons(std::ostream& os) {
           "  force b = 4, w1 = -6, w2 = -5, which give -7, not -3, at (1, 1)), and its step would be 1, 0, 0, 0, not\n"
           "  OR. The AND weights with b = -4 give Y = -4, 0, 1, 5 and the outputs 0, 1, 1, 1.\n");
 
-  // XOR: try every perceptron on a grid; none gets all four rows right.
-  const double xs[4][2] = {{0, 1}, {1, 0}, {1, 1}, {0, 0}}, t[4] = {1, 1, 0, 0};
-  int tried = 0, solved = 0;
+  // XOR: try every perceptron on a grid; none gets all four rows right (AND and OR: many do).
+  const double xs[4][2] = {{0, 0}, {1, 0}, {0, 1}, {1, 1}}, t_and[4] = {0, 0, 0, 1}, t_or[4] = {0, 1, 1, 1},
+               t_xor[4] = {0, 1, 1, 0};
+  int tried = 0, solved_and = 0, solved_or = 0, solved = 0;
   for (double w1 = -5; w1 <= 5; w1 += 0.25)
     for (double w2 = -5; w2 <= 5; w2 += 0.25)
       for (double b = -5; b <= 5; b += 0.25) {
-        int right = 0;
-        for (int i = 0; i < 4; ++i) right += (w1 * xs[i][0] + w2 * xs[i][1] + b >= 0 ? 1.0 : 0.0) == t[i];
-        ++tried, solved += right == 4;
+        int right_and = 0, right_or = 0, right = 0;
+        for (int i = 0; i < 4; ++i) {
+          const double out = w1 * xs[i][0] + w2 * xs[i][1] + b >= 0 ? 1.0 : 0.0;
+          right_and += out == t_and[i], right_or += out == t_or[i], right += out == t_xor[i];
+        }
+        ++tried, solved_and += right_and == 4, solved_or += right_or == 4, solved += right == 4;
       }
-  say(os, "\nFunction XOR (0 1 1 0) is not linearly separable: of %d perceptrons with w1, w2, b in {-5, -4.75, ..., 5},\n"
-          "%d gets all four rows right (AND and OR are each solved by many). It needs a hidden layer: lesson xor.\n",
-      tried, solved);
+  say(os, "\nFunction XOR (0 1 1 0) is not linearly separable: of the %d perceptrons with w1, w2, b in\n"
+          "{-5, -4.75, ..., 5}, %d solve AND, %d solve OR and %d solves XOR. It needs a hidden layer: lesson xor.\n",
+      tried, solved_and, solved_or, solved);
+  n["AND.solved"] = solved_and, n["OR.solved"] = solved_or;
   n["XOR.solved"] = solved;
 
   // Why a step cannot be trained by gradient descent: its slope is 0 wherever it has one.
@@ -288,7 +293,7 @@ Numbers xor_network(std::ostream& os) {
   const double delta = -at(zo.grad()), delta1 = -at(zh.grad(), 0), delta2 = -at(zh.grad(), 1);
   say(os, "\nOutput layer weights (neuron o1)\n");
   say(os, "Error: t1 - o1 = 1 - %.3f = %.3f\n", ov, 1 - ov);
-  say(os, "δ = o(1 - o)·(t1 - o1) = (%.3f * (1 - %.3f)) * %.3f = %.4f\n", ov, ov, 1 - ov, delta);
+  say(os, "δ = o(1 - o)·(t1 - o1) = (%.3f * (1 - %.3f)) * %.3f = %.5f\n", ov, ov, 1 - ov, delta);
   say(os, "The text writes W* = w - η·Δf and then adds η·h·δ: both agree, since δ = (t - o)·σ' is -∂E/∂z, so\n"
           "-η·∂E/∂w = +η·h·δ.\n");
   {
@@ -296,22 +301,23 @@ Numbers xor_network(std::ostream& os) {
     W1.data<double>() -= eta * W1.grad().data<double>();
     W2.data<double>() -= eta * W2.grad().data<double>();
   }
-  say(os, "W2[h1] = 0.2 + %g * %.3f * %.4f = %.4f\n", eta, h1, delta, at(W2, 0));
-  say(os, "W2[h2] = 0.4 + %g * %.3f * %.4f = %.4f   (the text's 0.4149 is 0.414982 cut off, not rounded)\n", eta, h2,
-      delta, at(W2, 1));
+  say(os, "W2[h1] = 0.2 + %g * %.3f * %.5f = %.5f\n", eta, h1, delta, at(W2, 0));
+  say(os, "W2[h2] = 0.4 + %g * %.3f * %.5f = %.5f\n", eta, h2, delta, at(W2, 1));
+  say(os, "(The text's 4-decimal values here and below, δ = 0.1044, 0.2086, 0.4149 and 0.3025, come from the\n"
+          " rounded o = 0.573 and are cut off, not rounded: the unrounded values are printed to 5 digits.)\n");
 
-  say(os, "\nHidden layer weights (δ = %.4f; the old W2 is used, as the gradients are taken before any update)\n",
+  say(os, "\nHidden layer weights (δ = %.5f; the old W2 is used, as the gradients are taken before any update)\n",
       delta);
-  say(os, "Neuron h1: δ1 = h1(1 - h1)·(W2[h1]·δ) = %.3f * (1 - %.3f) * (0.2 * %.4f) = %.7f\n", h1, h1, delta, delta1);
+  say(os, "Neuron h1: δ1 = h1(1 - h1)·(W2[h1]·δ) = %.3f * (1 - %.3f) * (0.2 * %.5f) = %.7f\n", h1, h1, delta, delta1);
   say(os, "Slip in the text: it prints δ1 = 0.046. The product is 0.332 * 0.668 * 0.02088 = 0.0046259: a factor of\n"
           "  10 lost (0.2 * 0.1044 = 0.02088, not 0.2088).\n");
   say(os, "   W1[x1->h1] = 0.1 + %g * 0 * δ1 = %g\n", eta, at(W1, 0));
   say(os, "   W1[x2->h1] = -0.7 + %g * 1 * %.7f = %.5f\n", eta, delta1, at(W1, 2));
   say(os, "Slip in the text: it gets -0.684 from its δ1 = 0.046; with δ1 = 0.0046259 it is -0.69884.\n");
-  say(os, "Neuron h2: δ2 = h2(1 - h2)·(W2[h2]·δ) = %.3f * (1 - %.3f) * (0.4 * %.4f) = %.4f   (the text names it δ1 "
-          "again)\n", h2, h2, delta, delta2);
+  say(os, "Neuron h2 (the text calls its delta δ1 again):\n");
+  say(os, "   δ2 = h2(1 - h2)·(W2[h2]·δ) = %.3f * (1 - %.3f) * (0.4 * %.5f) = %.5f\n", h2, h2, delta, delta2);
   say(os, "   W1[x1->h2] = 0.5 + %g * 0 * δ2 = %g\n", eta, at(W1, 1));
-  say(os, "   W1[x2->h2] = 0.3 + %g * 1 * %.4f = %.4f\n", eta, delta2, at(W1, 3));
+  say(os, "   W1[x2->h2] = 0.3 + %g * 1 * %.5f = %.5f\n", eta, delta2, at(W1, 3));
 
   const double o_after = sigmoid(matmul(sigmoid(matmul(x, W1)), W2)).item();
   say(os, "\nNew network: the output for the same input is %.3f (was %.3f): less error, E %.6f -> %.6f\n", o_after,
