@@ -110,7 +110,7 @@ Dataset make_xor(std::size_t n, double noise, std::uint64_t seed, Dtype dtype) {
   const double pad = 0.3;
   std::vector<double> xy, label;
   for (std::size_t i = 0; i < n; ++i) {
-    const double c = double(i % 2);
+    const double c = i < n / 2 ? 0 : 1;
     // |x1|, |x2| in [0.3, 5]; class 0 in quadrants I and III (same signs), class 1 in II and IV.
     const double s1 = draws.uniform() < 0.5 ? -1 : 1, s2 = c == 0 ? s1 : -s1;
     xy.insert(xy.end(), {s1 * draws.uniform(pad, 5), s2 * draws.uniform(pad, 5)}), label.push_back(c);

@@ -32,11 +32,11 @@ Dataset make_blobs(std::size_t n = 100, const std::vector<std::array<double, 2>>
                    double cluster_std = 1, std::uint64_t seed = 0, Dtype dtype = kFloat32);
 
 /// The playground's XOR: points uniform in the four quadrants of [−5, 5]², at least 0.3 away from both axes;
-/// class 1 where the signs of x1 and x2 differ (x1·x2 < 0 before noise). Classes have ⌊n/2⌋ and ⌈n/2⌉ points.
+/// class 1 where the signs of x1 and x2 differ (x1·x2 < 0 before noise). ⌊n/2⌋ points of class 0, the rest class 1.
 Dataset make_xor(std::size_t n = 200, double noise = 0, std::uint64_t seed = 0, Dtype dtype = kFloat32);
 
 /// The playground's two spirals: for i = 0 … m−1 (m points per class), r = 5·i/m, θ = 3.5π·i/m + class·π,
-/// point = (r·sin θ, r·cos θ). Classes have ⌊n/2⌋ and ⌈n/2⌉ points.
+/// point = (r·sin θ, r·cos θ). ⌊n/2⌋ points of class 0, the rest class 1.
 Dataset make_spiral(std::size_t n = 200, double noise = 0, std::uint64_t seed = 0, Dtype dtype = kFloat32);
 
 /// The playground's datasets by name: "xor", "circles" (factor 0.5), "moons", "spiral", "gaussian" (= "blobs": the

@@ -59,6 +59,8 @@ TEST_CASE("lecture perceptrons: the AND and OR tables, and no perceptron solves 
     CHECK(r.n.at("OR.out" + k) == or_out[i]);
   }
   CHECK(r.n.at("XOR.solved") == 0);
+  CHECK(r.n.at("AND.solved") > 0);  // the text's AND and OR weights are two of many
+  CHECK(r.n.at("OR.solved") > 0);
   CHECK(r.n.at("step.grad") == 0);
   CHECK(says(r, "Slip in the text: its OR table prints Y = 4, -2, -1, -3"));
 }

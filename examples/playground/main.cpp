@@ -1,8 +1,8 @@
 // A terminal version of playground.tensorflow.org, which the course uses: a 2-D dataset, a small MLP chosen on
 // the command line, and the decision boundary as it trains, as PNG frames (ready to animate), a loss curve, and
 // ASCII in the terminal.
-//   build/examples/playground --dataset spiral --layers 8,8 --activation tanh --optimizer adam --lr 0.03 \
-//       --epochs 300 --every 10 --out playground_out --ascii
+//   build/examples/playground --dataset spiral --layers 16,16 --activation tanh --optimizer adam --lr 0.01
+//                             --l2 0.001 --epochs 600 --every 20 --out playground_out --ascii
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -177,9 +177,10 @@ class Frames : public nn::Callback {
 
 int main(int argc, char** argv) {
   CLI::App app{"Train a small network on a 2-D dataset and watch its decision boundary (playground.tensorflow.org)"};
-  std::string dataset = "spiral", activation = "tanh", optimizer = "adam", out = "playground_out";
-  std::vector<std::size_t> layers = {8, 8};
-  std::size_t n = 400, epochs = 300, every = 10, batch_size = 10, size = 300;
+  // Defaults as the playground opens: circles, two hidden layers of 4 and 2 tanh units, half the points for test.
+  std::string dataset = "circles", activation = "tanh", optimizer = "adam", out = "playground_out";
+  std::vector<std::size_t> layers = {4, 2};
+  std::size_t n = 400, epochs = 100, every = 10, batch_size = 10, size = 300;
   double noise = 0.1, lr = 0.03, test_fraction = 0.5, l1 = 0, l2 = 0, elastic = 0, l1_ratio = 0.5;
   std::uint64_t seed = 1;
   bool show_ascii = false;
