@@ -7,3 +7,4 @@
 #include "optim/optimizer.hpp"
 #include "optim/rmsprop.hpp"
 #include "optim/sgd.hpp"
+#include "optim/trace.hpp"

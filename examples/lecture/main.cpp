@@ -1,0 +1,39 @@
+// The course's worked examples, lesson by lesson (examples/lecture/lessons.hpp).
+//   build/examples/lecture              every lesson, in the order of the text
+//   build/examples/lecture --list       the lessons' names and titles
+//   build/examples/lecture backprop     one lesson (or several: lecture mse xor)
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "examples/lecture/lessons.hpp"
+
+using namespace chainrule;
+
+int main(int argc, char** argv) {
+  CLI::App app{"The course's worked examples, computed by chainrule, with the text's slips pointed out"};
+  std::vector<std::string> names;
+  bool list = false;
+  app.add_option("lessons", names, "lessons to run (default: all)");
+  app.add_flag("--list", list, "list the lessons and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (list) {
+    for (const auto& l : lecture::lessons()) std::cout << "  " << l.name << std::string(16 - std::string(l.name).size(), ' ')
+                                                       << l.title << "\n";
+    return 0;
+  }
+  std::vector<const lecture::Lesson*> run;
+  try {
+    for (const auto& n : names) run.push_back(&lecture::lesson(n));
+  } catch (const std::invalid_argument& e) {
+    std::cerr << e.what() << "\n";
+    return 2;
+  }
+  if (run.empty())
+    for (const auto& l : lecture::lessons()) run.push_back(&l);
+  for (std::size_t i = 0; i < run.size(); ++i) {
+    std::cout << (i ? "\n" : "") << "=== " << run[i]->name << ": " << run[i]->title << " ===\n";
+    run[i]->run(std::cout);
+  }
+}

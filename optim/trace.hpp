@@ -1,0 +1,68 @@
+#pragma once
+// UpdateTrace: an optimizer's arithmetic for one element of one parameter, step by step, so a student can follow
+// an update by hand. It wraps step(): before it, it copies the element's value and the optimizer's state; after
+// it, it reads the new state ("momentum_buffer", "exp_avg", "sum", "square_avg", ...) and value, and lays out
+// every quantity with the formula that produced it:
+//
+//   optim::Adam opt({w}, {0.1});
+//   optim::UpdateTrace trace(opt, 0, 0);          // parameter #0, element 0 (flat index)
+//   loss.backward();  trace.step(std::cout);       // runs opt.step(), then prints
+//
+//   Adam step 1, parameter #0 element 0  (lr=0.1, β1=0.9, β2=0.999, ε=1e-08)
+//     p      =             2   the value before the step
+//     g      =           -24   ∂L/∂p
+//     t      =             1   t ← t + 1
+//     m      =          -2.4   m ← β1·m + (1 − β1)·g
+//     ...
+//     p'     =           2.1   p' = p − Δ
+//
+// Stored quantities (m, v, b, G, E[g²], E[Δx²], t) are the optimizer's own state; derived ones (m̂, v̂, Δ, the
+// denominators) are computed from it with the formula shown; p' is the parameter as step() left it.
+#include <cstddef>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "optim/optimizer.hpp"
+
+namespace chainrule::optim {
+
+/// One quantity of a traced update: its symbol, its value and how it was computed.
+struct TraceLine {
+  std::string symbol;   // "m̂"
+  double value;
+  std::string formula;  // "m / (1 − β1ᵗ)"
+};
+
+/// The quantities of one traced step, in the order the update computes them.
+struct TraceStep {
+  std::string header;   // "Adam step 1, parameter #0 element 0  (lr=0.1, β1=0.9, β2=0.999, ε=1e-08)"
+  std::vector<TraceLine> lines;
+  bool has(const std::string& symbol) const;
+  /// The value of the line with this symbol; throws std::out_of_range naming the symbol and those present.
+  double operator[](const std::string& symbol) const;
+};
+std::ostream& operator<<(std::ostream& os, const TraceStep& s);
+
+class UpdateTrace {
+ public:
+  /// Traces element `element` (flat, row-major) of opt.params()[param]. The optimizer must be one of SGD,
+  /// Adagrad, Adadelta, RMSprop, Adam; throws std::invalid_argument otherwise or when an index is out of range.
+  UpdateTrace(Optimizer& opt, std::size_t param = 0, std::size_t element = 0);
+  /// Runs opt.step() (all parameters) and returns the traced element's quantities. Throws std::logic_error,
+  /// without stepping, if the traced parameter has no gradient (step() would skip it).
+  TraceStep step();
+  /// Same, and prints the step to os.
+  TraceStep step(std::ostream& os);
+  /// Every step traced so far.
+  const std::vector<TraceStep>& history() const { return history_; }
+
+ private:
+  struct Snapshot;
+  Snapshot snapshot() const;
+  Optimizer& opt_;
+  std::size_t param_, element_;
+  std::vector<TraceStep> history_;
+};
+
+}  // namespace chainrule::optim
