@@ -277,7 +277,8 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
   try {
     return fit_impl(x, y, o);
   } catch (const std::exception& e) {
-    o.process_group->abort(std::string("Model::fit: ") + e.what());
+    const std::string what = e.what();
+    o.process_group->abort(what.rfind("Model::fit", 0) == 0 ? what : "Model::fit: " + what);
   } catch (...) {
     o.process_group->abort("Model::fit: an exception not derived from std::exception");
   }
