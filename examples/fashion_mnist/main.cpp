@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   double lr = 1e-3, validation_split = 0;
   std::uint64_t seed = 0;
   bool standardize = false, distributed = false;
-  int threads = 0;
+  int threads = 0, verbose = 1;
   std::string save, dir = nn::kFashionMnistDir;
   app.add_option("--epochs", epochs, "training epochs")->capture_default_str();
   app.add_option("--batch-size", batch_size, "mini-batch size")->capture_default_str();
@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenBLAS threads (default: OpenBLAS decides)");
   app.add_option("--limit", limit, "train on the first N images only");
   app.add_option("--data-dir", dir, "directory of the IDX files")->capture_default_str();
+  app.add_option("--verbose", verbose, "fit's verbose: 0 silent, 1 progress bar, 2 one line per epoch")
+      ->capture_default_str();
   app.add_flag("--distributed", distributed, "data-parallel over MPI: run as mpirun -np P fashion_mnist --distributed");
   CLI11_PARSE(app, argc, argv);
 
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
 
   nn::FitOptions fo;
   fo.epochs = epochs, fo.batch_size = batch_size, fo.validation_split = validation_split, fo.seed = seed;
+  fo.verbose = verbose;
   fo.process_group = group;  // null: one process
   const auto t0 = std::chrono::steady_clock::now();
   nn::History h = model.fit(x_train, train.y(), fo);
