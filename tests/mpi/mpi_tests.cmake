@@ -16,6 +16,8 @@ if(NOT TARGET chainrule_mpi)
 endif()
 
 set(_mpirun ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 --allow-run-as-root --oversubscribe)
+# One BLAS thread per rank (2 ranks on 2 cores); LeakSanitizer off: Open MPI keeps allocations until exit.
+set(_mpi_env "OPENBLAS_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0")
 add_executable(chainrule_mpi_tests ${CMAKE_CURRENT_LIST_DIR}/test_data_parallel_mpi.cpp)
 target_link_libraries(chainrule_mpi_tests PRIVATE chainrule_mpi doctest::doctest)
 target_include_directories(chainrule_mpi_tests PRIVATE ${PROJECT_SOURCE_DIR})
@@ -25,7 +27,7 @@ foreach(tc IN LISTS _mpi_cases)
   string(REGEX REPLACE "[^A-Za-z0-9]+" "_" name "${name}")
   add_test(NAME mpi.${name} COMMAND ${_mpirun} $<TARGET_FILE:chainrule_mpi_tests> "-tc=${tc}")
   # A filter that matches nothing (doctest splits -tc at commas) would pass silently: fail on "test cases: 0".
-  set_tests_properties(mpi.${name} PROPERTIES TIMEOUT 60 PROCESSORS 2 ENVIRONMENT "OPENBLAS_NUM_THREADS=1"
+  set_tests_properties(mpi.${name} PROPERTIES TIMEOUT 60 PROCESSORS 2 ENVIRONMENT "${_mpi_env}"
                        FAIL_REGULAR_EXPRESSION "test cases: 0 ")
 endforeach()
 
@@ -38,7 +40,7 @@ function(mpi_fault_test mode expect)
            -DMPIEXEC=${MPIEXEC_EXECUTABLE} -DNP_FLAG=${MPIEXEC_NUMPROC_FLAG}
            -DPROGRAM=$<TARGET_FILE:chainrule_mpi_faults> -DMODE=${mode} -DEXPECT=${expect} ${ARGN}
            -P ${CMAKE_CURRENT_LIST_DIR}/run_mpi.cmake)
-  set_tests_properties(mpi.fault.${mode} PROPERTIES TIMEOUT 90 PROCESSORS 2 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+  set_tests_properties(mpi.fault.${mode} PROPERTIES TIMEOUT 90 PROCESSORS 2 ENVIRONMENT "${_mpi_env}")
 endfunction()
 mpi_fault_test(throw nonzero "-DMATCH=chainrule: rank 1 of 2: Model::fit: injected failure in allreduce 3")
 mpi_fault_test(die nonzero "-DMATCH=rank 1[^\n]*(signal 9|Killed)")
