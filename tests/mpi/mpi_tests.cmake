@@ -10,7 +10,7 @@ set(_mpi_cases
   "mpi: early stopping and learning-rate schedules decide alike on every rank")
 if(NOT TARGET chainrule_mpi)
   add_test(NAME mpi.data_parallel COMMAND ${CMAKE_COMMAND} -E echo
-           "skipped: MPI not found at configure time (apt-get install libopenmpi-dev openmpi-bin, then reconfigure)")
+           "skipped: chainrule_mpi not built (MPI not found at configure time: apt-get install libopenmpi-dev openmpi-bin, then reconfigure; or CHAINRULE_MPI=OFF)")
   set_tests_properties(mpi.data_parallel PROPERTIES SKIP_REGULAR_EXPRESSION "skipped:")
   return()
 endif()
