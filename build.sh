@@ -16,6 +16,7 @@ packages=(g++ make cmake git pkg-config
           libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
           doctest-dev nlohmann-json3-dev zlib1g-dev libcli11-dev)
 [[ $mode == test ]] && packages+=(python3-numpy)   # cross-checks our safetensors files with an independent reader
+[[ $mode == test ]] && packages+=(libopenmpi-dev openmpi-bin)  # chainrule_mpi and its 2-rank tests (mpirun)
 [[ $mode == bench ]] && packages+=(libtorch-dev libbenchmark-dev)
 
 # Step 1: install the packages that are missing, and only those.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -16,6 +17,7 @@
 
 #include "nn/activations.hpp"
 #include "nn/data.hpp"
+#include "nn/data_parallel.hpp"
 #include "nn/serialize.hpp"
 #include "optim/optim.hpp"
 
@@ -263,7 +265,27 @@ Logs Model::run_metrics(const Tensor& pred, const Tensor& y) const {
   return logs;
 }
 
+// Data-parallel fit: an exception on one rank would leave the others waiting in a collective forever, so it ends
+// the whole job instead, naming the rank and the error (ProcessGroup::abort).
 History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
+  if (!o.process_group) return fit_impl(x, y, o);
+  struct Reset {  // group_ is set only while this fit runs
+    std::shared_ptr<ProcessGroup>& g;
+    ~Reset() { g.reset(); }
+  } reset{group_};
+  group_ = o.process_group;
+  try {
+    return fit_impl(x, y, o);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    o.process_group->abort(what.rfind("Model::fit", 0) == 0 ? what : "Model::fit: " + what);
+  } catch (...) {
+    o.process_group->abort("Model::fit: an exception not derived from std::exception");
+  }
+  std::abort();  // not reached: abort() ends the job (g++ does not see [[noreturn]] through the virtual call)
+}
+
+History Model::fit_impl(const Tensor& x, const Tensor& y, const FitOptions& o) {
   if (!optimizer_) throw std::logic_error("Model::fit: not compiled; call compile() first");
   if (o.batch_size == 0) throw std::invalid_argument("Model::fit: batch_size must be >= 1, got 0");
   if (!(o.validation_split >= 0 && o.validation_split < 1))
@@ -277,7 +299,23 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
     std::tie(train, val) = all.split(o.validation_split);
   }
   const bool has_val = val.size() > 0;
-  const bool bar = o.verbose == 1 && isatty(fileno(stdout));
+  // Data-parallel: rank r trains on its shard() of every global batch; DataParallel broadcasts rank 0's weights.
+  std::unique_ptr<DataParallel> dp;
+  if (o.process_group) {
+    std::vector<Tensor> buffers;
+    for (const auto& [n, b] : net_->named_buffers()) buffers.push_back(b);
+    dp = std::make_unique<DataParallel>(o.process_group, parameters(), buffers);
+    std::size_t state = 0;
+    for (const auto& [n, t] : optimizer_->state()) state += t.numel();
+    dp->check_same({{"training rows", double(train.size())}, {"validation rows", double(val.size())},
+                    {"batch_size", double(o.batch_size)}, {"epochs", double(o.epochs)},
+                    {"initial_epoch", double(o.initial_epoch)}, {"shuffle", double(o.shuffle)},
+                    {"seed", double(o.seed)}, {"optimizer state elements", double(state)},
+                    {"metrics", double(metrics_.size())}},
+                   "Model::fit");
+  }
+  const int verbose = dp && dp->rank() != 0 ? 0 : o.verbose;  // only rank 0 prints
+  const bool bar = verbose == 1 && isatty(fileno(stdout));
   std::vector<std::string> order = {"loss"};
   for (const auto& m : metrics_) order.push_back(m);
   if (has_val) {
@@ -300,26 +338,44 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
     double loss_sum = 0;
     std::map<std::string, double> metric_sum;
     std::size_t seen = 0;
-    if (o.verbose > 0) std::printf("Epoch %zu/%zu\n", epoch + 1, o.epochs);
+    if (verbose > 0) std::printf("Epoch %zu/%zu\n", epoch + 1, o.epochs);
     for (std::size_t b = 0; b < spans.size(); ++b) {
       const auto [lo, hi] = spans[b];
-      const std::vector<std::size_t> idx(perm.begin() + static_cast<long>(lo), perm.begin() + static_cast<long>(hi));
-      Tensor xb = take_rows(train.x(), idx), yb = take_rows(train.y(), idx), pred;
+      const auto [slo, shi] = dp ? dp->shard(lo, hi) : std::pair(lo, hi);  // this rank's rows of the batch
+      const std::vector<std::size_t> idx(perm.begin() + static_cast<long>(slo), perm.begin() + static_cast<long>(shi));
       optimizer_->zero_grad(true);  // every step writes fresh gradients: no memset of the old ones
-      Tensor loss = loss_on(xb, yb, metrics_.empty() ? nullptr : &pred);
-      const double lv = loss.item();
+      Tensor yb, pred, loss;
+      double lv = 0;
+      if (!idx.empty()) {  // empty only on a rank without rows, when a batch has fewer rows than there are ranks
+        yb = take_rows(train.y(), idx);
+        loss = loss_on(take_rows(train.x(), idx), yb, metrics_.empty() ? nullptr : &pred);
+        lv = loss.item();
+      }
+      Logs batch_metrics;
+      if (dp) {  // this rank's mean loss, metrics and gradient → the global batch's, the same on every rank
+        std::vector<double> v(1 + metrics_.size(), 0.0);
+        if (loss.defined()) {
+          loss.backward();
+          if (!metrics_.empty()) batch_metrics = run_metrics(pred.detach(), yb);
+          v[0] = lv;
+          for (std::size_t k = 0; k < metrics_.size(); ++k) v[k + 1] = batch_metrics[metrics_[k]];
+        }
+        dp->allreduce_gradients(idx.size(), hi - lo, v);  // so a NaN anywhere stops every rank at this batch
+        lv = v[0];
+        for (std::size_t k = 0; k < metrics_.size(); ++k) batch_metrics[metrics_[k]] = v[k + 1];
+      }
       if (!std::isfinite(lv)) {
         stop_training = true;
         stop_reason = "epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) + ": loss is " +
                       (std::isnan(lv) ? "nan" : "inf") + "; training stopped (lower the learning rate?)";
         break;
       }
-      loss.backward();
+      if (!dp) loss.backward();
       optimizer_->step();
       const double bs = static_cast<double>(hi - lo);
       loss_sum += lv * bs;
       if (!metrics_.empty())
-        for (const auto& [k, v] : run_metrics(pred.detach(), yb)) metric_sum[k] += v * bs;
+        for (const auto& [k, v] : dp ? batch_metrics : run_metrics(pred.detach(), yb)) metric_sum[k] += v * bs;
       seen += hi - lo;
       if (bar) {
         const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -335,23 +391,39 @@ History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
     if (!seen) break;  // NaN in the first batch
     Logs logs = {{"loss", loss_sum / static_cast<double>(seen)}};
     for (const auto& [k, v] : metric_sum) logs[k] = v / static_cast<double>(seen);
-    if (has_val)
+    if (dp) dp->broadcast_buffers();  // BatchNorm's running statistics: rank 0's, so replicas evaluate alike
+    if (has_val && !dp)
       for (const auto& [k, v] : evaluate(val.x(), val.y(), std::max<std::size_t>(o.batch_size, 256)))
         logs["val_" + k] = v;
+    if (has_val && dp) {  // each rank evaluates its shard of the validation set; means weighted by rows
+      const auto [vlo, vhi] = dp->shard(0, val.size());
+      std::vector<double> v(1 + metrics_.size(), 0.0);
+      if (vhi > vlo) {
+        Logs part = evaluate(rows(val.x(), vlo, vhi), rows(val.y(), vlo, vhi), std::max<std::size_t>(o.batch_size, 256));
+        v[0] = part["loss"];
+        for (std::size_t k = 0; k < metrics_.size(); ++k) v[k + 1] = part[metrics_[k]];
+      }
+      const double w = static_cast<double>(vhi - vlo) / static_cast<double>(val.size());
+      for (auto& e : v) e *= w;
+      dp->group().allreduce_sum(v.data(), v.size());
+      logs["val_loss"] = v[0];
+      for (std::size_t k = 0; k < metrics_.size(); ++k) logs["val_" + metrics_[k]] = v[k + 1];
+    }
     logs["lr"] = optimizer_->lr();
     logs["epoch"] = static_cast<double>(epoch + 1);
     for (auto& c : o.callbacks) c->on_epoch_end(*this, epoch, logs);
     for (const auto& [k, v] : logs) h.history[k].push_back(v);
     ++h.epochs;
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (o.verbose > 0)
+    if (verbose > 0)
       std::printf("%s%zu/%zu [%s] - %.1fs %.0fms/step%s\n", bar ? "\r" : "", spans.size(), spans.size(),
                   std::string(30, '=').c_str(), dt, 1e3 * dt / static_cast<double>(spans.size()),
                   format_logs(logs, order).c_str());
   }
   for (auto& c : o.callbacks) c->on_train_end(*this);
   h.stop_reason = stop_reason;
-  if (o.verbose > 0 && !stop_reason.empty()) std::printf("%s\n", stop_reason.c_str());
+  if (verbose > 0 && !stop_reason.empty()) std::printf("%s\n", stop_reason.c_str());
+  if (dp) dp->group().barrier();  // rank 0's checkpoints are on disk when fit returns on any rank
   return h;
 }
 
@@ -725,6 +797,7 @@ void ModelCheckpoint::on_epoch_end(Model& m, std::size_t, Logs& logs) {
     if (best_ && !improved(v, *best_, 0, maximize_)) return;
     best_ = v;
   }
+  if (m.process_group() && m.process_group()->rank() != 0) return;  // data-parallel: replicas are equal; one file
   m.save(path_);
 }
 

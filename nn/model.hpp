@@ -25,6 +25,7 @@
 namespace chainrule::nn {
 
 class Model;
+class ProcessGroup;  // nn/data_parallel.hpp
 
 /// Keras' Dense: y = activation(x·W + b). A Linear whose activation is part of the layer, so summaries and
 /// saved architectures read as in Keras. Parameters "weight" [in,out] and "bias" [out].
@@ -168,6 +169,12 @@ struct FitOptions {
   std::uint64_t seed = 0;             // for the shuffles (and nothing else)
   std::vector<std::shared_ptr<Callback>> callbacks;
   int verbose = 1;                    // 0 silent; 1 progress bar (only on a terminal) + a line per epoch; 2 lines only
+  /// Data-parallel training over these processes (e.g. nn::ProcessGroupMPI::world(), nn/distributed.hpp): each
+  /// rank trains on its shard of every global batch of batch_size rows, gradients are averaged in one allreduce
+  /// per step, and logs, validation, callbacks and the returned History are those of the global batches, the
+  /// same on every rank; only rank 0 prints and ModelCheckpoint saves only there. Every rank must call fit with
+  /// the same model, data and options. An exception on any rank ends the whole job (ProcessGroup::abort).
+  std::shared_ptr<ProcessGroup> process_group;
 };
 
 class Model {
@@ -214,9 +221,13 @@ class Model {
 
   bool stop_training = false;  // set by callbacks to end fit after the current epoch
   std::string stop_reason;
+  /// The process group of the data-parallel fit running now (null outside fit or without one): callbacks use it
+  /// to act on rank 0 only.
+  const std::shared_ptr<ProcessGroup>& process_group() const { return group_; }
 
  private:
   struct Batch;
+  History fit_impl(const Tensor& x, const Tensor& y, const FitOptions& o);
   Tensor loss_on(const Tensor& x, const Tensor& y, Tensor* out);  // training loss (+ penalty); out: predictions
   Logs run_metrics(const Tensor& pred, const Tensor& y) const;
   std::size_t input_width() const;
@@ -226,6 +237,7 @@ class Model {
   std::string optimizer_name_, loss_name_;
   std::vector<std::string> metrics_;
   std::optional<Penalty> penalty_;
+  std::shared_ptr<ProcessGroup> group_;  // set while a data-parallel fit runs
 };
 
 }  // namespace chainrule::nn

@@ -3,6 +3,7 @@
 #include "autograd/autograd.hpp"
 #include "nn/activations.hpp"
 #include "nn/data.hpp"
+#include "nn/data_parallel.hpp"
 #include "nn/datasets2d.hpp"
 #include "nn/init.hpp"
 #include "nn/layers.hpp"

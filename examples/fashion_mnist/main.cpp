@@ -3,6 +3,7 @@
 // on the 10,000 test images. Needs Debian's dataset-fashion-mnist (files in /usr/share/datasets/fashion-mnist).
 //   build/examples/fashion_mnist                      # the full recipe
 //   build/examples/fashion_mnist --limit 5000 --epochs 3 --threads 1 --validation-split 0.1 --standardize
+//   mpirun -np 2 build/examples/fashion_mnist --distributed --threads 1   # data-parallel over MPI (README)
 // The last line is machine-readable: result: test_accuracy=0.8812 seconds_per_epoch=0.84 epochs=10
 #include <CLI/CLI.hpp>
 
@@ -11,6 +12,9 @@
 #include <filesystem>
 
 #include "nn/nn.hpp"
+#ifdef CHAINRULE_HAVE_MPI
+#include "nn/distributed.hpp"
+#endif
 
 extern "C" void openblas_set_num_threads(int);  // OpenBLAS' own call (cblas.h declares the same)
 
@@ -21,8 +25,8 @@ int main(int argc, char** argv) {
   std::size_t epochs = 10, batch_size = 64, limit = 0;
   double lr = 1e-3, validation_split = 0;
   std::uint64_t seed = 0;
-  bool standardize = false;
-  int threads = 0;
+  bool standardize = false, distributed = false;
+  int threads = 0, verbose = 1;
   std::string save, dir = nn::kFashionMnistDir;
   app.add_option("--epochs", epochs, "training epochs")->capture_default_str();
   app.add_option("--batch-size", batch_size, "mini-batch size")->capture_default_str();
@@ -34,7 +38,23 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenBLAS threads (default: OpenBLAS decides)");
   app.add_option("--limit", limit, "train on the first N images only");
   app.add_option("--data-dir", dir, "directory of the IDX files")->capture_default_str();
+  app.add_option("--verbose", verbose, "fit's verbose: 0 silent, 1 progress bar, 2 one line per epoch")
+      ->capture_default_str();
+  app.add_flag("--distributed", distributed, "data-parallel over MPI: run as mpirun -np P fashion_mnist --distributed");
   CLI11_PARSE(app, argc, argv);
+
+  // Data-parallel: every rank loads the data and builds the model; fit shards the batches, and only rank 0 prints.
+  std::shared_ptr<nn::ProcessGroup> group;
+  if (distributed) {
+#ifdef CHAINRULE_HAVE_MPI
+    group = nn::ProcessGroupMPI::world();
+#else
+    std::fprintf(stderr, "--distributed: this build has no MPI support (install libopenmpi-dev and openmpi-bin, then "
+                 "configure and build chainrule again)\n");
+    return 1;
+#endif
+  }
+  const bool main_rank = !group || group->rank() == 0;
 
   if (!std::filesystem::exists(std::filesystem::path(dir) / "train-images-idx3-ubyte.gz") &&
       !std::filesystem::exists(std::filesystem::path(dir) / "train-images-idx3-ubyte")) {
@@ -52,22 +72,31 @@ int main(int argc, char** argv) {
     x_train = scaler.fit_transform(x_train);  // statistics of the training images only
     x_test = scaler.transform(x_test);
   }
-  std::printf("%zu training images, %zu test images, %zu pixels each\n\n", train.size(), test.size(),
-              x_train.size(1));
+  if (main_rank) {
+    std::printf("%zu training images, %zu test images, %zu pixels each\n", train.size(), test.size(), x_train.size(1));
+    if (group)
+      std::printf("data-parallel on %d ranks: each takes %zu-%zu images of every batch of %zu\n", group->size(),
+                  batch_size / std::size_t(group->size()),
+                  (batch_size + std::size_t(group->size()) - 1) / std::size_t(group->size()), batch_size);
+    std::printf("\n");
+  }
 
   manual_seed(seed);  // initial weights
   nn::Model model;
   model.add(nn::make_dense(784, 128, "relu")).add(nn::make_dense(128, 64, "relu")).add(nn::make_dense(64, 10, "softmax"));
   model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"}, lr);
-  model.summary();
+  if (main_rank) model.summary();
 
   nn::FitOptions fo;
   fo.epochs = epochs, fo.batch_size = batch_size, fo.validation_split = validation_split, fo.seed = seed;
+  fo.verbose = verbose;
+  fo.process_group = group;  // null: one process
   const auto t0 = std::chrono::steady_clock::now();
   nn::History h = model.fit(x_train, train.y(), fo);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double per_epoch = h.epochs ? seconds / static_cast<double>(h.epochs) : 0;
 
+  if (!main_rank) return 0;  // the replicas are identical: rank 0 tests and saves
   nn::Logs scores = model.evaluate(x_test, test.y());
   std::printf("\ntest loss %.4f, test accuracy %.4f (%zu epochs, %.2f s per epoch)\n", scores["loss"],
               scores["accuracy"], h.epochs, per_epoch);

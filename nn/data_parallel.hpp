@@ -1,0 +1,92 @@
+#pragma once
+// Data-parallel training: P processes ("ranks") each hold a replica of the model and train on their slice of every
+// global batch; after backward one allreduce turns each rank's gradient into the gradient of the global-batch mean,
+// so every replica takes the same step and they stay bit-identical (PyTorch's DistributedDataParallel, Horovod).
+//
+// The core library knows only the ProcessGroup interface; ProcessGroupMPI (nn/distributed.hpp, library
+// chainrule_mpi, built when CMake finds MPI) implements it. Model::fit takes one option:
+//
+//   nn::FitOptions fo;  fo.process_group = nn::ProcessGroupMPI::world();   // then: mpirun -np 4 ./train
+//
+// and a hand-written loop uses DataParallel directly (see its comment).
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/autograd.hpp"
+
+namespace chainrule::nn {
+
+/// A fixed set of processes that exchange buffers collectively: every rank must make the same calls in the same
+/// order (MPI's rule). Implementations: ProcessGroupMPI (nn/distributed.hpp).
+class ProcessGroup {
+ public:
+  virtual ~ProcessGroup() = default;
+  virtual int rank() const = 0;  // 0 .. size()-1
+  virtual int size() const = 0;
+  /// In place on every rank: buf ← Σ over ranks of buf. Every rank receives the same bits.
+  virtual void allreduce_sum(float* buf, std::size_t n) = 0;
+  virtual void allreduce_sum(double* buf, std::size_t n) = 0;
+  /// In place: every rank's buf ← root's buf.
+  virtual void broadcast(float* buf, std::size_t n, int root) = 0;
+  virtual void broadcast(double* buf, std::size_t n, int root) = 0;
+  /// Returns once every rank has called it.
+  virtual void barrier() = 0;
+  /// Ends the whole job: prints "chainrule: rank r of P: <msg>" to stderr and stops every rank. Never returns.
+  [[noreturn]] virtual void abort(const std::string& msg) = 0;
+};
+
+/// Rank r's rows of a global batch [lo, hi) of n = hi − lo rows over P ranks: [lo + ⌊n·r/P⌋, lo + ⌊n·(r+1)/P⌋).
+/// Consecutive, sizes differ by at most one, every row on exactly one rank; a rank may get none when n < P.
+std::pair<std::size_t, std::size_t> shard(std::size_t lo, std::size_t hi, int rank, int size);
+
+/// The gradient side of data parallelism for one model's parameters (and buffers, e.g. BatchNorm's running
+/// statistics). A training step on rank r, whose n_r rows are its shard() of a global batch of n rows:
+///
+///   nn::DataParallel dp(group, net->parameters(), buffers);   // broadcasts rank 0's values: replicas start equal
+///   auto [lo, hi] = dp.shard(b0, b1);                          // this rank's rows of the global batch [b0, b1)
+///   opt.zero_grad();  Tensor loss = loss_fn(rows lo..hi);  loss.backward();   // mean over this rank's rows
+///   std::vector<double> v = {loss.item()};
+///   dp.allreduce_gradients(hi - lo, b1 - b0, v);              // grads and v[0] now those of the global batch
+///   opt.step();                                                // the same step on every rank
+class DataParallel {
+ public:
+  /// Broadcasts rank 0's parameters and buffers to every rank. The parameters must share one dtype.
+  DataParallel(std::shared_ptr<ProcessGroup> group, std::vector<Tensor> params, std::vector<Tensor> buffers = {});
+
+  ProcessGroup& group() const { return *group_; }
+  int rank() const { return group_->rank(); }
+  int size() const { return group_->size(); }
+  std::pair<std::size_t, std::size_t> shard(std::size_t lo, std::size_t hi) const {
+    return nn::shard(lo, hi, rank(), size());
+  }
+
+  /// After backward on this rank's `rows` of a global batch of `batch_rows` rows, with each gradient g_r the mean
+  /// over those rows: every parameter's gradient becomes that of the global-batch mean,
+  ///   g = Σ_r (n_r / n) · g_r,
+  /// exact for uneven shards. `values` (per-row means over this rank's rows: loss, metrics) are combined the same
+  /// way. One allreduce of one flat buffer (parameter count + values.size() elements). A parameter without a
+  /// gradient (a rank with no rows) counts as zero and gets one.
+  void allreduce_gradients(std::size_t rows, std::size_t batch_rows, std::vector<double>& values);
+  /// Every rank's parameters and buffers ← rank 0's.
+  void broadcast_parameters();
+  /// Every rank's buffers ← rank 0's (running statistics follow rank 0's shards, as DDP's broadcast_buffers).
+  void broadcast_buffers();
+  /// Throws std::invalid_argument on every rank whose values differ from rank 0's, naming the first that differs:
+  /// "<who>: rank 1 has <name> = 1000, rank 0 has 1200; every rank must run the same ...". Values must be exact
+  /// in double (counts, flags, seeds below 2^53).
+  void check_same(const std::vector<std::pair<std::string, double>>& values, const std::string& who) const;
+
+ private:
+  void broadcast_tensors(const std::vector<Tensor>& ts);
+
+  std::shared_ptr<ProcessGroup> group_;
+  std::vector<Tensor> params_, buffers_;
+  std::size_t numel_ = 0;
+  std::vector<float> flat32_;   // reused across steps: no allocation per step
+  std::vector<double> flat64_;
+};
+
+}  // namespace chainrule::nn

@@ -1,0 +1,43 @@
+#pragma once
+// ProcessGroupMPI: the ProcessGroup of nn/data_parallel.hpp over MPI (library chainrule_mpi; CMake target
+// chainrule::chainrule_mpi, built when find_package(MPI) succeeds). With it, fit trains data-parallel:
+//
+//   nn::FitOptions fo;
+//   fo.process_group = nn::ProcessGroupMPI::world();   // MPI_Init on first use, MPI_Finalize at exit
+//   model.fit(x, y, fo);                               // mpirun -np 4 ./train
+//
+// This header does not include <mpi.h>: a program needs MPI's headers only if it calls MPI itself.
+#include <memory>
+#include <string>
+
+#include "nn/data_parallel.hpp"
+
+namespace chainrule::nn {
+
+class ProcessGroupMPI : public ProcessGroup {
+ public:
+  /// Every process of the job (a duplicate of MPI_COMM_WORLD, so our messages never meet the program's own).
+  /// Initialises MPI on first use (MPI_THREAD_FUNNELED) unless the program did, and then finalises it at exit.
+  /// Errors in MPI calls end the job (MPI_ERRORS_ARE_FATAL).
+  static std::shared_ptr<ProcessGroupMPI> world();
+  ~ProcessGroupMPI() override;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  void allreduce_sum(float* buf, std::size_t n) override;    // MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM)
+  void allreduce_sum(double* buf, std::size_t n) override;
+  void broadcast(float* buf, std::size_t n, int root) override;  // MPI_Bcast
+  void broadcast(double* buf, std::size_t n, int root) override;
+  void barrier() override;
+  /// Prints "chainrule: rank r of P: <msg>" to stderr, then MPI_Abort(comm, 1): mpirun stops every rank and
+  /// exits non-zero.
+  [[noreturn]] void abort(const std::string& msg) override;
+
+ private:
+  struct Comm;  // holds the MPI_Comm (defined in distributed.cpp, which includes <mpi.h>)
+  explicit ProcessGroupMPI(std::unique_ptr<Comm> comm);
+  std::unique_ptr<Comm> comm_;
+  int rank_ = 0, size_ = 1;
+};
+
+}  // namespace chainrule::nn

@@ -1,0 +1,31 @@
+# cmake -P script run by the ctests mpi.fault.*: runs `MPIEXEC -np 2 PROGRAM MODE` with a timeout and checks its
+# exit code (EXPECT: zero or nonzero) and its output (stdout + stderr) against MATCH, a regular expression, and
+# COUNT, how many times the regular expression COUNT_OF must occur. A hang fails the test instead of ctest's run.
+foreach(v MPIEXEC NP_FLAG PROGRAM MODE EXPECT)
+  if(NOT DEFINED ${v})
+    message(FATAL_ERROR "run_mpi.cmake: -D${v}=... is required")
+  endif()
+endforeach()
+execute_process(
+  COMMAND ${MPIEXEC} ${NP_FLAG} 2 --allow-run-as-root --oversubscribe ${PROGRAM} ${MODE}
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+message("${out}${err}")
+message(STATUS "exit: ${rc}")
+if(rc MATCHES "timeout")
+  message(FATAL_ERROR "the job hung (killed after 60 s)")
+endif()
+if(EXPECT STREQUAL "zero" AND NOT rc EQUAL 0)
+  message(FATAL_ERROR "expected exit code 0, got ${rc}")
+elseif(EXPECT STREQUAL "nonzero" AND rc EQUAL 0)
+  message(FATAL_ERROR "expected a nonzero exit code, got ${rc}")
+endif()
+if(DEFINED MATCH AND NOT "${out}${err}" MATCHES "${MATCH}")
+  message(FATAL_ERROR "the output does not match: ${MATCH}")
+endif()
+if(DEFINED COUNT_OF)
+  string(REGEX MATCHALL "${COUNT_OF}" hits "${out}${err}")
+  list(LENGTH hits n)
+  if(NOT n EQUAL COUNT)
+    message(FATAL_ERROR "'${COUNT_OF}' occurs ${n} times, expected ${COUNT}")
+  endif()
+endif()
