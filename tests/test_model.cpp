@@ -40,12 +40,7 @@ nn::Model classifier(std::uint64_t seed) {
   return m;
 }
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("chainrule_model_" + std::to_string(random_u64()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& f) const { return (path / f).string(); }
-};
+using test::TempDir;
 
 nn::FitOptions quiet(std::size_t epochs, std::size_t batch) {
   nn::FitOptions o;

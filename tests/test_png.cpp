@@ -88,12 +88,12 @@ TEST_CASE("png: lines and discs cover the pixels they should") {
 
 TEST_CASE("png: write_png writes the encoded bytes; errors name the size or the path") {
   Image img(4, 4, {0, 128, 0});
-  const auto path = (std::filesystem::temp_directory_path() / "chainrule_test_png.png").string();
+  const test::TempDir dir("chainrule_png");
+  const auto path = dir / "frame.png";
   chainrule::playground::write_png(path, img);
   std::ifstream f(path, std::ios::binary);
   const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   CHECK(bytes == chainrule::playground::encode_png(img));
-  std::remove(path.c_str());
   CHECK(test::message([] { Image(0, 3); }) == "Image: size 0x3 must be between 1x1 and 16384x16384");
   CHECK(test::message([&] { chainrule::playground::write_png("/nonexistent-dir/x.png", img); }) ==
         "write_png: cannot write '/nonexistent-dir/x.png'");
