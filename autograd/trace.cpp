@@ -292,11 +292,12 @@ struct Style {
   std::string name(const std::string& n) const {  // w1 → w_{1}, mul_2 → \mathrm{mul\_2}
     if (!markdown) return n;
     std::size_t d = n.find_first_of("0123456789");
-    bool letters_then_digits = d != std::string::npos && d > 0 &&
-                               std::all_of(n.begin(), n.begin() + long(d), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); }) &&
-                               std::all_of(n.begin() + long(d), n.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    auto alpha = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; };
+    auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+    const bool letters_then_digits = d != std::string::npos && d > 0 && std::all_of(n.begin(), n.begin() + long(d), alpha) &&
+                                     std::all_of(n.begin() + long(d), n.end(), digit);
     if (letters_then_digits) return "$" + n.substr(0, d) + "_{" + n.substr(d) + "}$";
-    if (n.size() == 1 && std::isalpha(static_cast<unsigned char>(n[0]))) return "$" + n + "$";
+    if (n.size() == 1 && alpha(n[0])) return "$" + n + "$";
     std::string e;
     for (char c : n) e += std::strchr("_%#&${}", c) ? std::string("\\") + c : std::string(1, c);
     return "$\\mathrm{" + e + "}$";
@@ -332,7 +333,8 @@ void render(std::ostream& os, const std::vector<TraceEntry>& entries, const Trac
     }
     // The node: its op on its inputs and its value.
     const std::string indent = st.markdown ? "   - " : "      ";
-    os << (st.markdown ? "" : " ") << e.step << ". " << st.name(e.name) << " = ";
+    if (!st.markdown) os << std::string(e.step < 10 ? 2 : e.step < 100 ? 1 : 0, ' ');
+    os << e.step << ". " << st.name(e.name) << " = ";
     if (e.is_leaf()) {
       os << st.value(e.value, o) << "   (leaf)\n";
     } else {
@@ -360,32 +362,51 @@ void render(std::ostream& os, const std::vector<TraceEntry>& entries, const Trac
         os << (i ? ", " : "") << e.paths[i].from << " (input #" << e.paths[i].input << ")";
       os << "\n";
     }
-    // What it sends to each input: local derivative, contribution, the input's gradient so far.
+    // What it sends to each input, in columns: its value, the local derivative, the contribution, its gradient so far.
+    std::vector<std::vector<std::string>> rows;
     for (const TraceInput& in : e.inputs) {
-      os << indent << st.name(in.name) << " = " << st.value(in.value, o);
+      std::vector<std::string> r{st.name(in.name) + " = " + st.value(in.value, o)};
+      rows.push_back(r);
       if (!in.requires_grad) {
-        os << ": a constant, no gradient\n";
+        rows.back()[0] += ": a constant, no gradient";
         continue;
       }
       if (!in.contribution.defined()) {
-        os << ": nothing sent\n";
+        rows.back()[0] += ": nothing sent";
         continue;
       }
-      os << "   ";
       const bool scalars = scalar(e.grad) && scalar(in.local);
+      std::ostringstream local, sent, total;
       if (in.local_kind == LocalKind::None) {
-        os << "contribution " << st.value(in.contribution, o) << " (" << st.partial(e.name, in.name)
-           << " not shown: " << e.value.numel() << "×" << in.value.numel() << " Jacobian)";
+        local << "(" << st.partial(e.name, in.name) << " not shown: " << e.value.numel() << "×" << in.value.numel()
+              << " Jacobian)";
+        sent << "contribution " << st.value(in.contribution, o);
       } else {
-        os << (in.local_kind == LocalKind::Jacobian && !scalars ? "Jacobian " : "") << st.partial(e.name, in.name)
-           << " = " << st.value(in.local, o) << "   contribution ";
-        if (scalars) os << st.value(e.grad, o) << " × " << st.value(in.local, o) << " = ";
-        else if (in.local_kind == LocalKind::Elementwise) os << "upstream ⊙ local = ";
-        else os << "upstream · Jacobian = ";
-        os << st.value(in.contribution, o);
+        local << (in.local_kind == LocalKind::Jacobian && !scalars ? "Jacobian " : "") << st.partial(e.name, in.name)
+              << " = " << st.value(in.local, o);
+        sent << "contribution ";
+        if (scalars) sent << st.value(e.grad, o) << " × " << st.value(in.local, o) << " = ";
+        else if (in.local_kind == LocalKind::Elementwise) sent << "upstream ⊙ local = ";
+        else sent << "upstream · Jacobian = ";
+        sent << st.value(in.contribution, o);
       }
-      os << "   -> " << st.partial(root, in.name) << " = " << st.value(in.accumulated, o);
-      if (in.paths_so_far > 1) os << " (sum of " << in.paths_so_far << " paths so far)";
+      total << "-> " << st.partial(root, in.name) << " = " << st.value(in.accumulated, o);
+      if (in.paths_so_far > 1) total << " (sum of " << in.paths_so_far << " paths so far)";
+      rows.back().insert(rows.back().end(), {local.str(), sent.str(), total.str()});
+    }
+    // Characters on screen, not bytes: ∂ and × take one column each.
+    auto columns = [](const std::string& t) {
+      return std::size_t(std::count_if(t.begin(), t.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+    };
+    std::size_t width[3] = {0, 0, 0};
+    for (const auto& r : rows)
+      for (std::size_t k = 0; k + 1 < r.size(); ++k) width[k] = std::max(width[k], columns(r[k]));
+    for (const auto& r : rows) {
+      os << indent;
+      for (std::size_t k = 0; k < r.size(); ++k) {
+        os << r[k];
+        if (k + 1 < r.size()) os << (st.markdown ? "; " : std::string(width[k] - columns(r[k]) + 3, ' '));
+      }
       os << "\n";
     }
     if (st.markdown) os << "\n";

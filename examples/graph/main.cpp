@@ -15,8 +15,11 @@ int main(int argc, char** argv) {
   auto scalar = [](double v, const char* name) { return tensor(v, kFloat64).requires_grad_().label(name); };
   Tensor x1 = scalar(2, "x1"), x2 = scalar(0, "x2"), w1 = scalar(-3, "w1"), w2 = scalar(1, "w2");
   Tensor b = scalar(6.8813735870195432, "b");
-  Tensor n = (x1 * w1 + x2 * w2 + b).label("n");
+  Tensor x1w1 = (x1 * w1).label("x1w1"), x2w2 = (x2 * w2).label("x2w2");
+  Tensor x1w1x2w2 = (x1w1 + x2w2).label("x1w1x2w2");
+  Tensor n = (x1w1x2w2 + b).label("n");
   Tensor o = tanh(n).label("o");
+  for (Tensor* t : {&x1w1, &x2w2, &x1w1x2w2, &n, &o}) t->retain_grad();  // the graph shows every node's gradient
 
   ChainRuleTrace trace;
   o.backward(retain_graph);  // keep the graph so that it can be drawn with its gradients
