@@ -1,6 +1,9 @@
 #pragma once
 // chainrule's autograd: include this one header.
+#include "autograd/anomaly.hpp"
+#include "autograd/expression.hpp"
 #include "autograd/function.hpp"
 #include "autograd/gradcheck.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/tensor.hpp"
+#include "autograd/trace.hpp"

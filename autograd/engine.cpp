@@ -90,6 +90,10 @@ template <class T> void accumulate(const char* op, std::size_t input, Node& n, A
   const Shape& s = as<T>(n).value.shape();
   bool same = g.shape().size() == s.size() && std::equal(s.begin(), s.end(), g.shape().begin());
   Array<T> r = same ? std::move(g) : sum_to<T>(op, input, g, s);
+  if (g_watch.any()) {  // anomaly mode, chain-rule trace: see each contribution on its own
+    if (g_watch.anomaly) check_contribution(op, input, r);
+    if (g_watch.trace && g_watch.current) g_watch.trace->contribution(input, n, r);
+  }
   if (n.grad) {
     xt::noalias(as<T>(*n.grad).value) += r;
   } else {
@@ -142,8 +146,14 @@ void run_backward(const std::shared_ptr<Node>& rootp, Array<float>* gf, Array<do
   }
   if (gf) accumulate<float>("backward", 0, root, std::move(*gf));
   if (gd) accumulate<double>("backward", 0, root, std::move(*gd));
+  struct Current {  // which node's backward runs, for the watchers; cleared however the walk ends
+    ~Current() { g_watch.current = nullptr; }
+  } current;
+  if (g_watch.trace) g_watch.trace->begin(order);
   for (const auto& n : order) {
+    if (g_watch.trace) g_watch.trace->visit(*n);
     if (n->inputs.empty()) continue;  // leaf: its grad is the result
+    g_watch.current = n.get();
     if (n->grad) n->backward();
     if (!n->retains_grad) n->grad.reset();  // as torch: only leaves (and retain_grad tensors) keep a .grad
     if (!o.retain_graph) {

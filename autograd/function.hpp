@@ -17,6 +17,7 @@
 // Other ops call record() with a backward function back(d, g, x, y): g = ∂L/∂y, x the inputs' values, y the
 // output, and d(i, array) adds a contribution to input i. The same machinery is public: users can define their
 // own differentiable ops with it.
+#include <cmath>
 #include <initializer_list>
 #include <iterator>
 #include <memory>
@@ -40,6 +41,40 @@ void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 /// The engine's walk: seeds root's gradient with the given array (one of the two, by dtype) and runs backward.
 void run_backward(const std::shared_ptr<Node>& root, Array<float>* gf, Array<double>* gd, BackwardOptions o);
 
+/// Watches backward on behalf of the chain-rule trace (autograd/trace.hpp). Called by the engine only.
+class BackwardObserver {
+ public:
+  virtual ~BackwardObserver() = default;
+  /// A backward walk starts; `order` is the engine's: each node before its inputs.
+  virtual void begin(const std::vector<std::shared_ptr<Node>>& order) = 0;
+  /// Backward reaches n: its gradient is complete, its backward has not run yet.
+  virtual void visit(Node& n) = 0;
+  /// The running node sends g (already summed to the input's shape) to its input #input, `to`, whose grad
+  /// does not include g yet.
+  virtual void contribution(std::size_t input, const Node& to, const Array<float>& g) = 0;
+  virtual void contribution(std::size_t input, const Node& to, const Array<double>& g) = 0;
+};
+
+/// What watches ops on this thread: a chain-rule trace, anomaly mode (autograd/anomaly.hpp). Both are off
+/// (null, 0) unless their guard lives, so record() and the engine pay one predictable branch for them.
+struct Watch {
+  BackwardObserver* trace = nullptr;
+  int anomaly = 0;                  // nesting depth of AnomalyMode guards
+  const Node* current = nullptr;    // the node whose backward is running
+  bool any() const { return trace != nullptr || anomaly != 0; }
+};
+inline thread_local Watch g_watch;
+
+/// Anomaly mode's checks: throw std::runtime_error naming the op, when an array holds NaN or ±inf.
+void check_forward(const char* op, const Tensor& y, const std::vector<Tensor>& inputs);
+void check_contribution(const char* op, std::size_t input, const Array<float>& g);
+void check_contribution(const char* op, std::size_t input, const Array<double>& g);
+template <class T> bool all_finite(const Array<T>& a) {
+  bool ok = true;
+  for (std::size_t i = 0, n = a.size(); i < n; ++i) ok &= std::isfinite(a.data()[i]);
+  return ok;
+}
+
 /// The `d` of a backward function: routes each input's gradient contribution.
 template <class T> class Accumulator {
  public:
@@ -58,7 +93,7 @@ template <class T> class Accumulator {
   template <class F> void into(std::size_t i, F&& fn) const {
     Node& in = *inputs_[i];
     if (!in.requires_grad) return;
-    if (in.grad) {
+    if (in.grad && !g_watch.any()) {  // watched: the contribution must be seen on its own
       fn(as<T>(*in.grad).value, T(1));
     } else {
       Array<T> out = Array<T>::from_shape(as<T>(in).value.shape());
@@ -175,6 +210,8 @@ template <class T, class F, class... A> Array<T> map_n(const Shape& shape, F&& f
 /// Records `value` as the result of op `name` on the inputs [first, last) with backward function
 /// back(d, g, x, y) (x: InputValues). Records nothing when no input needs a gradient or under NoGradGuard.
 template <class T, class It, class B> Tensor record_n(const char* name, Array<T>&& value, It first, It last, B&& back) {
+  if (detail::g_watch.anomaly && !detail::all_finite(value))
+    detail::check_forward(name, Tensor(Array<T>(value)), std::vector<Tensor>(first, last));
   bool needs = false;
   for (It t = first; t != last && !needs; ++t) needs = t->requires_grad();
   if (!grad_enabled() || !needs) {
@@ -198,11 +235,13 @@ Tensor record(const char* name, Array<T>&& value, std::initializer_list<Tensor> 
 template <class F, class DX> Tensor unary(const char* name, const Tensor& x, F f, DX dx) {
   return detail::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    return record<T>(name, detail::map(x.data<T>(), [&f](T v) { return static_cast<T>(f(v)); }), {x},
-                     [dx](auto& d, const Array<T>& g, const auto& in, const Array<T>& y) {
-                       d(0, detail::map_n<T>(g.shape(), [&dx](T gi, T xi, T yi) { return static_cast<T>(dx(gi, xi, yi)); },
-                                             g, in[0], y));
-                     });
+    Tensor y = record<T>(name, detail::map(x.data<T>(), [&f](T v) { return static_cast<T>(f(v)); }), {x},
+                         [dx](auto& d, const Array<T>& g, const auto& in, const Array<T>& y) {
+                           d(0, detail::map_n<T>(g.shape(), [&dx](T gi, T xi, T yi) { return static_cast<T>(dx(gi, xi, yi)); },
+                                                 g, in[0], y));
+                         });
+    y.node().elementwise = true;
+    return y;
   });
 }
 
@@ -215,16 +254,18 @@ Tensor binary(const char* name, const Tensor& a, const Tensor& b, F f, DA da, DB
   return detail::dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     Array<T> y = detail::map_n<T>(out, [&f](T u, T v) { return static_cast<T>(f(u, v)); }, a.data<T>(), b.data<T>());
-    return record<T>(name, std::move(y), {a, b},
-                     [da, db](auto& d, const Array<T>& g, const auto& in, const Array<T>& y) {
-                       auto grad = [&](const auto& fn) {
-                         return detail::map_n<T>(
-                             g.shape(), [&fn](T gi, T u, T v, T yi) { return static_cast<T>(fn(gi, u, v, yi)); }, g,
-                             in[0], in[1], y);
-                       };
-                       if (d.needs(0)) d(0, grad(da));
-                       if (d.needs(1)) d(1, grad(db));
-                     });
+    Tensor r = record<T>(name, std::move(y), {a, b},
+                         [da, db](auto& d, const Array<T>& g, const auto& in, const Array<T>& y) {
+                           auto grad = [&](const auto& fn) {
+                             return detail::map_n<T>(
+                                 g.shape(), [&fn](T gi, T u, T v, T yi) { return static_cast<T>(fn(gi, u, v, yi)); },
+                                 g, in[0], in[1], y);
+                           };
+                           if (d.needs(0)) d(0, grad(da));
+                           if (d.needs(1)) d(1, grad(db));
+                         });
+    r.node().elementwise = true;
+    return r;
   });
 }
 

@@ -116,7 +116,8 @@ Tensor Tensor::to(Dtype d) const {
   return detail::dispatch(d, [&](auto to_tag) {
     using To = decltype(to_tag);
     Array<To> y = convert(*this, to_tag);
-    Tensor self = *this;
+    if (detail::g_watch.anomaly && !detail::all_finite(y))  // float64 → float32 overflows to ±inf above 3.4e38
+      detail::check_forward("to", Tensor(Array<To>(y)), {*this});
     if (!grad_enabled() || !requires_grad()) return Tensor(std::move(y));
     // The input has the other dtype, so this op cannot use Accumulator<To>: it converts g itself.
     struct CastNode final : detail::Value<To> {

@@ -34,6 +34,7 @@ struct Node {
   bool requires_grad = false;
   bool retains_grad = false;       // keep grad on a non-leaf after backward (Tensor::retain_grad)
   bool freed = false;              // backward already ran without retain_graph: saved state is gone
+  bool elementwise = false;        // made by unary()/binary(): ∂y/∂x is diagonal (the chain-rule trace shows it)
   const char* op = "leaf";         // static name of the op that made this node
   std::string label;               // user's name for the node ("w5"); empty if none
   std::vector<std::shared_ptr<Node>> inputs;
