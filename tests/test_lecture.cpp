@@ -115,6 +115,17 @@ TEST_CASE("lecture backprop: gradients 6, 18 and 0, 6, 0, 12 (torch), with the W
   CHECK(says(r, "   slope for W6 = 1 * 2 * 6 * 1 = 12\n"));
 }
 
+TEST_CASE("lecture --trace: the backprop lesson shows each weight's chain, W6's gradient 12 from its one path") {
+  lecture::set_trace(true);
+  const Run r = run("backprop");
+  lecture::set_trace(false);
+  CHECK(says(r, "Chain-rule trace: backward from loss"));
+  CHECK(says(r, "W6 = 3   ∂mul_5/∂W6 = 1   contribution 12 × 1 = 12   -> ∂loss/∂W6 = 12"));
+  CHECK(says(r, "w2 = 2   ∂mul_6/∂w2 = 3   contribution 6 × 3 = 18   -> ∂loss/∂w2 = 18"));
+  CHECK(r.n.at("grad.W6") == 12);
+  CHECK_FALSE(says(run("backprop"), "Chain-rule trace"));  // off by default
+}
+
 TEST_CASE("lecture chain_rule: 3·5 = 15, one sigmoid neuron's factors, cross-entropy's ŷ − y") {
   const Run r = run("chain_rule");
   CHECK(r.n.at("dbunny/dturtle") == 15);

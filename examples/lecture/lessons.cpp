@@ -13,6 +13,12 @@
 namespace chainrule::lecture {
 
 namespace {
+bool g_trace = false;  // lecture --trace
+}  // namespace
+
+void set_trace(bool on) { g_trace = on; }
+
+namespace {
 // printf into an ostream.
 [[gnu::format(printf, 2, 3)]] void say(std::ostream& os, const char* format, ...) {
   va_list args, again;
@@ -26,8 +32,14 @@ namespace {
   os << buf;
 }
 
-// Every lesson's backward pass goes through here: the one place where the chain rule runs, node by node.
-void run_backward(const Tensor& loss) { loss.backward(); }
+// Every lesson's backward pass goes through here: the one place where the chain rule runs, node by node, and
+// where `lecture --trace` shows it (ChainRuleTrace: each local derivative, contribution and accumulated gradient).
+void run_backward(std::ostream& os, const Tensor& loss) {
+  if (!g_trace) return loss.backward();
+  ChainRuleTrace trace;
+  loss.backward();
+  os << trace << "\n";
+}
 
 // Element i (flat, row-major) of t as a double.
 double at(const Tensor& t, std::size_t i = 0) { return t.to(kFloat64).data<double>().data()[i]; }
@@ -78,7 +90,7 @@ Numbers perceptrons(std::ostream& os) {
 
   // Why a step cannot be trained by gradient descent: its slope is 0 wherever it has one.
   Tensor z = scalar(0.5, "z");
-  run_backward(step(z));
+  run_backward(os, step(z));
   say(os, "\nThe step's slope is 0 (d step/dz at z = 0.5 is %g): gradient descent gets no signal through it,\n"
           "which is why the course moves on to smooth activations (sigmoid, tanh, ReLU).\n", at(z.grad()));
   n["step.grad"] = at(z.grad());
@@ -152,7 +164,7 @@ Numbers gradient_step(std::ostream& os) {
   Tensor pred = (w * x).label("prediction");
   pred.retain_grad();
   Tensor loss = square(pred - 10.0).label("loss");
-  run_backward(loss);
+  run_backward(os, loss);
   say(os, "1. slope of the loss w.r.t. the prediction: 2 * (predicted - actual) = 2 * (%g - 10) = %g\n", pred.item(),
       at(pred.grad()));
   say(os, "2. value of the node that feeds into the weight: %g\n", x.item());
@@ -177,7 +189,7 @@ Numbers backprop(std::ostream& os) {
   Tensor pred = (w1 * h1 + w2 * h2).label("prediction");
   pred.retain_grad();
   Tensor loss = square(pred - 4.0).label("loss");
-  run_backward(loss);
+  run_backward(os, loss);
 
   say(os, "Inputs (0, 1), ReLU hidden nodes, W3..W6 = 0, 1, 2, 3; output weights w1 = 1, w2 = 2; target 4.\n");
   say(os, "Forward: hidden nodes = %g and %g, prediction = 1*%g + 2*%g = %g, error = %g\n", h1.item(), h2.item(),
@@ -216,7 +228,7 @@ Numbers chain_rule(std::ostream& os) {
   Tensor turtle = scalar(1, "turtle");
   Tensor dog = (5.0 * turtle).label("dog"), bunny = (3.0 * dog).label("bunny");
   dog.retain_grad();
-  run_backward(bunny);
+  run_backward(os, bunny);
   say(os, "   ∂bunny/∂dog = %g, ∂dog/∂turtle = 5, ∂bunny/∂turtle = ∂bunny/∂dog * ∂dog/∂turtle = %g\n",
       at(dog.grad()), at(turtle.grad()));
   say(os, "Slip in the text: its words say \"a dog is 3 times faster than a turtle\" but the factor it uses is 5. With\n"
@@ -231,7 +243,7 @@ Numbers chain_rule(std::ostream& os) {
   Tensor a = sigmoid(z).label("a");
   z.retain_grad(), a.retain_grad();
   Tensor C = square(yv - a).label("C");
-  run_backward(C);
+  run_backward(os, C);
   const double av = a.item(), dC_da = 2 * (av - yv), da_dz = av * (1 - av);
   say(os, "   a1 = %g, a2 = %g, w1 = 0.4, w2 = 0.3, b = 0.2, y = 1: z = %g, a = σ(z) = %.6f, C = %.6f\n", a1v, a2v,
       z.item(), av, C.item());
@@ -256,7 +268,7 @@ Numbers chain_rule(std::ostream& os) {
   Tensor logits = tensor({{1.0, 2.0, 0.5}}, kFloat64).requires_grad_().label("z");
   const Tensor target = tensor({{0.0, 1.0, 0.0}}, kFloat64);
   const Tensor prob = softmax(logits);
-  run_backward(-sum(target * log_softmax(logits)));
+  run_backward(os, -sum(target * log_softmax(logits)));
   say(os, "   z = (1, 2, 0.5), y = (0, 1, 0): ŷ = (%.6f, %.6f, %.6f)\n", at(prob, 0), at(prob, 1), at(prob, 2));
   say(os, "   ∂CE/∂z = ŷ - y = (%.6f, %.6f, %.6f)   (autograd: %.6f, %.6f, %.6f)\n", at(prob, 0), at(prob, 1) - 1,
       at(prob, 2), at(logits.grad(), 0), at(logits.grad(), 1), at(logits.grad(), 2));
@@ -281,7 +293,7 @@ Numbers xor_network(std::ostream& os) {
   Tensor o = sigmoid(zo).label("o");
   zh.retain_grad(), zo.retain_grad();
   Tensor E = (0.5 * square(1.0 - o)).label("E");
-  run_backward(E);
+  run_backward(os, E);
 
   const double h1 = at(h, 0), h2 = at(h, 1), ov = o.item();
   say(os, "\nForward propagation of the first input d1: x1 = 0, x2 = 1, expected output t1 = 1\n");
@@ -346,7 +358,7 @@ Numbers optimizers(std::ostream& os) {
     optim::UpdateTrace trace(*opt);
     for (int t = 1; t <= 3; ++t) {
       opt->zero_grad();
-      run_backward(square(3.0 * w - 10.0));
+      run_backward(os, square(3.0 * w - 10.0));
       trace.step(os);
       n[std::string(name) + ".w" + std::to_string(t)] = w.item();
     }

@@ -20,6 +20,9 @@ struct Lesson {
   Numbers (*run)(std::ostream& os);
 };
 
+/// Print the chain-rule trace (autograd/trace.hpp) of every backward pass the lessons run (`lecture --trace`).
+void set_trace(bool on);
+
 /// Every lesson, in the order of the text.
 const std::vector<Lesson>& lessons();
 /// The lesson called name; throws std::invalid_argument listing the valid names.

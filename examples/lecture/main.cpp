@@ -2,6 +2,7 @@
 //   build/examples/lecture              every lesson, in the order of the text
 //   build/examples/lecture --list       the lessons' names and titles
 //   build/examples/lecture backprop     one lesson (or several: lecture mse xor)
+//   build/examples/lecture --trace backprop    with the chain-rule trace of each backward pass
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -13,9 +14,10 @@ using namespace chainrule;
 int main(int argc, char** argv) {
   CLI::App app{"The course's worked examples, computed by chainrule, with the text's slips pointed out"};
   std::vector<std::string> names;
-  bool list = false;
+  bool list = false, trace = false;
   app.add_option("lessons", names, "lessons to run (default: all)");
   app.add_flag("--list", list, "list the lessons and exit");
+  app.add_flag("--trace", trace, "print the chain-rule trace of each backward pass");
   CLI11_PARSE(app, argc, argv);
 
   if (list) {
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
     std::cerr << e.what() << "\n";
     return 2;
   }
+  lecture::set_trace(trace);
   if (run.empty())
     for (const auto& l : lecture::lessons()) run.push_back(&l);
   for (std::size_t i = 0; i < run.size(); ++i) {

@@ -1,0 +1,1 @@
+// The translation unit that builds the programs' shared precompiled header (examples, tools) (see CMakeLists.txt).
