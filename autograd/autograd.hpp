@@ -1,5 +1,6 @@
 #pragma once
 // chainrule's autograd: include this one header.
+#include "autograd/allocator.hpp"
 #include "autograd/anomaly.hpp"
 #include "autograd/expression.hpp"
 #include "autograd/function.hpp"

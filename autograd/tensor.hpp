@@ -12,6 +12,8 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "autograd/allocator.hpp"
+
 namespace chainrule {
 
 /// Element type of a tensor. float32 is the default, as in torch and Keras; gradcheck works in float64.
@@ -23,7 +25,8 @@ template <class T> constexpr Dtype dtype_of();
 template <> constexpr Dtype dtype_of<float>() { return Dtype::Float32; }
 template <> constexpr Dtype dtype_of<double>() { return Dtype::Float64; }
 
-template <class T> using Array = xt::xarray<T>;          // dense, row-major
+/// Dense, row-major; buffers from the caching allocator (autograd/allocator.hpp).
+template <class T> using Array = xt::xarray<T, xt::layout_type::row_major, detail::BufferAllocator<T>>;
 using Shape = xt::dynamic_shape<std::size_t>;             // small-vector shape, as xarray uses
 std::string shape_str(const Shape& s);                    // "[32,784]"
 

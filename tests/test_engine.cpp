@@ -165,3 +165,32 @@ TEST_CASE("engine: factories make the asked shape, dtype and values") {
   CHECK_THROWS_WITH(zeros({2}).item(), "item: tensor of shape [2] has 2 elements, not 1");
   CHECK_THROWS_WITH(Tensor().shape(), "Tensor: use of an undefined tensor (default-constructed or an absent grad)");
 }
+
+TEST_CASE("engine: large buffers are recycled per thread, 64-byte aligned; small ones are not kept") {
+  empty_cache();
+  const float* first = nullptr;
+  {
+    Tensor big = zeros({256, 256});  // 256 KiB
+    first = big.data<float>().data();
+    CHECK(reinterpret_cast<std::uintptr_t>(first) % detail::kBufferAlign == 0);
+  }
+#if defined(__SANITIZE_ADDRESS__)
+  CHECK(cached_bytes() == 0);  // under ASan every block goes back at once, so use-after-free is caught
+#else
+  CHECK(cached_bytes() == 256 * 256 * sizeof(float));
+  Tensor again = ones({128, 512});  // same byte size: the same block, no page faults
+  CHECK(again.data<float>().data() == first);
+  CHECK(cached_bytes() == 0);
+  CHECK(again.data<float>() == xt::ones<float>({128, 512}));
+  again = Tensor();
+  CHECK(cached_bytes() == 256 * 256 * sizeof(float));
+  std::size_t other_thread = 1;
+  std::thread([&] { other_thread = cached_bytes(); }).join();  // each thread has its own cache
+  CHECK(other_thread == 0);
+#endif
+  const std::size_t before = cached_bytes();
+  { Tensor small = zeros({100}); }  // 400 bytes: malloc's business
+  CHECK(cached_bytes() == before);
+  empty_cache();
+  CHECK(cached_bytes() == 0);
+}

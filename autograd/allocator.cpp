@@ -1,0 +1,91 @@
+#include "autograd/allocator.hpp"
+
+#include <cstdlib>
+#include <utility>
+#include <vector>
+
+namespace chainrule {
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCaching = false;  // let ASan see every free
+#else
+constexpr bool kCaching = true;
+#endif
+
+std::size_t rounded(std::size_t bytes) {
+  return (bytes + detail::kBufferAlign - 1) / detail::kBufferAlign * detail::kBufferAlign;
+}
+
+void* system_allocate(std::size_t bytes) {
+  void* p = std::aligned_alloc(detail::kBufferAlign, rounded(bytes == 0 ? 1 : bytes));
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+/// One thread's free blocks, (rounded size, pointer). A training step reuses a few dozen sizes, so a linear search
+/// from the most recently freed block finds them at once.
+struct Cache {
+  std::vector<std::pair<std::size_t, void*>> blocks;
+  std::size_t bytes = 0;
+
+  void* take(std::size_t size) {
+    for (std::size_t i = blocks.size(); i-- > 0;)
+      if (blocks[i].first == size) {
+        void* p = blocks[i].second;
+        blocks[i] = blocks.back();
+        blocks.pop_back();
+        bytes -= size;
+        return p;
+      }
+    return nullptr;
+  }
+  bool keep(void* p, std::size_t size) {
+    if (bytes + size > detail::kCacheLimit) return false;
+    blocks.emplace_back(size, p);
+    bytes += size;
+    return true;
+  }
+  void clear() {
+    for (auto& b : blocks) std::free(b.second);
+    blocks.clear();
+    bytes = 0;
+  }
+  ~Cache();
+};
+
+// Arrays can outlive the cache (thread_local and static objects destroyed after it): after its destruction frees
+// go to the system. A trivially destructible flag stays readable then.
+thread_local bool t_cache_gone = false;
+thread_local Cache t_cache;
+Cache::~Cache() {
+  clear();
+  t_cache_gone = true;
+}
+
+}  // namespace
+
+std::size_t cached_bytes() { return t_cache_gone ? 0 : t_cache.bytes; }
+void empty_cache() {
+  if (!t_cache_gone) t_cache.clear();
+}
+
+namespace detail {
+
+void* buffer_allocate(std::size_t bytes) {
+  if (kCaching && bytes >= kCachedMin && !t_cache_gone)
+    if (void* p = t_cache.take(rounded(bytes))) return p;
+  return system_allocate(bytes);
+}
+
+void buffer_free(void* p, std::size_t bytes) noexcept {
+  if (!p) return;
+  if (kCaching && bytes >= kCachedMin && !t_cache_gone) try {
+      if (t_cache.keep(p, rounded(bytes))) return;
+    } catch (const std::bad_alloc&) {  // no room to remember the block: give it back
+    }
+  std::free(p);
+}
+
+}  // namespace detail
+}  // namespace chainrule
