@@ -430,14 +430,14 @@ CsvData read_csv(const std::string& path, const CsvOptions& opt) {
 
   std::optional<std::size_t> label = opt.label_index;
   if (label && *label >= cols)
-    throw std::invalid_argument("read_csv: label_index " + num(*label) + " is out of range: " + path + " has " +
-                                num(cols) + " columns");
+    throw std::runtime_error("read_csv: label_index " + num(*label) + " is out of range: " + path + " has " +
+                             num(cols) + " columns");
   if (!opt.label.empty()) {
     const auto it = std::find(names.begin(), names.end(), opt.label);
     if (it == names.end()) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "'" : ", '") + n + "'";
-      throw std::invalid_argument("read_csv: " + path + " has no column '" + opt.label + "' (columns: " + list + ")");
+      throw std::runtime_error("read_csv: " + path + " has no column '" + opt.label + "' (columns: " + list + ")");
     }
     label = std::size_t(it - names.begin());
   }
