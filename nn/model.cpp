@@ -468,8 +468,8 @@ json layer_config(const Module& m) {
   return j;
 }
 
-// `budget`: how many values the file holds. Every parameter must come from the file, so a description asking for
-// more (a hostile "in": 1073741824) is refused before its weights are allocated. `depth`: Sequentials nest at most
+// `budget`: how many values the file holds (plus slack). Every parameter must come from the file, so a description
+// asking for more (a hostile "in": 1073741824) is refused before its weights are allocated. `depth`: Sequentials nest at most
 // kMaxDepth deep, so a hostile nesting cannot exhaust the stack.
 constexpr int kMaxDepth = 64;
 std::shared_ptr<Module> make_layer(const json& j, Dtype dt, const std::string& file, std::uint64_t& budget,
@@ -639,7 +639,9 @@ Model Model::load(const std::string& path) {
   const std::string dts = dtj.get<std::string>();
   const Dtype dt = dts == "float64" ? kFloat64 : kFloat32;
   if (!meta.contains("architecture")) throw fail("no architecture");
-  std::uint64_t budget = 0;
+  // The layers may not ask for more values than the file holds, plus some slack so that a file missing a tensor is
+  // reported as exactly that (below) rather than as too small: a hostile description then allocates 64 MiB at most.
+  std::uint64_t budget = std::uint64_t{1} << 24;
   for (const auto& [n, t] : tensors) budget += t.numel();
   std::shared_ptr<Sequential> seq;
   try {  // the layers' own checks (an unknown activation, a Dropout p of 7) become errors about this file
@@ -779,6 +781,11 @@ void StepDecay::on_epoch_end(Model& m, std::size_t epoch, Logs&) {
 ReduceLROnPlateau::ReduceLROnPlateau(Options o) : o_(std::move(o)) {
   if (!(o_.factor > 0 && o_.factor < 1))
     throw std::invalid_argument("ReduceLROnPlateau: factor must be in (0, 1), got " + std::to_string(o_.factor));
+  if (!(o_.min_lr >= 0) || !std::isfinite(o_.min_lr))
+    throw std::invalid_argument("ReduceLROnPlateau: min_lr must be a finite number >= 0, got " + std::to_string(o_.min_lr));
+  if (!(o_.min_delta >= 0) || !std::isfinite(o_.min_delta))
+    throw std::invalid_argument("ReduceLROnPlateau: min_delta must be a finite number >= 0, got " +
+                                std::to_string(o_.min_delta));
   maximize_for(o_.monitor, o_.mode, "ReduceLROnPlateau");  // validates mode now
 }
 
