@@ -5,7 +5,7 @@
 #   ./build.sh bench   build, then run the benchmarks (build/bench/bench_*)
 #   ./build.sh deps    only install the missing Debian packages
 #   ./build.sh sanitize  build library + tests with ASan+UBSan in build-asan/, run ctest; any report fails
-#   ./build.sh tsan      build library + tests with ThreadSanitizer in build-tsan/, run the thread tests
+#   ./build.sh tsan      build library + thread tests with ThreadSanitizer in build-tsan/, run them
 #   ./build.sh fuzz      build the libFuzzer target (clang) in build-fuzz/, run it for FUZZ_SECONDS (default 60)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -62,12 +62,12 @@ if [[ $mode == sanitize || $mode == tsan || $mode == fuzz ]]; then
       echo "==> configuring build-tsan (ThreadSanitizer)"
       cmake -S . -B build-tsan "${common[@]}" -DCHAINRULE_TSAN=ON
       echo "==> building"
-      cmake --build build-tsan -j2 --target chainrule_tests
+      cmake --build build-tsan -j2 --target chainrule_thread_tests
       echo "==> running the thread tests under TSan"
       # OpenBLAS' own thread pool is not instrumented; one BLAS thread keeps the reports about our code.
       export TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1
       export OPENBLAS_NUM_THREADS=1
-      build-tsan/tests/chainrule_tests -tc='threads:*' ;;
+      build-tsan/tests/chainrule_thread_tests -tc='threads:*' ;;
     fuzz)
       echo "==> configuring build-fuzz (clang, libFuzzer + ASan + UBSan)"
       CXX=clang++-14 cmake -S . -B build-fuzz "${common[@]}" -DCHAINRULE_WERROR=OFF -DCHAINRULE_BUILD_TESTS=OFF \
