@@ -663,7 +663,7 @@ Model Model::load(const std::string& path) {
     if (f->second.dtype() != t.dtype() || f->second.shape() != t.shape())
       throw fail("tensor '" + n + "' is " + dtype_name(f->second.dtype()) + " " + shape_str(f->second.shape()) +
                  ", the architecture needs " + dtype_name(t.dtype()) + " " + shape_str(t.shape()));
-    detail::dispatch(dt, [&](auto tag) {
+    detail::dispatch(dt, [&, &t = t](auto tag) {  // a structured binding is captured by name (C++17)
       using T = decltype(tag);
       Tensor dst = t;
       dst.data<T>() = f->second.data<T>();
