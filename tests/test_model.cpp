@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "nn/data.hpp"
 #include "nn/model.hpp"
 #include "nn/serialize.hpp"
@@ -41,7 +43,9 @@ nn::Model classifier(std::uint64_t seed) {
 }
 
 struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("chainrule_model_" + std::to_string(random_u64()));
+  // The pid too: random_u64 starts from the same default seed in every process, and ctest -j2 runs two at once.
+  fs::path path = fs::temp_directory_path() /
+                  ("chainrule_model_" + std::to_string(::getpid()) + "_" + std::to_string(random_u64()));
   TempDir() { fs::create_directories(path); }
   ~TempDir() { fs::remove_all(path); }
   std::string operator/(const std::string& f) const { return (path / f).string(); }
