@@ -179,7 +179,8 @@ Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
 Tensor arange(double start, double end, double step, TensorOptions o) {
   if (step == 0 || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step)) {
     std::ostringstream s;
-    s << "arange: need finite start/end and a nonzero step, got start " << start << ", end " << end << ", step " << step;
+    s << "arange: need finite start/end and a nonzero step, got start " << start << ", end " << end << ", step "
+      << step;
     throw std::invalid_argument(s.str());
   }
   double count = std::ceil((end - start) / step);

@@ -469,8 +469,8 @@ json layer_config(const Module& m) {
 }
 
 // `budget`: how many values the file holds (plus slack). Every parameter must come from the file, so a description
-// asking for more (a hostile "in": 1073741824) is refused before its weights are allocated. `depth`: Sequentials nest at most
-// kMaxDepth deep, so a hostile nesting cannot exhaust the stack.
+// asking for more (a hostile "in": 1073741824) is refused before its weights are allocated. `depth`: Sequentials
+// nest at most kMaxDepth deep, so a hostile nesting cannot exhaust the stack.
 constexpr int kMaxDepth = 64;
 std::shared_ptr<Module> make_layer(const json& j, Dtype dt, const std::string& file, std::uint64_t& budget,
                                    int depth = 0) {
@@ -630,8 +630,8 @@ Model Model::load(const std::string& path) {
   json meta = json::parse(it->second, nullptr, false);
   if (meta.is_discarded() || !meta.is_object()) throw fail("model description is not valid JSON");
   if (!meta.contains("format") || meta["format"] != "chainrule.model") throw fail("not a chainrule model file");
-  if (!meta.contains("format_version") || !meta["format_version"].is_number_integer() ||
-      meta["format_version"].get<std::int64_t>() < 1 || meta["format_version"].get<std::int64_t>() > kFormatVersion)
+  const json version = meta.contains("format_version") ? meta["format_version"] : json();
+  if (!version.is_number_integer() || version.get<std::int64_t>() < 1 || version.get<std::int64_t>() > kFormatVersion)
     throw fail("unsupported format_version " + meta.value("format_version", json()).dump() + " (this build reads up to " +
                std::to_string(kFormatVersion) + ")");
   const json dtj = meta.contains("dtype") ? meta["dtype"] : json();
@@ -685,7 +685,8 @@ Model Model::load(const std::string& path) {
         const json& p = c["penalty"];
         Penalty pen;
         const int kind = p.at("kind").get<int>();
-        if (kind < 0 || kind > 2) throw std::invalid_argument("penalty kind " + std::to_string(kind) + " is not 0, 1 or 2");
+        if (kind < 0 || kind > 2)
+          throw std::invalid_argument("penalty kind " + std::to_string(kind) + " is not 0, 1 or 2");
         pen.kind = static_cast<Penalty::Kind>(kind);
         pen.alpha = p.at("alpha").get<double>(), pen.r = p.at("r").get<double>();
         pen.include_bias = p.at("include_bias").get<bool>();
@@ -782,7 +783,8 @@ ReduceLROnPlateau::ReduceLROnPlateau(Options o) : o_(std::move(o)) {
   if (!(o_.factor > 0 && o_.factor < 1))
     throw std::invalid_argument("ReduceLROnPlateau: factor must be in (0, 1), got " + std::to_string(o_.factor));
   if (!(o_.min_lr >= 0) || !std::isfinite(o_.min_lr))
-    throw std::invalid_argument("ReduceLROnPlateau: min_lr must be a finite number >= 0, got " + std::to_string(o_.min_lr));
+    throw std::invalid_argument("ReduceLROnPlateau: min_lr must be a finite number >= 0, got " +
+                                std::to_string(o_.min_lr));
   if (!(o_.min_delta >= 0) || !std::isfinite(o_.min_delta))
     throw std::invalid_argument("ReduceLROnPlateau: min_delta must be a finite number >= 0, got " +
                                 std::to_string(o_.min_delta));

@@ -63,7 +63,8 @@ std::string read_bytes(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 std::string u64_le(std::uint64_t v) {
   std::string s(8, '\0');
@@ -298,7 +299,8 @@ TEST_CASE("fuzz: shapes and dtypes that agree with the byte counts but not with 
     for (const auto& d : e["shape"]) n *= d.get<std::uint64_t>();
     const std::string dtype = e["dtype"];
     std::vector<Json> lies;  // (dtype, shape) pairs holding the same number of bytes
-    if (e["shape"].size() == 2 && e["shape"][0] != e["shape"][1]) lies.push_back({dtype, {e["shape"][1], e["shape"][0]}});
+    if (e["shape"].size() == 2 && e["shape"][0] != e["shape"][1])
+      lies.push_back({dtype, {e["shape"][1], e["shape"][0]}});
     lies.push_back({dtype, Json::array({n})});
     if (n > 1) lies.push_back({dtype, {1, n}});
     if (dtype == "F32" && n % 2 == 0) lies.push_back({"F64", Json::array({n / 2})});
@@ -433,7 +435,8 @@ TEST_CASE("fuzz: read_idx of truncated, flipped, lying and corrupt-gzip files en
     }
   };
   int refused_expected = 0;
-  for (std::size_t n = 0; n < good.size(); ++n, ++refused_expected) attempt(path, good.substr(0, n), "raw cut " + std::to_string(n));
+  for (std::size_t n = 0; n < good.size(); ++n, ++refused_expected)
+    attempt(path, good.substr(0, n), "raw cut " + std::to_string(n));
   for (std::size_t n = 0; n < good_gz.size(); ++n) attempt(gz, good_gz.substr(0, n), "gz cut " + std::to_string(n));
   // Headers that lie: every magic byte, every dimension count, dimensions up to 2^32 - 1 (product overflows).
   for (int b = 0; b < 4; ++b)

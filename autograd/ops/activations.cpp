@@ -50,7 +50,8 @@ Tensor relu(const Tensor& x) {
 
 // y = x > 0 ? x : s·x    ∂x = g·(x > 0 ? 1 : s)      (slope s at x = 0, as torch)
 Tensor leaky_relu(const Tensor& x, double slope) {
-  if (!std::isfinite(slope)) throw std::invalid_argument("leaky_relu: slope must be finite, got " + std::to_string(slope));
+  if (!std::isfinite(slope))
+    throw std::invalid_argument("leaky_relu: slope must be finite, got " + std::to_string(slope));
   return unary("leaky_relu", x, [slope](auto x) { return x > 0 ? x : decltype(x)(slope) * x; },
                [slope](auto g, auto x, auto) { return x > 0 ? g : decltype(g)(slope) * g; });
 }
