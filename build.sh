@@ -77,10 +77,10 @@ if [[ $mode == sanitize || $mode == tsan || $mode == fuzz ]]; then
       seconds=${FUZZ_SECONDS:-60}
       echo "==> fuzzing Model::load / load_safetensors for ${seconds}s"
       mkdir -p build-fuzz/corpus
-      # A fixed seed (FUZZ_SEED) makes a CI run reproducible; a finding is saved as ./crash-<sha1>, replay it with
-      # build-fuzz/tests/fuzz/fuzz_load_model ./crash-<sha1>.
+      # A fixed seed (FUZZ_SEED) makes a CI run reproducible; a finding is saved as build-fuzz/crash-<sha1>: replay
+      # it with build-fuzz/tests/fuzz/fuzz_load_model build-fuzz/crash-<sha1>, and add it to tests/fuzz/seeds.
       build-fuzz/tests/fuzz/fuzz_load_model -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -max_len=4096 \
-        -timeout=10 -rss_limit_mb=2048 \
+        -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ \
         build-fuzz/corpus tests/fuzz/seeds ;;
   esac
   exit 0

@@ -452,6 +452,15 @@ TEST_CASE("fuzz: read_idx of truncated, flipped, lying and corrupt-gzip files en
       attempt(path, bytes, "dimension " + std::to_string(which) + " = " + std::to_string(d));
       attempt(gz, gzip(bytes), "gz dimension " + std::to_string(which) + " = " + std::to_string(d));
     }
+  // libFuzzer's find: a 0 makes the count 0, and the other dimensions overflowed xtensor's (signed) strides.
+  {
+    std::string bytes = {0, 0, 0x08, 0x04, 0, 0, 0, 0};
+    for (int d = 0; d < 3; ++d) bytes += std::string("\x7f\xff\xff\xff", 4);
+    write_bytes(path, bytes);
+    CHECK_THROWS_WITH_AS(nn::read_idx(path),
+                         ("read_idx: " + path + ": shape [0,2147483647,2147483647,2147483647] is too large").c_str(),
+                         std::runtime_error);
+  }
   std::mt19937 rng(99);
   for (int trial = 0; trial < kFlipTrials / 4; ++trial) {
     const bool compressed = trial % 2 == 1;
