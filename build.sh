@@ -4,11 +4,14 @@
 #   ./build.sh test    build, then run the test suite (ctest)
 #   ./build.sh bench   build, then run the benchmarks (build/bench/bench_*)
 #   ./build.sh deps    only install the missing Debian packages
+#   ./build.sh sanitize  build library + tests with ASan+UBSan in build-asan/, run ctest; any report fails
+#   ./build.sh tsan      build library + thread tests with ThreadSanitizer in build-tsan/, run them
+#   ./build.sh fuzz      build the libFuzzer target (clang) in build-fuzz/, run it for FUZZ_SECONDS (default 60)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 mode=${1:-}
-case "$mode" in demo|test|bench|deps) ;; *) echo "usage: $0 demo|test|bench|deps" >&2; exit 2 ;; esac
+case "$mode" in demo|test|bench|deps|sanitize|tsan|fuzz) ;; *) echo "usage: $0 demo|test|bench|deps|sanitize|tsan|fuzz" >&2; exit 2 ;; esac
 
 # Debian packages the build needs (a minbase image may lack even make, cmake and a compiler).
 # libopenblas-dev is also what xtensor-blas's find_dependency(BLAS) and find_dependency(LAPACK) find.
@@ -18,6 +21,7 @@ packages=(g++ make cmake git pkg-config
 [[ $mode == test ]] && packages+=(python3-numpy)   # cross-checks our safetensors files with an independent reader
 [[ $mode == test ]] && packages+=(libopenmpi-dev openmpi-bin)  # chainrule_mpi and its 2-rank tests (mpirun)
 [[ $mode == bench ]] && packages+=(libtorch-dev libbenchmark-dev)
+[[ $mode == fuzz ]] && packages+=(clang-14 libclang-rt-14-dev)   # libFuzzer comes with clang's runtime
 
 # Step 1: install the packages that are missing, and only those.
 missing=()
@@ -37,6 +41,51 @@ else
   echo "==> all needed packages are installed"
 fi
 [[ $mode == deps ]] && exit 0
+
+# Sanitizer and fuzz builds: their own build directories, library + tests only (no examples, no benchmarks).
+# Any sanitizer report aborts the test that hit it, so ctest fails.
+if [[ $mode == sanitize || $mode == tsan || $mode == fuzz ]]; then
+  werror=OFF; [[ ${CI:-} == true ]] && werror=ON
+  common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHAINRULE_WERROR=$werror -DCHAINRULE_BUILD_EXAMPLES=OFF
+          -DCHAINRULE_BUILD_BENCH=OFF)
+  case "$mode" in
+    sanitize)
+      echo "==> configuring build-asan (AddressSanitizer + UndefinedBehaviorSanitizer)"
+      cmake -S . -B build-asan "${common[@]}" -DCHAINRULE_SANITIZE=ON
+      echo "==> building"
+      cmake --build build-asan -j2 --target chainrule_tests
+      echo "==> running the tests under ASan + UBSan"
+      export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1
+      export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
+      export OPENBLAS_NUM_THREADS=1
+      cd build-asan && ctest --output-on-failure -j2 -E '^install\.' ;;
+    tsan)
+      echo "==> configuring build-tsan (ThreadSanitizer)"
+      cmake -S . -B build-tsan "${common[@]}" -DCHAINRULE_TSAN=ON
+      echo "==> building"
+      cmake --build build-tsan -j2 --target chainrule_thread_tests
+      echo "==> running the thread tests under TSan"
+      # OpenBLAS' own thread pool is not instrumented; one BLAS thread keeps the reports about our code.
+      export TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1
+      export OPENBLAS_NUM_THREADS=1
+      build-tsan/tests/chainrule_thread_tests -tc='threads:*' ;;
+    fuzz)
+      echo "==> configuring build-fuzz (clang, libFuzzer + ASan + UBSan)"
+      CXX=clang++-14 cmake -S . -B build-fuzz "${common[@]}" -DCHAINRULE_WERROR=OFF -DCHAINRULE_BUILD_TESTS=OFF \
+        -DCHAINRULE_FUZZ=ON -DCHAINRULE_NATIVE=OFF
+      echo "==> building"
+      cmake --build build-fuzz -j2 --target fuzz_load_model
+      seconds=${FUZZ_SECONDS:-60}
+      echo "==> fuzzing Model::load / load_safetensors for ${seconds}s"
+      mkdir -p build-fuzz/corpus
+      # A fixed seed (FUZZ_SEED) makes a CI run reproducible; a finding is saved as build-fuzz/crash-<sha1>: replay
+      # it with build-fuzz/tests/fuzz/fuzz_load_model build-fuzz/crash-<sha1>, and add it to tests/fuzz/seeds.
+      build-fuzz/tests/fuzz/fuzz_load_model -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -max_len=4096 \
+        -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ \
+        build-fuzz/corpus tests/fuzz/seeds ;;
+  esac
+  exit 0
+fi
 
 # Step 2: configure into build/ (Release; warnings are errors in CI).
 echo "==> configuring"

@@ -178,9 +178,18 @@ Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
 Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
 
 Tensor arange(double start, double end, double step, TensorOptions o) {
-  if (step == 0 || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
-    throw std::invalid_argument("arange: need finite start/end and a nonzero step");
+  if (step == 0 || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step)) {
+    std::ostringstream s;
+    s << "arange: need finite start/end and a nonzero step, got start " << start << ", end " << end << ", step "
+      << step;
+    throw std::invalid_argument(s.str());
+  }
   double count = std::ceil((end - start) / step);
+  if (count > 0x1p48) {  // converting more than size_t holds would be undefined; 2^48 elements exceed any memory
+    std::ostringstream s;
+    s << "arange: [" << start << ", " << end << ") in steps of " << step << " has " << count << " elements, too many";
+    throw std::invalid_argument(s.str());
+  }
   std::size_t n = count > 0 ? static_cast<std::size_t>(count) : 0;
   Array<double> a = Array<double>::from_shape({n});
   for (std::size_t i = 0; i < n; ++i) a(i) = start + static_cast<double>(i) * step;
@@ -209,7 +218,11 @@ Tensor randn(const Shape& shape, TensorOptions o, double mean, double std) {
   return sample(shape, o, std::normal_distribution<double>(mean, std));
 }
 Tensor rand(const Shape& shape, TensorOptions o, double low, double high) {
-  if (!(low < high)) throw std::invalid_argument("rand: need low < high");
+  if (!(low < high)) {
+    std::ostringstream s;
+    s << "rand: need low < high, got low " << low << ", high " << high;
+    throw std::invalid_argument(s.str());
+  }
   return sample(shape, o, std::uniform_real_distribution<double>(low, high));
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
@@ -14,6 +15,22 @@ std::string LinearActivation::extra_repr() const {
   std::ostringstream s;
   s << "a=" << a_ << ", b=" << b_;
   return s.str();
+}
+
+LinearActivation::LinearActivation(double a, double b) : a_(a), b_(b) {
+  if (!std::isfinite(a) || !std::isfinite(b)) {
+    std::ostringstream s;
+    s << "LinearActivation: a and b must be finite, got a=" << a << ", b=" << b;
+    throw std::invalid_argument(s.str());
+  }
+}
+
+LeakyReLU::LeakyReLU(double slope) : slope_(slope) {
+  if (!std::isfinite(slope)) {
+    std::ostringstream s;
+    s << "LeakyReLU: slope must be finite, got " << slope;
+    throw std::invalid_argument(s.str());
+  }
 }
 
 PiecewiseLinear::PiecewiseLinear(double x_min, double x_max) : x_min_(x_min), x_max_(x_max) {

@@ -1,6 +1,7 @@
 #include "nn/data.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -430,14 +431,14 @@ CsvData read_csv(const std::string& path, const CsvOptions& opt) {
 
   std::optional<std::size_t> label = opt.label_index;
   if (label && *label >= cols)
-    throw std::invalid_argument("read_csv: label_index " + num(*label) + " is out of range: " + path + " has " +
-                                num(cols) + " columns");
+    throw std::runtime_error("read_csv: label_index " + num(*label) + " is out of range: " + path + " has " +
+                             num(cols) + " columns");
   if (!opt.label.empty()) {
     const auto it = std::find(names.begin(), names.end(), opt.label);
     if (it == names.end()) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "'" : ", '") + n + "'";
-      throw std::invalid_argument("read_csv: " + path + " has no column '" + opt.label + "' (columns: " + list + ")");
+      throw std::runtime_error("read_csv: " + path + " has no column '" + opt.label + "' (columns: " + list + ")");
     }
     label = std::size_t(it - names.begin());
   }
@@ -511,12 +512,16 @@ Tensor read_idx(const std::string& path, const IdxOptions& opt) {
     throw std::runtime_error(who + "header declares " + num(nd) + " dimensions but the file ends after " +
                              num(b.size()) + " bytes");
   Shape shape(nd);
-  std::size_t count = 1;
+  std::size_t count = 1, nonzero = 1;
   for (std::size_t k = 0; k < nd; ++k) {
     const unsigned char* p = b.data() + 4 + 4 * k;
     shape[k] = std::size_t(p[0]) << 24 | std::size_t(p[1]) << 16 | std::size_t(p[2]) << 8 | p[3];  // big-endian
-    if (shape[k] != 0 && count > std::numeric_limits<std::size_t>::max() / shape[k])
-      throw std::runtime_error(who + "shape " + shape_str(shape) + " is too large");
+    // The non-zero dimensions' product must fit a ptrdiff_t even when a 0 makes the count 0: xtensor's strides are
+    // signed products of trailing dimensions (libFuzzer found [0, 2^31, ...] overflowing them).
+    if (shape[k] != 0 && nonzero > std::size_t{PTRDIFF_MAX} / shape[k])
+      throw std::runtime_error(who + "shape " + shape_str(Shape(shape.begin(), shape.begin() + k + 1)) +
+                               (k + 1 < nd ? "..." : "") + " is too large");
+    if (shape[k] != 0) nonzero *= shape[k];
     count *= shape[k];
   }
   const std::size_t data = b.size() - header;

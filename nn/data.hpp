@@ -130,7 +130,8 @@ struct CsvData {
 /// unquoted; blank lines, a trailing newline, CRLF line ends and a UTF-8 BOM are accepted. Every data cell must
 /// be a finite number: NaN, inf and empty cells are rejected (errors name the file, the 1-based line counting
 /// the header, the column and the text), since one NaN feature silently turns every loss into NaN.
-/// Ragged rows, a missing or empty file, or a header without rows throw std::runtime_error.
+/// Ragged rows, a missing or empty file, a header without rows, or a label column the file does not have throw
+/// std::runtime_error.
 CsvData read_csv(const std::string& path, const CsvOptions& options = {});
 
 // ---- IDX (MNIST, Fashion-MNIST) -----------------------------------------------------------------------------

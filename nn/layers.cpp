@@ -16,6 +16,9 @@ void check_dtype(const std::string& who, const Tensor& x, Dtype expected) {
 
 // ---- Linear ----------------------------------------------------------------------------------------------------
 Linear::Linear(std::size_t in, std::size_t out, Options o) : in_(in), out_(out) {
+  if (in == 0 || out == 0)  // as Keras' Dense(units=0); a [0, out] weight would train nothing, silently
+    throw std::invalid_argument("Linear: in and out must be >= 1, got in=" + std::to_string(in) +
+                                ", out=" + std::to_string(out));
   weight_ = register_parameter("weight", o.weight_init(zeros({in, out}, o.dtype)));
   if (o.bias) bias_ = register_parameter("bias", o.bias_init(zeros({out}, o.dtype)));
 }
@@ -76,6 +79,7 @@ std::shared_ptr<Sequential> MLP(const std::vector<std::size_t>& sizes, const std
 
 // ---- BatchNorm1d -----------------------------------------------------------------------------------------------
 BatchNorm1d::BatchNorm1d(std::size_t features, Options o) : features_(features), opt_(o) {
+  if (features == 0) throw std::invalid_argument("BatchNorm1d: features must be >= 1, got 0");
   if (!(o.eps > 0)) throw std::invalid_argument("BatchNorm1d: eps must be > 0, got " + std::to_string(o.eps));
   if (!(o.momentum >= 0 && o.momentum <= 1))
     throw std::invalid_argument("BatchNorm1d: momentum must be in [0, 1], got " + std::to_string(o.momentum));

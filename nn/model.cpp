@@ -292,6 +292,7 @@ History Model::fit_impl(const Tensor& x, const Tensor& y, const FitOptions& o) {
     throw std::invalid_argument("Model::fit: validation_split must be in [0, 1), got " +
                                 std::to_string(o.validation_split));
   Dataset all(x, y);  // checks that x and y have as many rows
+  if (all.size() == 0) throw std::invalid_argument("Model::fit: no training rows (x is " + shape_str(x.shape()) + ")");
   Dataset train = all, val;
   if (o.validation_data) {
     val = Dataset(o.validation_data->first, o.validation_data->second);
@@ -431,6 +432,7 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size) {
   if (!optimizer_) throw std::logic_error("Model::evaluate: not compiled; call compile() first");
   if (batch_size == 0) throw std::invalid_argument("Model::evaluate: batch_size must be >= 1, got 0");
   Dataset d(x, y);
+  if (d.size() == 0) throw std::invalid_argument("Model::evaluate: no rows (x is " + shape_str(x.shape()) + ")");
   const bool was_training = net_->is_training();
   net_->eval();
   NoGradGuard no_grad;
@@ -455,6 +457,7 @@ Tensor Model::predict(const Tensor& x, std::size_t batch_size) {
   NoGradGuard no_grad;
   std::vector<Tensor> parts;
   for (const auto& [lo, hi] : batches(x.size(0), batch_size)) parts.push_back(net_->forward(rows(x, lo, hi)));
+  if (parts.empty()) parts.push_back(net_->forward(x));  // no rows: the [0, outputs] result, as Keras
   net_->train(was_training);
   return parts.size() == 1 ? parts[0] : concat(parts, 0);
 }
@@ -537,11 +540,22 @@ json layer_config(const Module& m) {
   return j;
 }
 
-std::shared_ptr<Module> make_layer(const json& j, Dtype dt, const std::string& file) {
+// `budget`: how many values the file holds (plus slack). Every parameter must come from the file, so a description
+// asking for more (a hostile "in": 1073741824) is refused before its weights are allocated. `depth`: Sequentials
+// nest at most kMaxDepth deep, so a hostile nesting cannot exhaust the stack.
+constexpr int kMaxDepth = 64;
+std::shared_ptr<Module> make_layer(const json& j, Dtype dt, const std::string& file, std::uint64_t& budget,
+                                   int depth = 0) {
   auto fail = [&](const std::string& why) {
     return std::runtime_error(file + ": architecture: " + why + " in " + j.dump());
   };
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) throw fail("layer without a type");
+  auto spend = [&](std::uint64_t values) {
+    if (values > budget)
+      throw std::runtime_error(file + ": architecture: needs more values than the file's tensors hold (layer " +
+                               j.dump() + ")");
+    budget -= values;
+  };
   const std::string t = j["type"];
   auto num = [&](const char* k) {
     if (!j.contains(k) || !j[k].is_number()) throw fail(std::string("missing number '") + k + "'");
@@ -561,6 +575,7 @@ std::shared_ptr<Module> make_layer(const json& j, Dtype dt, const std::string& f
   lo.dtype = dt;
   if (t == "Dense" || t == "Linear") {
     lo.bias = flag("bias");
+    spend(std::uint64_t{count("in")} * count("out") + (lo.bias ? count("out") : 0));  // each ≤ 2^30: no overflow
     if (t == "Linear") return std::make_shared<Linear>(count("in"), count("out"), lo);
     if (!j.contains("activation") || !j["activation"].is_string()) throw fail("missing 'activation'");
     return std::make_shared<Dense>(count("in"), count("out"), j["activation"].get<std::string>(), lo);
@@ -568,6 +583,7 @@ std::shared_ptr<Module> make_layer(const json& j, Dtype dt, const std::string& f
   if (t == "BatchNorm1d") {
     BatchNorm1d::Options bo;
     bo.dtype = dt, bo.eps = num("eps"), bo.momentum = num("momentum"), bo.affine = flag("affine");
+    spend(count("features"));  // at least its running mean
     return std::make_shared<BatchNorm1d>(count("features"), bo);
   }
   if (t == "Dropout") return std::make_shared<Dropout>(num("p"));
@@ -576,8 +592,11 @@ std::shared_ptr<Module> make_layer(const json& j, Dtype dt, const std::string& f
   if (t == "LinearActivation") return std::make_shared<LinearActivation>(num("a"), num("b"));
   if (t == "Sequential") {
     if (!j.contains("layers") || !j["layers"].is_array()) throw fail("missing 'layers'");
+    if (depth == kMaxDepth)
+      throw std::runtime_error(file + ": architecture: Sequentials nested more than " + std::to_string(kMaxDepth) +
+                               " deep");
     auto s = std::make_shared<Sequential>();
-    for (const auto& c : j["layers"]) s->add(make_layer(c, dt, file));
+    for (const auto& c : j["layers"]) s->add(make_layer(c, dt, file, budget, depth + 1));
     return s;
   }
   for (const char* name : {"Sigmoid", "Tanh", "ReLU", "Softmax", "LogSoftmax", "Step", "Gaussian"})
@@ -682,16 +701,26 @@ Model Model::load(const std::string& path) {
   if (it == md.end()) throw fail("no chainrule model description in the metadata (a plain safetensors file?)");
   json meta = json::parse(it->second, nullptr, false);
   if (meta.is_discarded() || !meta.is_object()) throw fail("model description is not valid JSON");
-  if (meta.value("format", "") != "chainrule.model") throw fail("not a chainrule model file");
-  if (!meta.contains("format_version") || !meta["format_version"].is_number_integer() ||
-      meta["format_version"].get<int>() > kFormatVersion)
+  if (!meta.contains("format") || meta["format"] != "chainrule.model") throw fail("not a chainrule model file");
+  const json version = meta.contains("format_version") ? meta["format_version"] : json();
+  if (!version.is_number_integer() || version.get<std::int64_t>() < 1 || version.get<std::int64_t>() > kFormatVersion)
     throw fail("unsupported format_version " + meta.value("format_version", json()).dump() + " (this build reads up to " +
                std::to_string(kFormatVersion) + ")");
-  const std::string dts = meta.value("dtype", "");
-  if (dts != "float32" && dts != "float64") throw fail("unknown dtype '" + dts + "'");
+  const json dtj = meta.contains("dtype") ? meta["dtype"] : json();
+  if (dtj != "float32" && dtj != "float64") throw fail("unknown dtype " + dtj.dump());
+  const std::string dts = dtj.get<std::string>();
   const Dtype dt = dts == "float64" ? kFloat64 : kFloat32;
   if (!meta.contains("architecture")) throw fail("no architecture");
-  auto seq = std::dynamic_pointer_cast<Sequential>(make_layer(meta["architecture"], dt, path));
+  // The layers may not ask for more values than the file holds, plus some slack so that a file missing a tensor is
+  // reported as exactly that (below) rather than as too small: a hostile description then allocates 64 MiB at most.
+  std::uint64_t budget = std::uint64_t{1} << 24;
+  for (const auto& [n, t] : tensors) budget += t.numel();
+  std::shared_ptr<Sequential> seq;
+  try {  // the layers' own checks (an unknown activation, a Dropout p of 7) become errors about this file
+    seq = std::dynamic_pointer_cast<Sequential>(make_layer(meta["architecture"], dt, path, budget));
+  } catch (const std::invalid_argument& e) {
+    throw fail(std::string("architecture: ") + e.what());
+  }
   if (!seq) throw fail("architecture is not a Sequential");
   Model m(seq);
 
@@ -706,7 +735,7 @@ Model Model::load(const std::string& path) {
     if (f->second.dtype() != t.dtype() || f->second.shape() != t.shape())
       throw fail("tensor '" + n + "' is " + dtype_name(f->second.dtype()) + " " + shape_str(f->second.shape()) +
                  ", the architecture needs " + dtype_name(t.dtype()) + " " + shape_str(t.shape()));
-    detail::dispatch(dt, [&](auto tag) {
+    detail::dispatch(dt, [&, &t = t](auto tag) {  // a structured binding is captured by name (C++17)
       using T = decltype(tag);
       Tensor dst = t;
       dst.data<T>() = f->second.data<T>();
@@ -727,7 +756,10 @@ Model Model::load(const std::string& path) {
       if (c.contains("penalty")) {
         const json& p = c["penalty"];
         Penalty pen;
-        pen.kind = static_cast<Penalty::Kind>(p.at("kind").get<int>());
+        const int kind = p.at("kind").get<int>();
+        if (kind < 0 || kind > 2)
+          throw std::invalid_argument("penalty kind " + std::to_string(kind) + " is not 0, 1 or 2");
+        pen.kind = static_cast<Penalty::Kind>(kind);
         pen.alpha = p.at("alpha").get<double>(), pen.r = p.at("r").get<double>();
         pen.include_bias = p.at("include_bias").get<bool>();
         m.set_penalty(pen);
@@ -823,6 +855,12 @@ void StepDecay::on_epoch_end(Model& m, std::size_t epoch, Logs&) {
 ReduceLROnPlateau::ReduceLROnPlateau(Options o) : o_(std::move(o)) {
   if (!(o_.factor > 0 && o_.factor < 1))
     throw std::invalid_argument("ReduceLROnPlateau: factor must be in (0, 1), got " + std::to_string(o_.factor));
+  if (!(o_.min_lr >= 0) || !std::isfinite(o_.min_lr))
+    throw std::invalid_argument("ReduceLROnPlateau: min_lr must be a finite number >= 0, got " +
+                                std::to_string(o_.min_lr));
+  if (!(o_.min_delta >= 0) || !std::isfinite(o_.min_delta))
+    throw std::invalid_argument("ReduceLROnPlateau: min_delta must be a finite number >= 0, got " +
+                                std::to_string(o_.min_delta));
   maximize_for(o_.monitor, o_.mode, "ReduceLROnPlateau");  // validates mode now
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -215,8 +216,10 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
   for (const Json& d : shape) {
     std::uint64_t n = 0;
     if (!as_count(d, n)) fail(path, where + "shape " + shape.dump() + " has a dimension that is not a non-negative integer");
-    // The product of the non-zero dimensions must fit even when another dimension is 0, so that strides do too.
-    if (n != 0 && __builtin_mul_overflow(nonzero_product, n, &nonzero_product))
+    // The product of the non-zero dimensions must fit even when another dimension is 0, so that strides do too:
+    // xtensor computes them as signed products of trailing dimensions (ptrdiff_t).
+    if (n != 0 && (__builtin_mul_overflow(nonzero_product, n, &nonzero_product) ||
+                   nonzero_product > std::uint64_t{PTRDIFF_MAX}))
       fail(path, where + "shape " + shape.dump() + " has too many elements");
     empty = empty || n == 0;
     e.shape.push_back(static_cast<std::size_t>(n));

@@ -88,6 +88,12 @@ void Optimizer::load_state(const NamedTensors& state) {
                                   shape_str(value.shape()) + ", expected " + dtype_name(want_dtype) + " " +
                                   shape_str(want_shape) + (slots_[k].counter ? " (a step count)" : " (as parameter #" +
                                                            std::to_string(i) + ")"));
+    if (slots_[k].counter) {  // a step count of -3 or 0.5 would turn bias corrections into NaN, silently
+      const double steps = value.item();
+      if (!(steps >= 0 && steps <= 9007199254740992.0 && steps == std::floor(steps)))
+        throw std::invalid_argument(where + "'" + key + "' is a step count of " + format_number(steps) +
+                                    ", not a whole number >= 0");
+    }
     loaded[i][k] = value.detach();  // a copy: later steps leave the caller's tensors alone
   }
   for (std::size_t i = 0; i < params_.size(); ++i) {

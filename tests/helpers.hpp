@@ -1,12 +1,16 @@
 #pragma once
 // Small helpers shared by the test files.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
+
+#include "autograd/allocator.hpp"
 
 namespace test {
 
@@ -44,5 +48,17 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+/// Resident memory of this process in MiB (/proc/self/statm), after glibc returns its free heap pages
+/// (malloc_trim) and empties this thread's tensor buffer cache, so that memory given back by the program shows as
+/// given back.
+inline double resident_mib() {
+  chainrule::empty_cache();
+  malloc_trim(0);
+  std::ifstream statm("/proc/self/statm");
+  std::size_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
 
 }  // namespace test

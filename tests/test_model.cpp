@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "nn/data.hpp"
 #include "nn/model.hpp"
 #include "nn/serialize.hpp"

@@ -2,6 +2,8 @@
 // faster or more stable: sigmoid, tanh, relu, leaky_relu, softmax, log_softmax (tested against composites).
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "autograd/function.hpp"
 #include "autograd/ops.hpp"
@@ -48,6 +50,8 @@ Tensor relu(const Tensor& x) {
 
 // y = x > 0 ? x : s·x    ∂x = g·(x > 0 ? 1 : s)      (slope s at x = 0, as torch)
 Tensor leaky_relu(const Tensor& x, double slope) {
+  if (!std::isfinite(slope))
+    throw std::invalid_argument("leaky_relu: slope must be finite, got " + std::to_string(slope));
   return unary("leaky_relu", x, [slope](auto x) { return x > 0 ? x : decltype(x)(slope) * x; },
                [slope](auto g, auto x, auto) { return x > 0 ? g : decltype(g)(slope) * g; });
 }
@@ -68,7 +72,7 @@ struct Lines {
   }
 };
 
-// y = x − max − log Σ e^(x − max) on every line: the stable log-softmax.
+// y = (x − max) − log Σ e^(x − max) on every line: the stable log-softmax.
 template <class T> Array<T> log_softmax_lines(const Array<T>& x, const Lines& l) {
   Array<T> y = Array<T>::from_shape(x.shape());
   l.each([&](std::size_t off, std::size_t st) {
@@ -78,8 +82,10 @@ template <class T> Array<T> log_softmax_lines(const Array<T>& x, const Lines& l)
     for (std::size_t k = 1; k < l.n; ++k) m = std::max(m, px[k * st]);
     T s = 0;
     for (std::size_t k = 0; k < l.n; ++k) s += std::exp(px[k * st] - m);
-    const T lse = m + std::log(s);
-    for (std::size_t k = 0; k < l.n; ++k) py[k * st] = px[k * st] - lse;
+    // (x − m) − log s, not x − (m + log s): m + log s would round at m's magnitude (an ulp of 1e4 in float32 is
+    // 1e-3), which at logits of 1e4 moves every output by ~1e-4; x − m is exact near the maximum. As torch.
+    const T log_s = std::log(s);
+    for (std::size_t k = 0; k < l.n; ++k) py[k * st] = (px[k * st] - m) - log_s;
   });
   return y;
 }

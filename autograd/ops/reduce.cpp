@@ -27,8 +27,10 @@ Reduction plan(const char* op, const Tensor& x, const std::vector<long>& axes, b
   } else {
     for (long a : axes) r.axes.push_back(detail::normalize_axis(op, a, s.size(), s));
     std::sort(r.axes.begin(), r.axes.end());
-    if (std::adjacent_find(r.axes.begin(), r.axes.end()) != r.axes.end())
-      throw std::invalid_argument(std::string(op) + ": an axis is repeated");
+    const auto twice = std::adjacent_find(r.axes.begin(), r.axes.end());
+    if (twice != r.axes.end())
+      throw std::invalid_argument(std::string(op) + ": axis " + std::to_string(*twice) + " is given twice (shape " +
+                                  shape_str(s) + ")");
   }
   r.kept = s;
   for (auto a : r.axes) {

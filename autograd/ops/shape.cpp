@@ -53,8 +53,8 @@ Tensor permute(const Tensor& x, std::vector<std::size_t> axes) {
   std::vector<std::size_t> iota(n);
   std::iota(iota.begin(), iota.end(), 0);
   if (sorted != iota)
-    throw std::invalid_argument("permute: axes must be a permutation of 0.." + std::to_string(n) + "-1 for shape " +
-                                shape_str(x.shape()));
+    throw std::invalid_argument("permute: axes " + shape_str(axes) + " are not a permutation of the " +
+                                std::to_string(n) + " axes of shape " + shape_str(x.shape()));
   std::vector<std::size_t> inverse(n);
   for (std::size_t i = 0; i < n; ++i) inverse[axes[i]] = i;
   return detail::dispatch(x.dtype(), [&](auto tag) {
