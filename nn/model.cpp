@@ -780,6 +780,8 @@ Model Model::load(const std::string& path) {
 
 // ---- callbacks --------------------------------------------------------------------------------------------------
 EarlyStopping::EarlyStopping(Options o) : o_(std::move(o)) {
+  if (o_.patience < 0)
+    throw std::invalid_argument("EarlyStopping: patience must be >= 0, got " + std::to_string(o_.patience));
   if (!(o_.min_delta >= 0))
     throw std::invalid_argument("EarlyStopping: min_delta must be >= 0, got " + std::to_string(o_.min_delta));
   maximize_ = maximize_for(o_.monitor, o_.mode, "EarlyStopping");
@@ -800,7 +802,7 @@ void EarlyStopping::on_epoch_end(Model& m, std::size_t epoch, Logs& logs) {
       for (const auto& p : m.parameters()) best_weights_.push_back(p.detach());
       for (const auto& [n, b] : m.net().named_buffers()) best_weights_.push_back(b.detach());
     }
-  } else if (++wait_ >= std::max<std::size_t>(o_.patience, 1)) {
+  } else if (++wait_ >= std::max<std::size_t>(std::size_t(o_.patience), 1)) {
     stopped_epoch_ = epoch + 1;
     m.stop_training = true;
     m.stop_reason = "early stopping at epoch " + std::to_string(epoch + 1) + ": " + o_.monitor + " has not improved " +
@@ -853,6 +855,8 @@ void StepDecay::on_epoch_end(Model& m, std::size_t epoch, Logs&) {
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(Options o) : o_(std::move(o)) {
+  if (o_.patience < 0)
+    throw std::invalid_argument("ReduceLROnPlateau: patience must be >= 0, got " + std::to_string(o_.patience));
   if (!(o_.factor > 0 && o_.factor < 1))
     throw std::invalid_argument("ReduceLROnPlateau: factor must be in (0, 1), got " + std::to_string(o_.factor));
   if (!(o_.min_lr >= 0) || !std::isfinite(o_.min_lr))
@@ -869,7 +873,7 @@ void ReduceLROnPlateau::on_epoch_end(Model& m, std::size_t, Logs& logs) {
   const bool maximize = maximize_for(o_.monitor, o_.mode, "ReduceLROnPlateau");
   if (!best_ || improved(v, *best_, o_.min_delta, maximize)) {
     best_ = v, wait_ = 0;
-  } else if (++wait_ >= o_.patience) {
+  } else if (++wait_ >= std::size_t(o_.patience)) {
     m.optimizer().set_lr(std::max(o_.min_lr, m.optimizer().lr() * o_.factor));
     wait_ = 0;
   }

@@ -78,7 +78,7 @@ class EarlyStopping : public Callback {
  public:
   struct Options {
     std::string monitor = "val_loss";
-    std::size_t patience = 0;
+    int patience = 0;  // int, as Keras: a negative value is an error, not a wrapped 2⁶⁴ − 1
     double min_delta = 0;
     bool restore_best_weights = false;
     std::string mode = "auto";
@@ -144,7 +144,7 @@ class ReduceLROnPlateau : public Callback {
   struct Options {
     std::string monitor = "val_loss";
     double factor = 0.1;
-    std::size_t patience = 10;
+    int patience = 10;
     double min_delta = 1e-4;
     double min_lr = 0;
     std::string mode = "auto";  // "min", "max", or "auto" (max for accuracy, else min)

@@ -164,6 +164,22 @@ TEST_CASE_TEMPLATE("reliability: log, sqrt and div at zero give torch's infiniti
   }
 }
 
+TEST_CASE("reliability: anomaly mode stops at the first op that makes a NaN or an infinity, forward or backward") {
+  Tensor a = tensor({1.0, 0.0}, kFloat64).requires_grad_().label("a");
+  Tensor b = tensor({2.0, 0.0}, kFloat64).requires_grad_().label("b");
+  {
+    AnomalyMode guard;
+    const std::string forward = test::message([&] { (a / b).label("ratio"); });
+    CHECK(forward.rfind("anomaly mode: forward of 'div' produced NaN", 0) == 0);
+    Tensor r = sqrt(a);  // finite forward (sqrt 0 = 0), infinite derivative 1/(2·√0) at a = 0
+    const std::string backward = test::message([&] { sum(r).backward(); });
+    CHECK(backward.rfind("anomaly mode: backward of 'sqrt'", 0) == 0);
+    CHECK(backward.find("inf") != std::string::npos);
+  }
+  Tensor r = a / b;  // outside the guard: torch's values, no error
+  CHECK(std::isnan(r.data<double>()(1)));
+}
+
 TEST_CASE_TEMPLATE("reliability: softmax, log_softmax and cross-entropy at logits of ±1e4 stay finite, as torch",
                    T, float, double) {
   const Dtype dt = std::is_same_v<T, float> ? kFloat32 : kFloat64;

@@ -265,6 +265,11 @@ TEST_CASE("validation: Model, fit options and callbacks name the function, the o
        "Model::predict: x must have a batch axis, got a 0-d tensor"},
       {"EarlyStopping min_delta", [] { nn::EarlyStopping::Options o; o.min_delta = -1; nn::EarlyStopping e(o); },
        "EarlyStopping: min_delta must be >= 0, got -1.000000"},
+      {"EarlyStopping patience", [] { nn::EarlyStopping::Options o; o.patience = -1; nn::EarlyStopping e(o); },
+       "EarlyStopping: patience must be >= 0, got -1"},
+      {"ReduceLROnPlateau patience",
+       [] { nn::ReduceLROnPlateau::Options o; o.patience = -3; nn::ReduceLROnPlateau r(o); },
+       "ReduceLROnPlateau: patience must be >= 0, got -3"},
       {"EarlyStopping mode", [] { nn::EarlyStopping::Options o; o.mode = "up"; nn::EarlyStopping e(o); },
        "EarlyStopping: mode must be auto, min or max, got 'up'"},
       {"EarlyStopping monitor", fit([](nn::FitOptions& o) {
