@@ -53,7 +53,7 @@ if [[ $mode == sanitize || $mode == tsan || $mode == fuzz ]]; then
       echo "==> configuring build-asan (AddressSanitizer + UndefinedBehaviorSanitizer)"
       cmake -S . -B build-asan "${common[@]}" -DCHAINRULE_SANITIZE=ON
       echo "==> building"
-      cmake --build build-asan -j2 --target chainrule_tests
+      cmake --build build-asan -j2   # library, tools and every test program (examples and benchmarks are off)
       echo "==> running the tests under ASan + UBSan"
       export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1
       export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
