@@ -466,8 +466,11 @@ CsvData read_csv(const std::string& path, const CsvOptions& opt) {
 
 namespace {
 
-/// The whole file, decompressed if it is gzip (zlib reads plain files through unchanged).
-std::vector<unsigned char> read_maybe_gzip(const std::string& path, const char* who) {
+/// The file, decompressed if it is gzip (zlib reads plain files through unchanged). wanted(prefix) is how many bytes
+/// the format needs, judged from the bytes read so far (SIZE_MAX while it cannot tell): reading stops one chunk
+/// past it, so a gzip bomb (a few kB inflating to terabytes) cannot exhaust memory.
+std::vector<unsigned char> read_maybe_gzip(const std::string& path, const char* who,
+                                           std::size_t (*wanted)(const std::vector<unsigned char>&)) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw std::runtime_error(std::string(who) + ": cannot open " + path + ": no such file");
   if (fs::is_directory(path, ec))
@@ -483,7 +486,7 @@ std::vector<unsigned char> read_maybe_gzip(const std::string& path, const char* 
     const int got = gzread(f, bytes.data() + old, kChunk);
     if (got < 0) break;  // reported by gzerror below
     bytes.resize(old + std::size_t(got));
-    if (got == 0) break;
+    if (got == 0 || bytes.size() > wanted(bytes)) break;
   }
   int err = Z_OK;
   const char* msg = gzerror(f, &err);
@@ -493,10 +496,25 @@ std::vector<unsigned char> read_maybe_gzip(const std::string& path, const char* 
   return bytes;
 }
 
+/// Header plus data bytes of the IDX file that b starts, saturating at SIZE_MAX (unknown or absurd).
+std::size_t idx_size(const std::vector<unsigned char>& b) {
+  constexpr std::size_t kUnknown = std::numeric_limits<std::size_t>::max();
+  if (b.size() < 4 || b.size() < 4 + 4 * std::size_t(b[3])) return kUnknown;
+  std::size_t total = 1;
+  for (std::size_t k = 0; k < b[3]; ++k) {
+    const unsigned char* p = b.data() + 4 + 4 * k;
+    const std::size_t d = std::size_t(p[0]) << 24 | std::size_t(p[1]) << 16 | std::size_t(p[2]) << 8 | p[3];
+    if (d != 0 && total > kUnknown / d) return kUnknown;
+    total *= d;
+  }
+  const std::size_t header = 4 + 4 * std::size_t(b[3]);
+  return total > kUnknown - header ? kUnknown : header + total;
+}
+
 }  // namespace
 
 Tensor read_idx(const std::string& path, const IdxOptions& opt) {
-  const std::vector<unsigned char> b = read_maybe_gzip(path, "read_idx");
+  const std::vector<unsigned char> b = read_maybe_gzip(path, "read_idx", idx_size);
   const std::string who = "read_idx: " + path + ": ";
   if (b.size() < 4)
     throw std::runtime_error(who + "too short for an IDX header (" + num(b.size()) + " bytes)");

@@ -17,6 +17,7 @@
 
 #include "autograd/autograd.hpp"
 #include "nn/data.hpp"
+#include "tests/helpers.hpp"
 
 using namespace chainrule;
 using namespace chainrule::nn;
@@ -459,6 +460,22 @@ TEST_CASE("data: read_idx reports a gzip stream cut short") {
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string cut = dir.write("cut.gz", bytes.substr(0, bytes.size() / 2));
   CHECK_THROWS_WITH(read_idx(cut), ("read_idx: " + cut + ": truncated gzip stream").c_str());
+}
+
+TEST_CASE("data: read_idx stops inflating a gzip bomb one chunk past what the header declares") {
+  TempDir dir;
+  const std::string path = (dir.path / "bomb.gz").string();
+  gzFile f = gzopen(path.c_str(), "wb9");
+  REQUIRE(f);
+  const std::string head = idx_bytes({3}, {1, 2, 3});
+  REQUIRE(gzwrite(f, head.data(), unsigned(head.size())) == int(head.size()));
+  const std::string zeros(1 << 20, '\0');
+  for (int i = 0; i < 256; ++i) REQUIRE(gzwrite(f, zeros.data(), unsigned(zeros.size())) == int(zeros.size()));
+  REQUIRE(gzclose(f) == Z_OK);  // 256 MiB of zeros in ~250 kB
+  const std::string msg = test::message([&] { read_idx(path); });
+  // The extra bytes counted are those of the one 1 MiB chunk read past the 11 declared bytes, not 256 MiB.
+  CHECK(msg == "read_idx: " + path + ": " + std::to_string((1 << 20) - 11) +
+                   " unexpected bytes after the 3 data bytes of shape [3]");
 }
 
 TEST_CASE("data: load_fashion_mnist explains how to get the files when they are missing") {
