@@ -15,7 +15,7 @@ case "$mode" in demo|test|bench|deps|sanitize|tsan|fuzz) ;; *) echo "usage: $0 d
 
 # Debian packages the build needs (a minbase image may lack even make, cmake and a compiler).
 # libopenblas-dev is also what xtensor-blas's find_dependency(BLAS) and find_dependency(LAPACK) find.
-packages=(g++ make cmake git pkg-config
+packages=(g++ make cmake ninja-build git pkg-config
           libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
           doctest-dev nlohmann-json3-dev zlib1g-dev libcli11-dev)
 [[ $mode == test ]] && packages+=(python3-numpy)   # cross-checks our safetensors files with an independent reader
@@ -91,7 +91,11 @@ fi
 echo "==> configuring"
 werror=OFF; [[ ${CI:-} == true ]] && werror=ON
 torch=OFF;  [[ $mode == bench ]] && torch=ON   # bench measures libtorch side by side
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCHAINRULE_WERROR=$werror -DCHAINRULE_BENCH_TORCH=$torch
+# Ninja: a target's files compile while the libraries it links are still being built (make waits for them).
+if [[ -f build/CMakeCache.txt ]] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' build/CMakeCache.txt; then
+  rm -rf build/CMakeCache.txt build/CMakeFiles   # configured by an older build.sh with make: start afresh
+fi
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHAINRULE_WERROR=$werror -DCHAINRULE_BENCH_TORCH=$torch
 
 # Step 3: build.
 echo "==> building"
