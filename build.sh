@@ -46,7 +46,9 @@ fi
 # Any sanitizer report aborts the test that hit it, so ctest fails.
 if [[ $mode == sanitize || $mode == tsan || $mode == fuzz ]]; then
   werror=OFF; [[ ${CI:-} == true ]] && werror=ON
-  common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHAINRULE_WERROR=$werror -DCHAINRULE_BUILD_EXAMPLES=OFF
+  # -O1 -g1: what the sanitizers recommend, with line tables for their stack traces; half the compile time of -O2 -g.
+  common=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
+          -DCHAINRULE_WERROR=$werror -DCHAINRULE_BUILD_EXAMPLES=OFF
           -DCHAINRULE_BUILD_BENCH=OFF)
   case "$mode" in
     sanitize)
