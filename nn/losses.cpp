@@ -67,7 +67,8 @@ Tensor l1_loss(const Tensor& pred, const Tensor& target, Reduction r) {
   return reduce(abs(pred - target), r);
 }
 
-// ℓ = −(t·max(ln p, −100) + (1 − t)·max(ln(1 − p), −100))
+// ℓ = (t − 1)·max(ln(1 − p), −100) − t·max(ln p, −100)     (= −(t·ln p + (1 − t)·ln(1 − p)), clamped; in torch's
+//   order, which fixes the sign of a zero loss: +0 at p = t = 0, −0 at p = t = 1, as torch gives)
 //   ∂ℓ/∂p = (p − t)/max(p(1 − p), 1e-12)       ∂ℓ/∂t = max(ln(1 − p), −100) − max(ln p, −100)       (torch's)
 Tensor binary_cross_entropy(const Tensor& prob, const Tensor& target, Reduction r) {
   check_pair("binary_cross_entropy", prob, target, "probabilities");
@@ -82,7 +83,7 @@ Tensor binary_cross_entropy(const Tensor& prob, const Tensor& target, Reduction 
   });
   Tensor per = binary(
       "binary_cross_entropy", prob, target,
-      [](auto p, auto t) { return -(t * clamped_log(p) + (1 - t) * clamped_log(1 - p)); },
+      [](auto p, auto t) { return (t - 1) * clamped_log(1 - p) - t * clamped_log(p); },
       [](auto g, auto p, auto t, auto) { return g * (p - t) / std::max(p * (1 - p), decltype(p)(1e-12)); },
       [](auto g, auto p, auto, auto) { return g * (clamped_log(1 - p) - clamped_log(p)); });
   return reduce(per, r);
