@@ -23,7 +23,7 @@ struct Expression::Node {
 };
 
 namespace {
-struct Function {
+struct Builtin {
   const char* name;
   std::size_t arity;
   Tensor (*unary)(const Tensor&);
@@ -42,15 +42,15 @@ Tensor call_gaussian(const Tensor& x) { return gaussian(x); }
 Tensor call_step(const Tensor& x) { return step(x); }
 Tensor call_max(const Tensor& a, const Tensor& b) { return maximum(a, b); }
 Tensor call_min(const Tensor& a, const Tensor& b) { return minimum(a, b); }
-const Function kFunctions[] = {
+const Builtin kFunctions[] = {
     {"exp", 1, call_exp, nullptr},   {"log", 1, call_log, nullptr},     {"sqrt", 1, call_sqrt, nullptr},
     {"abs", 1, call_abs, nullptr},   {"sin", 1, call_sin, nullptr},     {"cos", 1, call_cos, nullptr},
     {"tanh", 1, call_tanh, nullptr}, {"sigmoid", 1, call_sigmoid, nullptr}, {"relu", 1, call_relu, nullptr},
     {"gaussian", 1, call_gaussian, nullptr}, {"step", 1, call_step, nullptr},
     {"max", 2, nullptr, call_max},   {"min", 2, nullptr, call_min},
 };
-const Function* find_function(const std::string& name) {
-  for (const Function& f : kFunctions)
+const Builtin* find_function(const std::string& name) {
+  for (const Builtin& f : kFunctions)
     if (name == f.name) return &f;
   return nullptr;
 }
@@ -179,10 +179,10 @@ class Parser {
     return add({Node::Number, text, std::strtod(text.c_str(), nullptr), {}, at, pos_});
   }
   std::size_t call(const std::string& name, std::size_t at) {
-    const Function* f = find_function(name);
+    const Builtin* f = find_function(name);
     if (!f) {
       std::string known;
-      for (const Function& k : kFunctions) known += (known.empty() ? "" : " ") + std::string(k.name);
+      for (const Builtin& k : kFunctions) known += (known.empty() ? "" : " ") + std::string(k.name);
       fail("unknown function '" + name + "' (functions: " + known + ")", at);
     }
     accept('(');
@@ -242,7 +242,7 @@ Tensor Expression::operator()(const std::map<std::string, Tensor>& variables) co
         }
         break;
       case Node::Call: {
-        const Function* f = find_function(n.name);
+        const Builtin* f = find_function(n.name);
         v[i] = f->arity == 1 ? f->unary(arg(0)) : f->binary(arg(0), arg(1));
         break;
       }

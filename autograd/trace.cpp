@@ -81,8 +81,12 @@ std::vector<const Node*> walk(const Node& root) {
   return order;
 }
 
+}  // namespace
+
 // The user's label, else <op>_k for results and leaf_k for parameters, const_k for constants, numbered in the
-// order of walk() so that a trace and a graph of the same tape agree.
+// order of walk() so that a trace and a graph of the same tape agree. (Not in the anonymous namespace: the
+// recorder, a class of the public header, holds one.)
+namespace detail {
 class Names {
  public:
   Names() = default;
@@ -103,6 +107,10 @@ class Names {
   std::unordered_map<const Node*, std::string> names_;
   std::map<std::string, std::size_t> counts_;
 };
+}  // namespace detail
+using detail::Names;
+
+namespace {
 
 Tensor snapshot(const Node& n) {
   return detail::dispatch(n.dtype, [&](auto tag) {

@@ -26,7 +26,8 @@ class Draws {
   std::mt19937_64 gen_;
 };
 
-std::string num(double v) {
+// v as printf's %g prints it, for error messages.
+std::string fmt_g(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
@@ -37,7 +38,7 @@ void check(bool ok, const char* fn, const std::string& what) {
 }
 void check_common(const char* fn, std::size_t n, double noise) {
   check(n >= 2, fn, "n must be >= 2 (one point per class at least), got " + std::to_string(n));
-  check(noise >= 0 && std::isfinite(noise), fn, "noise must be >= 0 and finite, got " + num(noise));
+  check(noise >= 0 && std::isfinite(noise), fn, "noise must be >= 0 and finite, got " + fmt_g(noise));
 }
 
 // Adds N(0, noise²) to every coordinate, shuffles the rows, and packs them into a Dataset.
@@ -73,7 +74,7 @@ Dataset make_moons(std::size_t n, double noise, std::uint64_t seed, Dtype dtype)
 
 Dataset make_circles(std::size_t n, double noise, double factor, std::uint64_t seed, Dtype dtype) {
   check_common("make_circles", n, noise);
-  check(factor > 0 && factor < 1, "make_circles", "factor must be in (0, 1), got " + num(factor));
+  check(factor > 0 && factor < 1, "make_circles", "factor must be in (0, 1), got " + fmt_g(factor));
   Draws draws(seed);
   const std::size_t n_out = n / 2, n_in = n - n_out;
   std::vector<double> xy, label;
@@ -94,7 +95,7 @@ Dataset make_blobs(std::size_t n, const std::vector<std::array<double, 2>>& cent
   check(n >= centers.size(), "make_blobs",
         "n must be >= the number of centers (" + std::to_string(centers.size()) + "), got " + std::to_string(n));
   check(cluster_std >= 0 && std::isfinite(cluster_std), "make_blobs",
-        "cluster_std must be >= 0 and finite, got " + num(cluster_std));
+        "cluster_std must be >= 0 and finite, got " + fmt_g(cluster_std));
   Draws draws(seed);
   const std::size_t k = centers.size();
   std::vector<double> xy, label;

@@ -3,14 +3,19 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <functional>
 #include <string>
+#include <vector>
 
-#include "autograd/allocator.hpp"
+#include "autograd/autograd.hpp"
+#include "nn/model.hpp"
 
 namespace test {
 
@@ -28,10 +33,10 @@ inline std::string message(const std::function<void()>& f) {
 /// the process id and a counter: ctest runs test cases as parallel processes, which share the seeded generator.
 class TempDir {
  public:
-  explicit TempDir(const std::string& prefix = "chainrule_test") {
+  explicit TempDir(const std::string& prefix = "chainrule_test",
+                   const std::filesystem::path& root = std::filesystem::temp_directory_path()) {
     static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            (prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    path_ = root / (prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -44,6 +49,18 @@ class TempDir {
   const std::filesystem::path& path() const { return path_; }
   /// The full path of a file in the directory.
   std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+  /// Writes `bytes` to the file `name` and returns its full path.
+  std::string write(const std::string& name, const std::string& bytes) const {
+    std::ofstream(path_ / name, std::ios::binary) << bytes;
+    return *this / name;
+  }
+  /// The names of the files in the directory, sorted.
+  std::vector<std::string> files() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
 
  private:
   std::filesystem::path path_;
@@ -59,6 +76,42 @@ inline double resident_mib() {
   std::size_t size = 0, resident = 0;
   statm >> size >> resident;
   return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+/// A file's bytes ("" when it cannot be read).
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// Writes bytes to path, replacing what was there.
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// v as 8 little-endian bytes (the safetensors header length).
+inline std::string u64_le(std::uint64_t v) {
+  std::string s(8, '\0');
+  for (int b = 0; b < 8; ++b) s[b] = static_cast<char>(v >> (8 * b));
+  return s;
+}
+
+/// A tensor's elements in row-major order, as doubles.
+inline std::vector<double> values(const chainrule::Tensor& t) {
+  std::vector<double> out;
+  chainrule::detail::dispatch(t.dtype(), [&](auto tag) {
+    const auto& a = t.data<decltype(tag)>();
+    out.assign(a.begin(), a.end());
+  });
+  return out;
+}
+
+/// fit() options for a silent run.
+inline chainrule::nn::FitOptions quiet(std::size_t epochs, std::size_t batch) {
+  chainrule::nn::FitOptions o;
+  o.epochs = epochs, o.batch_size = batch, o.verbose = 0;
+  return o;
 }
 
 }  // namespace test

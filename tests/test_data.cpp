@@ -21,18 +21,12 @@
 
 using namespace chainrule;
 using namespace chainrule::nn;
+using test::TempDir;
 namespace fs = std::filesystem;
 
+using test::values;
 namespace {
 
-std::vector<double> values(const Tensor& t) {
-  std::vector<double> out;
-  detail::dispatch(t.dtype(), [&](auto tag) {
-    const auto& a = t.data<decltype(tag)>();
-    out.assign(a.begin(), a.end());
-  });
-  return out;
-}
 
 void check_close(const Tensor& t, const std::vector<double>& expected, double eps = 1e-12) {
   const auto got = values(t);
@@ -43,27 +37,6 @@ void check_close(const Tensor& t, const std::vector<double>& expected, double ep
   }
 }
 
-/// A fresh directory under the system temp dir, removed with everything in it when the test ends.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("chainrule_test_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  /// Writes text (bytes as given) to name and returns its full path.
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path p = path / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
-  }
-};
 
 /// An IDX byte stream: magic 0x000008nd, big-endian sizes, then the data bytes.
 std::string idx_bytes(const std::vector<std::uint32_t>& dims, const std::vector<unsigned char>& data) {
@@ -352,7 +325,7 @@ TEST_CASE("data: read_csv names the file, line, column and text of a bad cell") 
   const std::string big = dir.write("big.csv", "a\n1e39\n");
   CHECK_THROWS_WITH(read_csv(big), (big + ":2: column 'a': '1e39' is out of range for float32").c_str());
   CHECK_THROWS_WITH(read_csv(dir.write("huge.csv", "a\n1e999\n")),
-                    ((dir.path / "huge.csv").string() + ":2: column 'a': '1e999' is out of range for float64").c_str());
+                    ((dir.path() / "huge.csv").string() + ":2: column 'a': '1e999' is out of range for float64").c_str());
   CsvOptions no_header;
   no_header.header = false;
   const std::string nh = dir.write("nh.csv", "1,2\n3,x\n");
@@ -373,7 +346,7 @@ TEST_CASE("data: read_csv rejects ragged rows with expected and actual field cou
 
 TEST_CASE("data: read_csv errors for missing, empty and header-only files and bad label options") {
   TempDir dir;
-  const std::string missing = (dir.path / "nope.csv").string();
+  const std::string missing = (dir.path() / "nope.csv").string();
   CHECK_THROWS_WITH(read_csv(missing), ("read_csv: cannot open " + missing + ": no such file").c_str());
   const std::string empty = dir.write("empty.csv", "");
   CHECK_THROWS_WITH(read_csv(empty), ("read_csv: " + empty + " is empty").c_str());
@@ -410,7 +383,7 @@ TEST_CASE("data: read_idx reads raw and gzipped image and label files") {
   const std::string images = idx_bytes({2, 2, 3}, pixels);
   const std::string labels = idx_bytes({2}, {7, 1});
   const std::string raw = dir.write("images-idx3-ubyte", images);
-  const std::string gz = write_gz(dir.path / "images-idx3-ubyte.gz", images);
+  const std::string gz = write_gz(dir.path() / "images-idx3-ubyte.gz", images);
   CHECK(fs::file_size(gz) != images.size());  // really compressed, not stored as is
   for (const auto& path : {raw, gz}) {
     CAPTURE(path);
@@ -423,7 +396,7 @@ TEST_CASE("data: read_idx reads raw and gzipped image and label files") {
   CHECK(scaled.dtype() == kFloat64);
   CHECK(values(scaled)[11] == 1.0);
   CHECK(values(scaled)[3] == doctest::Approx(3.0 / 255).epsilon(1e-15));
-  const Tensor l = read_idx(write_gz(dir.path / "labels-idx1-ubyte.gz", labels));
+  const Tensor l = read_idx(write_gz(dir.path() / "labels-idx1-ubyte.gz", labels));
   CHECK(l.shape() == Shape{2});
   check_close(l, {7, 1});
 }
@@ -435,7 +408,7 @@ TEST_CASE("data: read_idx rejects a bad magic number, short files and trailing b
   const std::string p1 = dir.write("wrong-magic", wrong);
   CHECK_THROWS_WITH(read_idx(p1), ("read_idx: " + p1 + ": bad magic number 0x00000D01; expected an IDX file of "
                                    "unsigned bytes: 0x00000803 (images) or 0x00000801 (labels)").c_str());
-  const std::string p2 = write_gz(dir.path / "truncated.gz", idx_bytes({2, 3, 3}, std::vector<unsigned char>(10, 1)));
+  const std::string p2 = write_gz(dir.path() / "truncated.gz", idx_bytes({2, 3, 3}, std::vector<unsigned char>(10, 1)));
   CHECK_THROWS_WITH(read_idx(p2),
                     ("read_idx: " + p2 + ": truncated: shape [2,3,3] needs 18 data bytes, found 10").c_str());
   const std::string p3 = dir.write("trailing", idx_bytes({2}, {1, 2, 3, 4, 5}));
@@ -446,7 +419,7 @@ TEST_CASE("data: read_idx rejects a bad magic number, short files and trailing b
                     ("read_idx: " + p4 + ": header declares 3 dimensions but the file ends after 6 bytes").c_str());
   const std::string p5 = dir.write("tiny", std::string("\0\0", 2));
   CHECK_THROWS_WITH(read_idx(p5), ("read_idx: " + p5 + ": too short for an IDX header (2 bytes)").c_str());
-  const std::string p6 = (dir.path / "absent.gz").string();
+  const std::string p6 = (dir.path() / "absent.gz").string();
   CHECK_THROWS_WITH(read_idx(p6), ("read_idx: cannot open " + p6 + ": no such file").c_str());
 }
 
@@ -455,7 +428,7 @@ TEST_CASE("data: read_idx reports a gzip stream cut short") {
   std::vector<unsigned char> noise(4000);
   std::uint32_t state = 1;
   for (auto& b : noise) b = (state = state * 1664525u + 1013904223u) >> 24;  // incompressible bytes
-  const std::string full = write_gz(dir.path / "full.gz", idx_bytes({4000}, noise));
+  const std::string full = write_gz(dir.path() / "full.gz", idx_bytes({4000}, noise));
   std::ifstream in(full, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string cut = dir.write("cut.gz", bytes.substr(0, bytes.size() / 2));
@@ -464,7 +437,7 @@ TEST_CASE("data: read_idx reports a gzip stream cut short") {
 
 TEST_CASE("data: read_idx stops inflating a gzip bomb one chunk past what the header declares") {
   TempDir dir;
-  const std::string path = (dir.path / "bomb.gz").string();
+  const std::string path = (dir.path() / "bomb.gz").string();
   gzFile f = gzopen(path.c_str(), "wb9");
   REQUIRE(f);
   const std::string head = idx_bytes({3}, {1, 2, 3});
@@ -482,11 +455,11 @@ TEST_CASE("data: load_fashion_mnist explains how to get the files when they are 
   TempDir dir;
   const std::string hint = "; install Debian's dataset-fashion-mnist package (apt install dataset-fashion-mnist) "
                            "or pass the directory holding the Fashion-MNIST *-ubyte.gz files";
-  const std::string absent = (dir.path / "none").string();
+  const std::string absent = (dir.path() / "none").string();
   CHECK_THROWS_WITH(load_fashion_mnist(absent),
                     ("load_fashion_mnist: directory " + absent + " not found" + hint).c_str());
-  CHECK_THROWS_WITH(load_fashion_mnist(dir.path.string(), false),
-                    ("load_fashion_mnist: " + (dir.path / "t10k-images-idx3-ubyte").string() + ".gz not found" + hint)
+  CHECK_THROWS_WITH(load_fashion_mnist(dir.path().string(), false),
+                    ("load_fashion_mnist: " + (dir.path() / "t10k-images-idx3-ubyte").string() + ".gz not found" + hint)
                         .c_str());
   CHECK(fashion_mnist_classes().size() == 10);
   CHECK(fashion_mnist_classes()[9] == "Ankle boot");
@@ -497,9 +470,9 @@ TEST_CASE("data: load_fashion_mnist reads a directory of small IDX files") {
   std::vector<unsigned char> pixels(3 * 28 * 28, 0);
   pixels[0] = 255;
   pixels[28 * 28 + 5] = 51;
-  write_gz(dir.path / "t10k-images-idx3-ubyte.gz", idx_bytes({3, 28, 28}, pixels));
+  write_gz(dir.path() / "t10k-images-idx3-ubyte.gz", idx_bytes({3, 28, 28}, pixels));
   dir.write("t10k-labels-idx1-ubyte", idx_bytes({3}, {9, 0, 4}));  // a decompressed file is found too
-  const Dataset d = load_fashion_mnist(dir.path.string(), false);
+  const Dataset d = load_fashion_mnist(dir.path().string(), false);
   CHECK(d.x().shape() == Shape{3, 784});
   const auto x = values(d.x());
   CHECK(x[0] == 1.0);
@@ -507,13 +480,13 @@ TEST_CASE("data: load_fashion_mnist reads a directory of small IDX files") {
   CHECK(to_labels(d.y()) == std::vector<std::size_t>{9, 0, 4});
 
   dir.write("t10k-labels-idx1-ubyte", idx_bytes({3}, {9, 10, 4}));
-  CHECK_THROWS_WITH(load_fashion_mnist(dir.path.string(), false),
-                    ("load_fashion_mnist: " + (dir.path / "t10k-labels-idx1-ubyte").string() +
+  CHECK_THROWS_WITH(load_fashion_mnist(dir.path().string(), false),
+                    ("load_fashion_mnist: " + (dir.path() / "t10k-labels-idx1-ubyte").string() +
                      ": label 10 at row 1 is not a class 0..9").c_str());
   dir.write("t10k-labels-idx1-ubyte", idx_bytes({2}, {9, 0}));
-  CHECK_THROWS_WITH(load_fashion_mnist(dir.path.string(), false),
-                    ("load_fashion_mnist: " + (dir.path / "t10k-images-idx3-ubyte.gz").string() + " has 3 images but " +
-                     (dir.path / "t10k-labels-idx1-ubyte").string() + " has shape [2]").c_str());
+  CHECK_THROWS_WITH(load_fashion_mnist(dir.path().string(), false),
+                    ("load_fashion_mnist: " + (dir.path() / "t10k-images-idx3-ubyte.gz").string() + " has 3 images but " +
+                     (dir.path() / "t10k-labels-idx1-ubyte").string() + " has shape [2]").c_str());
 }
 
 TEST_CASE("data: the real Fashion-MNIST test set loads with the expected shape and ranges") {

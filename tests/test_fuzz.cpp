@@ -23,11 +23,15 @@
 #include "nn/data.hpp"
 #include "nn/model.hpp"
 #include "nn/serialize.hpp"
+#include "tests/helpers.hpp"
 
 using namespace chainrule;
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
+using test::read_bytes;
+using test::write_bytes;
+using test::u64_le;
 namespace {
 
 // Under the sanitizers each load costs ~10x more; CHAINRULE_SANITIZER_BUILD (tests/CMakeLists.txt) runs fewer
@@ -47,30 +51,9 @@ fs::path scratch_root() {
   return fs::temp_directory_path();
 }
 
-struct TempDir {
-  fs::path path = scratch_root() / ("chainrule_fuzz_" + std::to_string(::getpid()) + "_" +
-                                    std::to_string(std::random_device{}()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& f) const { return (path / f).string(); }
-};
+// Scratch files of the fuzz loops go to tmpfs when there is one: thousands of small writes.
+test::TempDir scratch_dir() { return test::TempDir("chainrule_fuzz", scratch_root()); }
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc)
-      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-std::string u64_le(std::uint64_t v) {
-  std::string s(8, '\0');
-  for (int b = 0; b < 8; ++b) s[b] = static_cast<char>(v >> (8 * b));
-  return s;
-}
 
 // A small model with every kind of stored tensor: Dense weights and biases, BatchNorm's parameters and running
 // statistics, Adam's moments and step counters; an L2 penalty in the compile settings.
@@ -192,7 +175,7 @@ void lie_everywhere(const std::string& original, const std::string& path, const 
 }  // namespace
 
 TEST_CASE("fuzz: Model::load of every truncation of a saved model throws naming the file") {
-  TempDir dir;
+  const test::TempDir dir = scratch_dir();
   const std::string good = small_model_file(dir / "good.safetensors");
   const std::string path = dir / "cut.safetensors";
   Outcomes out;
@@ -206,7 +189,7 @@ TEST_CASE("fuzz: Model::load of every truncation of a saved model throws naming 
 }
 
 TEST_CASE("fuzz: Model::load with every header length that matters, 0 to 2^64 - 1") {
-  TempDir dir;
+  const test::TempDir dir = scratch_dir();
   const std::string good = small_model_file(dir / "good.safetensors");
   const std::string path = dir / "len.safetensors";
   const std::uint64_t size = good.size();
@@ -226,7 +209,7 @@ TEST_CASE("fuzz: Model::load with every header length that matters, 0 to 2^64 - 
 }
 
 TEST_CASE("fuzz: Model::load survives random byte flips: a usable model or an error naming the file") {
-  TempDir dir;
+  const test::TempDir dir = scratch_dir();
   const std::string good = small_model_file(dir / "good.safetensors");
   const std::string path = dir / "flip.safetensors";
   std::mt19937 rng(31337);
@@ -248,7 +231,7 @@ TEST_CASE("fuzz: Model::load survives random byte flips: a usable model or an er
 }
 
 TEST_CASE("fuzz: Model::load of a safetensors header that lies, value by value") {
-  TempDir dir;
+  const test::TempDir dir = scratch_dir();
   const std::string good = small_model_file(dir / "good.safetensors");
   Outcomes out;
   lie_everywhere(
@@ -269,7 +252,7 @@ TEST_CASE("fuzz: Model::load of a safetensors header that lies, value by value")
 }
 
 TEST_CASE("fuzz: Model::load of a model description that lies, value by value") {
-  TempDir dir;
+  const test::TempDir dir = scratch_dir();
   const std::string good = small_model_file(dir / "good.safetensors");
   Outcomes out;
   lie_everywhere(
@@ -286,7 +269,7 @@ TEST_CASE("fuzz: Model::load of a model description that lies, value by value") 
 }
 
 TEST_CASE("fuzz: shapes and dtypes that agree with the byte counts but not with the architecture are refused") {
-  TempDir dir;
+  const test::TempDir dir = scratch_dir();
   const std::string good = small_model_file(dir / "good.safetensors");
   const StParts parts = split(good);
   const std::string path = dir / "lie.safetensors";
@@ -322,7 +305,7 @@ TEST_CASE("fuzz: shapes and dtypes that agree with the byte counts but not with 
 }
 
 TEST_CASE("fuzz: JSON nested 10^5 deep, in the header and in the model description, is refused") {
-  TempDir dir;
+  const test::TempDir dir = scratch_dir();
   const std::string good = small_model_file(dir / "good.safetensors");
   const StParts parts = split(good);
   const std::string path = dir / "deep.safetensors";
@@ -352,7 +335,7 @@ TEST_CASE("fuzz: JSON nested 10^5 deep, in the header and in the model descripti
 }
 
 TEST_CASE("fuzz: read_csv of mutated files ends in a table of finite numbers or an error naming the file") {
-  TempDir dir;
+  const test::TempDir dir = scratch_dir();
   const std::string good = "x1,x2,label\n0.5,-1.25,0\n3e2,4,1\n\"7\",8.5,2\n-0.0,1e-3,1\n";
   const std::string path = dir / "m.csv";
   // Pieces a broken export leaves behind: text, NaN, infinities, separators, quotes, line ends, huge exponents.
@@ -403,7 +386,7 @@ TEST_CASE("fuzz: read_csv of mutated files ends in a table of finite numbers or 
 }
 
 TEST_CASE("fuzz: read_idx of truncated, flipped, lying and corrupt-gzip files ends in a tensor or an error") {
-  TempDir dir;
+  const test::TempDir dir = scratch_dir();
   // Two 3x4 images, bytes 0..23: the good file, raw and gzipped.
   std::string good = {0, 0, 0x08, 0x03, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4};
   for (int k = 0; k < 24; ++k) good += static_cast<char>(k * 10);

@@ -18,6 +18,7 @@
 using namespace chainrule;
 namespace fs = std::filesystem;
 
+using test::quiet;
 namespace {
 
 // Two Gaussian blobs in 2-D, labels 0/1 (class indices as float), seeded.
@@ -44,11 +45,6 @@ nn::Model classifier(std::uint64_t seed) {
 
 using test::TempDir;
 
-nn::FitOptions quiet(std::size_t epochs, std::size_t batch) {
-  nn::FitOptions o;
-  o.epochs = epochs, o.batch_size = batch, o.verbose = 0;
-  return o;
-}
 
 }  // namespace
 

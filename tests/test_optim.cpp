@@ -12,19 +12,17 @@
 
 #include "autograd/autograd.hpp"
 #include "optim/optim.hpp"
+#include "tests/helpers.hpp"
 
 using namespace chainrule;
 using namespace chainrule::optim;
 using json = nlohmann::json;
 
+using test::values;
 namespace {
 
 Tensor param(const std::vector<double>& v) { return tensor(v, kFloat64).requires_grad_(); }
 
-std::vector<double> values(const Tensor& t) {
-  const auto& a = t.data<double>();
-  return {a.begin(), a.end()};
-}
 
 /// Makes p's gradient exactly c: backward of Σ p⊙c after zero_grad.
 void set_grad(Tensor& p, const std::vector<double>& c) {

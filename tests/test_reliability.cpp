@@ -20,7 +20,9 @@
 using namespace chainrule;
 namespace fs = std::filesystem;
 using test::message;
+using test::TempDir;
 
+using test::quiet;
 namespace {
 
 // Under the sanitizers (CHAINRULE_SANITIZER_BUILD) the fan-in is 10^4 wide, and the resident-memory checks are
@@ -55,7 +57,7 @@ template <class T> void check_values(const Tensor& t, const std::vector<double>&
   }
 }
 
-std::pair<Tensor, Tensor> blobs(std::size_t n, std::uint64_t seed, Dtype dt = kFloat32) {
+std::pair<Tensor, Tensor> blobs_of(std::size_t n, std::uint64_t seed, Dtype dt = kFloat32) {
   manual_seed(seed);
   Tensor x = randn({n, 2}, kFloat64);
   Tensor y = zeros({n}, kFloat64);
@@ -67,13 +69,8 @@ std::pair<Tensor, Tensor> blobs(std::size_t n, std::uint64_t seed, Dtype dt = kF
   return {x.to(dt), y.to(dt)};
 }
 
-nn::FitOptions quiet(std::size_t epochs, std::size_t batch) {
-  nn::FitOptions o;
-  o.epochs = epochs, o.batch_size = batch, o.verbose = 0;
-  return o;
-}
 
-nn::Model classifier(std::uint64_t seed, Dtype dt = kFloat32, const std::string& optimizer = "adam") {
+nn::Model tanh_classifier(std::uint64_t seed, Dtype dt = kFloat32, const std::string& optimizer = "adam") {
   manual_seed(seed);
   nn::Linear::Options lo;
   lo.dtype = dt;
@@ -83,16 +80,6 @@ nn::Model classifier(std::uint64_t seed, Dtype dt = kFloat32, const std::string&
   return m;
 }
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("chainrule_reliability_" + std::to_string(::getpid()) + "_" +
-                                               std::to_string(random_u64()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& f) const { return (path / f).string(); }
-};
 
 }  // namespace
 
@@ -209,9 +196,9 @@ TEST_CASE_TEMPLATE("reliability: binary cross-entropy at probabilities 0 and 1 i
 }
 
 TEST_CASE("reliability: float32 and float64 train to the same weights (same start, 10 epochs of SGD)") {
-  auto [x, y] = blobs(64, 3, kFloat64);
-  nn::Model m64 = classifier(5, kFloat64, "sgd");
-  nn::Model m32 = classifier(5, kFloat32, "sgd");
+  auto [x, y] = blobs_of(64, 3, kFloat64);
+  nn::Model m64 = tanh_classifier(5, kFloat64, "sgd");
+  nn::Model m32 = tanh_classifier(5, kFloat32, "sgd");
   for (std::size_t i = 0; i < m64.parameters().size(); ++i)  // the same starting point, exactly
     m32.parameters()[i].data<float>() = xt::cast<float>(m64.parameters()[i].data<double>());
   nn::History h64 = m64.fit(x, y, quiet(10, 16));
@@ -228,8 +215,8 @@ TEST_CASE("reliability: float32 and float64 train to the same weights (same star
 }
 
 TEST_CASE("reliability: a batch larger than the data is one full batch; empty data is a clear error") {
-  auto [x, y] = blobs(20, 4);
-  nn::Model a = classifier(6), b = classifier(6);
+  auto [x, y] = blobs_of(20, 4);
+  nn::Model a = tanh_classifier(6), b = tanh_classifier(6);
   a.fit(x, y, quiet(3, 20));
   b.fit(x, y, quiet(3, std::numeric_limits<std::size_t>::max()));
   for (std::size_t i = 0; i < a.parameters().size(); ++i)
@@ -248,7 +235,7 @@ TEST_CASE("reliability: a batch of 1 through BatchNorm1d in training is an error
   nn::Model m;
   m.add(nn::make_dense(2, 4, "relu")).add(std::make_shared<nn::BatchNorm1d>(4)).add(nn::make_dense(4, 2, "softmax"));
   m.compile("sgd", "sparse_categorical_crossentropy");
-  auto [x, y] = blobs(9, 9);
+  auto [x, y] = blobs_of(9, 9);
   // 9 rows in batches of 4 leave a last batch of 1: torch's BatchNorm1d refuses it, so does ours.
   CHECK(message([&] { m.fit(x, y, quiet(1, 4)); }) ==
         "BatchNorm1d: expected more than 1 value per channel when training, got input [1,4]");
@@ -277,8 +264,8 @@ class FailingSaveAt : public nn::Callback {
 TEST_CASE("reliability: a checkpoint save failing at any stage keeps the previous checkpoint, and resuming from it "
           "gives the weights of uninterrupted training") {
   using nn::io_testing::WriteStage;
-  auto [x, y] = blobs(32, 12);
-  nn::Model full = classifier(13);
+  auto [x, y] = blobs_of(32, 12);
+  nn::Model full = tanh_classifier(13);
   full.fit(x, y, quiet(4, 8));  // the uninterrupted run
 
   for (WriteStage stage : {WriteStage::Open, WriteStage::Write, WriteStage::Flush, WriteStage::Fsync,
@@ -286,7 +273,7 @@ TEST_CASE("reliability: a checkpoint save failing at any stage keeps the previou
     CAPTURE(nn::io_testing::write_stage_name(stage));
     TempDir dir;
     const std::string ckpt = dir / "ckpt.safetensors";
-    nn::Model m = classifier(13);
+    nn::Model m = tanh_classifier(13);
     auto o = quiet(4, 8);
     // Epoch 2 saves fine; epoch 3's save fails (the callback before the checkpoint arms the failure), which ends fit
     // with the save's error: as if the process had died there.
@@ -295,7 +282,7 @@ TEST_CASE("reliability: a checkpoint save failing at any stage keeps the previou
     const std::string err = message([&] { m.fit(x, y, o); });
     nn::io_testing::set_write_failure(WriteStage::None);  // fit ended by the exception: on_train_end never ran
     CHECK(err.find(ckpt + ": save failed at " + nn::io_testing::write_stage_name(stage)) == 0);
-    CHECK(std::vector<fs::path>(fs::directory_iterator(dir.path), {}) == std::vector<fs::path>{ckpt});  // no temp file
+    CHECK(std::vector<fs::path>(fs::directory_iterator(dir.path()), {}) == std::vector<fs::path>{ckpt});  // no temp file
 
     nn::Model resumed = nn::Model::load(ckpt);  // the epoch-2 checkpoint, intact
     auto r = quiet(4, 8);
@@ -312,13 +299,13 @@ TEST_CASE("reliability: a checkpoint save failing at any stage keeps the previou
 // not be used by two threads at the same time.
 
 TEST_CASE("threads: two models trained in two threads end bit-identical to the same models trained in turn") {
-  auto [x, y] = blobs(256, 21);
-  auto [x2, y2] = blobs(192, 22);
-  nn::Model a1 = classifier(23), b1 = classifier(24, kFloat32, "rmsprop");
+  auto [x, y] = blobs_of(256, 21);
+  auto [x2, y2] = blobs_of(192, 22);
+  nn::Model a1 = tanh_classifier(23), b1 = tanh_classifier(24, kFloat32, "rmsprop");
   a1.fit(x, y, quiet(20, 8));
   b1.fit(x2, y2, quiet(20, 4));
 
-  nn::Model a2 = classifier(23), b2 = classifier(24, kFloat32, "rmsprop");
+  nn::Model a2 = tanh_classifier(23), b2 = tanh_classifier(24, kFloat32, "rmsprop");
   std::string error_a, error_b;
   std::thread ta([&] { error_a = message([&] { a2.fit(x, y, quiet(20, 8)); }); });
   std::thread tb([&] { error_b = message([&] { b2.fit(x2, y2, quiet(20, 4)); }); });
@@ -356,9 +343,9 @@ TEST_CASE("threads: grad mode and the random generator are per thread") {
 
 TEST_CASE("threads: saving and loading different files from several threads at once") {
   TempDir dir;
-  auto [x, y] = blobs(16, 31);
+  auto [x, y] = blobs_of(16, 31);
   std::vector<nn::Model> models;
-  for (std::uint64_t s = 0; s < 4; ++s) models.push_back(classifier(40 + s));
+  for (std::uint64_t s = 0; s < 4; ++s) models.push_back(tanh_classifier(40 + s));
   std::vector<std::string> errors(4);
   std::vector<std::thread> threads;
   for (std::size_t t = 0; t < 4; ++t)

@@ -16,40 +16,19 @@
 
 #include "autograd/autograd.hpp"
 #include "nn/serialize.hpp"
+#include "tests/helpers.hpp"
 
 using namespace chainrule;
 using namespace chainrule::nn;
 namespace fs = std::filesystem;
 using nn::io_testing::WriteStage;
+using test::TempDir;
 
+using test::read_bytes;
+using test::write_bytes;
+using test::u64_le;
 namespace {
 
-// A fresh directory under the system's temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("chainrule_serialize_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  std::vector<std::string> files() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path_)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
- private:
-  fs::path path_;
-};
 
 // Resets the failure hook even when a check throws.
 struct FailureGuard {
@@ -57,20 +36,6 @@ struct FailureGuard {
   ~FailureGuard() { nn::io_testing::set_write_failure(WriteStage::None); }
 };
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string u64_le(std::uint64_t v) {
-  std::string s(8, '\0');
-  for (int b = 0; b < 8; ++b) s[b] = static_cast<char>(v >> (8 * b));
-  return s;
-}
 
 // A safetensors file from a header text (unpadded, as another writer may leave it) and a data section.
 std::string st_file(const std::string& header, const std::string& data) { return u64_le(header.size()) + header + data; }

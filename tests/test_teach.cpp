@@ -41,7 +41,7 @@ std::size_t count(const std::string& s, const std::string& what) {
 std::vector<double> flat(const Tensor& t) { return {t.data<double>().begin(), t.data<double>().end()}; }
 
 // Runs a shell command; returns its exit status and what it printed on stdout (and stderr if redirected).
-std::pair<int, std::string> run(const std::string& cmd) {
+std::pair<int, std::string> shell(const std::string& cmd) {
   std::string out;
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p != nullptr);
@@ -289,7 +289,7 @@ TEST_CASE("dot: write_dot writes a file Graphviz parses (when dot is installed)"
   if (std::system("command -v dot > /dev/null 2>&1") != 0) {
     MESSAGE("graphviz is not installed (apt-get install graphviz): skipping the dot -Tsvg check");
   } else {
-    auto [status, out] = run("dot -Tsvg " + path + " 2>&1");
+    auto [status, out] = shell("dot -Tsvg " + path + " 2>&1");
     CHECK(status == 0);
     CHECK(out.find("<svg") != std::string::npos);
   }
@@ -464,7 +464,7 @@ TEST_CASE("expression: nodes are labelled with their source text, so the trace r
 // ---- the command-line tool -------------------------------------------------------------------------------------
 
 TEST_CASE("chainrule CLI: grad --json prints the value and every partial derivative") {
-  auto [status, out] = run(kCli + " grad 'tanh(w1*x1 + w2*x2 + b)' x1=2 x2=0 w1=-3 w2=1 b=6.8813735870195432 --json");
+  auto [status, out] = shell(kCli + " grad 'tanh(w1*x1 + w2*x2 + b)' x1=2 x2=0 w1=-3 w2=1 b=6.8813735870195432 --json");
   REQUIRE(status == 0);
   const auto j = nlohmann::json::parse(out);
   CHECK(j["value"].get<double>() == doctest::Approx(std::sqrt(0.5)).epsilon(1e-12));
@@ -477,17 +477,17 @@ TEST_CASE("chainrule CLI: grad --json prints the value and every partial derivat
 }
 
 TEST_CASE("chainrule CLI: a parse error exits 2 with a caret under the column") {
-  auto [status, out] = run(kCli + " grad 'tanh(x + 1' x=1 2>&1");
+  auto [status, out] = shell(kCli + " grad 'tanh(x + 1' x=1 2>&1");
   CHECK(status == 2);
   CHECK(out == "chainrule grad: column 11: missing ')' to close the '(' at column 5\n  tanh(x + 1\n            ^\n");
-  CHECK(run(kCli + " grad 'x + 1' x=abc 2>&1") ==
+  CHECK(shell(kCli + " grad 'x + 1' x=abc 2>&1") ==
         std::make_pair(2, std::string("chainrule grad: bad binding 'x=abc': expected name=number, e.g. x1=2.5\n")));
-  CHECK(run(kCli + " > /dev/null 2>&1").first == 2);  // no subcommand: usage
+  CHECK(shell(kCli + " > /dev/null 2>&1").first == 2);  // no subcommand: usage
 }
 
 TEST_CASE("chainrule CLI: --trace and --dot") {
   const std::string path = "test_teach_cli.dot";
-  auto [status, out] = run(kCli + " grad 'a*a + a' a=3 --trace --dot " + path + " 2>/dev/null");
+  auto [status, out] = shell(kCli + " grad 'a*a + a' a=3 --trace --dot " + path + " 2>/dev/null");
   CHECK(status == 0);
   CHECK(out.find("∂(a*a + a)/∂a = 1 + 3 + 3 = 7   <- a sum over 3 paths") != std::string::npos);
   CHECK(out.find("value = 12\n∂/∂a  = 7\n") != std::string::npos);

@@ -20,14 +20,14 @@ using test::message;
 
 namespace {
 
-struct Case {
+struct BadCall {
   const char* what;
   std::function<void()> call;
   std::string expected;
 };
 
-void run_table(const std::vector<Case>& cases) {
-  for (const Case& c : cases) {
+void run_table(const std::vector<BadCall>& cases) {
+  for (const BadCall& c : cases) {
     const std::string what = c.what;
     CAPTURE(what);
     CHECK(message(c.call) == c.expected);
@@ -35,7 +35,7 @@ void run_table(const std::vector<Case>& cases) {
 }
 
 const double kNaN = std::nan("");
-const double kInf = std::numeric_limits<double>::infinity();
+const double kInfinity = std::numeric_limits<double>::infinity();
 
 std::vector<Tensor> params() { return {zeros({2, 2}).requires_grad_()}; }
 
@@ -121,7 +121,7 @@ TEST_CASE("validation: layers, activations and initializers name the module and 
       {"BatchNorm1d batch of 1", [] { nn::BatchNorm1d(4)(zeros({1, 4})); },
        "BatchNorm1d: expected more than 1 value per channel when training, got input [1,4]"},
       {"LeakyReLU NaN", [] { nn::LeakyReLU m(kNaN); }, "LeakyReLU: slope must be finite, got nan"},
-      {"LinearActivation inf", [] { nn::LinearActivation m(kInf, 0); },
+      {"LinearActivation inf", [] { nn::LinearActivation m(kInfinity, 0); },
        "LinearActivation: a and b must be finite, got a=inf, b=0"},
       {"PiecewiseLinear", [] { nn::PiecewiseLinear m(1, -1); },
        "PiecewiseLinear: need x_min < x_max, got x_min=1, x_max=-1"},
@@ -212,7 +212,7 @@ TEST_CASE("validation: optimizers name themselves, the option and its value") {
        "Adadelta: rho must be in [0, 1], got nan"},
       {"Adagrad lr_decay", [] { optim::Adagrad::Options o; o.lr_decay = -1; optim::Adagrad m(params(), o); },
        "Adagrad: lr_decay must be >= 0, got -1"},
-      {"set_lr", [] { optim::SGD(params(), optim::SGD::Options{}).set_lr(-kInf); },
+      {"set_lr", [] { optim::SGD(params(), optim::SGD::Options{}).set_lr(-kInfinity); },
        "SGD: lr must be >= 0 and finite, got -inf"},
       {"make_optimizer", [] { optim::make_optimizer("lbfgs", params()); },
        "make_optimizer: unknown optimizer 'lbfgs'; valid names: sgd, momentum, nag, nesterov, adagrad, adadelta, "
