@@ -1,0 +1,64 @@
+// The GEMMs of training cases c and d (bench_train) alone, through cblas_sgemm, in each transpose variant:
+// whether storing a weight or an activation the other way round would make the step's GEMMs faster. chainrule's
+// Linear keeps W as [in, out]: forward x·W (NN), ∂x = g·Wᵀ (NT), ∂W = xᵀ·g (TN); torch's [out, in] layout gives
+// NT, NN and TN. Prints GFLOP/s per variant, medians (bench/timer.hpp).
+//   bench_gemm [--threads N]        (OpenBLAS threads; default 1)
+#include <cblas.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bench/timer.hpp"
+
+namespace {
+
+struct Gemm {
+  const char* what;
+  int m, n, k;  // C[m,n] = op(A)[m,k] · op(B)[k,n]
+};
+
+// Median GFLOP/s of one C = op(A)·op(B) (beta 0), row-major.
+double gflops(const Gemm& g, bool ta, bool tb) {
+  std::vector<float> a(std::size_t(g.m) * g.k, 0.5f), b(std::size_t(g.k) * g.n, 0.25f), c(std::size_t(g.m) * g.n);
+  const int lda = ta ? g.m : g.k, ldb = tb ? g.k : g.n;
+  const double ns = bench::median_ns([&] {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, g.m, g.n, g.k, 1.0f,
+                a.data(), lda, b.data(), ldb, 0.0f, c.data(), g.n);
+  });
+  return 2.0 * g.m * g.n * g.k / ns;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
+      threads = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: bench_gemm [--threads N]\n");
+      return 2;
+    }
+  }
+  if (threads < 1) {
+    std::fprintf(stderr, "bench_gemm: --threads must be at least 1\n");
+    return 2;
+  }
+  openblas_set_num_threads(threads);
+  const Gemm gemms[] = {
+      {"c  x.W1    64x784 . 784x128", 64, 128, 784},       {"c  xT.g1   784x64 . 64x128", 784, 128, 64},
+      {"d  x.W1    512x784 . 784x1024", 512, 1024, 784},   {"d  h1.W2   512x1024 . 1024x1024", 512, 1024, 1024},
+      {"d  g2.W2T  512x1024 . 1024x1024", 512, 1024, 1024}, {"d  h1T.g2  1024x512 . 512x1024", 1024, 1024, 512},
+      {"d  xT.g1   784x512 . 512x1024", 784, 1024, 512},
+  };
+  std::printf("cblas_sgemm GFLOP/s by transpose variant, %d OpenBLAS thread(s), median of 7 samples\n", threads);
+  std::printf("%-36s %7s %7s %7s %7s\n", "GEMM of the step: m x k . k x n", "NN", "NT", "TN", "TT");
+  for (const Gemm& g : gemms) {
+    std::printf("%-36s", g.what);
+    for (int v = 0; v < 4; ++v) std::printf(" %7.1f", gflops(g, v & 2, v & 1));
+    std::printf("\n");
+  }
+}
