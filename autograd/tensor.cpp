@@ -8,6 +8,10 @@
 #include <random>
 #include <sstream>
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 #include "autograd/function.hpp"
 
 namespace chainrule {
@@ -271,6 +275,18 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.is_leaf()) os << ", grad_fn=<" << t.op() << ">";
   else if (t.requires_grad()) os << ", requires_grad=true";
   return os << ")";
+}
+
+bool set_flush_denormal(bool on) {
+#if defined(__SSE2__)
+  constexpr unsigned kFlushToZero = 0x8000, kDenormalsAreZero = 0x0040;  // MXCSR bits 15 (FTZ) and 6 (DAZ)
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(on ? csr | kFlushToZero | kDenormalsAreZero : csr & ~(kFlushToZero | kDenormalsAreZero));
+  return true;
+#else
+  (void)on;
+  return false;
+#endif
 }
 
 }  // namespace chainrule

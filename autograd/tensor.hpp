@@ -203,4 +203,12 @@ class NoGradGuard {
   bool prev_;
 };
 
+// ---- floating point -----------------------------------------------------------------------------------------
+/// Flushes subnormal numbers to zero on the calling thread, like torch.set_flush_denormal: results below
+/// 1.2·10⁻³⁸ (float) or 2.2·10⁻³⁰⁸ (double) become 0, and such inputs count as 0 (x86's FTZ and DAZ flags). Off by
+/// default, as in torch. Arithmetic on subnormals is slow: Adam's first moments of weights whose gradient stays 0
+/// (always-black pixels) decay into them, and the optimizer step then takes twice as long. Returns false, changing
+/// nothing, on a CPU without these flags. Threads started by OpenBLAS keep their own setting.
+bool set_flush_denormal(bool on);
+
 }  // namespace chainrule

@@ -1,6 +1,7 @@
 // Training steps end to end: chainrule vs libtorch (when built with it) vs the raw sgemm calls of the step, side
 // by side in one process at one thread count; peak resident memory of each implementation in its own process.
 //   bench_train [--threads N] [--cases a,b,c,d,f] [--csv FILE] [--quick] [--no-rss] [--isolate | --same-process]
+//               [--flush-denormal]
 // At 1 thread both libraries are timed side by side in this process; above 1 thread (or with --isolate) each in a
 // process of its own, since OpenBLAS' and libtorch's thread pools in one process slow libtorch down up to 100×.
 // Cases (float32; per step: zero_grad, forward, loss, backward, optimizer step):
@@ -58,6 +59,7 @@ struct Options {
   int threads = 1;
   std::string cases = "a,b,c,d,f", csv = "bench_train.csv", impl, one_case;
   bool quick = false, rss = true;
+  bool flush_denormal = false;  // subnormals flushed to zero in both libraries (off: both libraries' default)
   long steps = 0;    // child mode: run this many untimed steps instead (for profilers)
   int samples = 0;   // child mode: samples (a–d) or epochs (f) to time
   int isolate = -1;  // time each implementation in its own process: 1 yes, 0 no, -1 when threads > 1
@@ -110,11 +112,13 @@ struct ChildResult {
   long rss_kb = 0;  // all 0 on failure
 };
 
+bool g_flush_denormal = false;  // passed on to every child
+
 // Runs `exe --impl impl --case id --threads n --samples s` and reads what it reports.
 ChildResult run_in_child(const std::string& exe, const std::string& impl, const std::string& id, int threads,
                          int samples) {
   const std::string cmd = "'" + exe + "' --impl " + impl + " --case " + id + " --threads " + std::to_string(threads) +
-                          " --samples " + std::to_string(samples);
+                          " --samples " + std::to_string(samples) + (g_flush_denormal ? " --flush-denormal" : "");
   ChildResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -172,14 +176,20 @@ int main(int argc, char** argv) {
     else if (a == "--samples") o.samples = std::stoi(next());
     else if (a == "--isolate") o.isolate = 1;
     else if (a == "--same-process") o.isolate = 0;
+    else if (a == "--flush-denormal") o.flush_denormal = true;
     else {
       std::fprintf(stderr, "usage: bench_train [--threads N] [--cases a,b,c,d,f] [--csv FILE] [--quick] [--no-rss]\n"
-                           "                   [--isolate | --same-process]\n");
+                           "                   [--isolate | --same-process] [--flush-denormal]\n");
       return 2;
     }
   }
   openblas_set_num_threads(o.threads);
   bench::set_torch_threads(o.threads);
+  if (o.flush_denormal) {
+    bench::set_chainrule_flush_denormal(true);
+    bench::set_torch_flush_denormal(true);
+    g_flush_denormal = true;
+  }
   if (!o.impl.empty()) return run_child(o);
 
   const bool torch = bench::have_torch();
@@ -198,9 +208,10 @@ int main(int argc, char** argv) {
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
   std::printf("bench_train, %s, load average %s, %ld CPUs online\n", date, load_average().c_str(),
               sysconf(_SC_NPROCESSORS_ONLN));
-  std::printf("%s, %d thread(s), %s; steps: median of %d samples; Fashion-MNIST: median of %d epoch(s); %s\n",
+  std::printf("%s, %d thread(s), %s; steps: median of %d samples; Fashion-MNIST: median of %d epoch(s); %s; %s\n",
               openblas_get_config(), o.threads, bench::torch_version().c_str(), samples, epochs,
-              isolate ? "each implementation timed in its own process" : "timed side by side in this process");
+              isolate ? "each implementation timed in its own process" : "timed side by side in this process",
+              o.flush_denormal ? "subnormals flushed to zero in both" : "subnormals kept (both libraries' default)");
   std::printf("RSS of this binary at start (libraries loaded, nothing run): %.0f MiB; chainrule's peak RSS measured in"
               " %s\n\n", base_rss / 1024.0, worker == exe ? "this binary" : "train_worker (no libtorch linked)");
 

@@ -57,6 +57,10 @@ bool have_torch();
 /// "libtorch 1.13.0", or "without libtorch".
 std::string torch_version();
 void set_torch_threads(int n);
+/// Subnormal numbers flushed to zero (on) or kept (off, both libraries' default) on the calling thread:
+/// chainrule::set_flush_denormal and at::globalContext().setFlushDenormal.
+void set_chainrule_flush_denormal(bool on);
+void set_torch_flush_denormal(bool on);
 
 /// Peak resident set size of this process so far (VmHWM), in KiB; reset_peak_rss() sets it back to the current
 /// RSS (Linux ≥ 4.0), so that a workload's peak does not include what setting it up took.

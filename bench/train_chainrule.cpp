@@ -119,6 +119,8 @@ double chainrule_step_ns(const TrainCase& c, int samples) {
   return median_ns(step, samples);
 }
 
+void set_chainrule_flush_denormal(bool on) { set_flush_denormal(on); }
+
 void chainrule_run_steps(const TrainCase& c, long steps) {
   ChainruleStep step(c);
   for (long i = 0; i < steps; ++i) step();

@@ -18,6 +18,8 @@ void set_torch_threads(int n) {
   torch::set_num_interop_threads(n);
 }
 
+void set_torch_flush_denormal(bool on) { at::globalContext().setFlushDenormal(on); }
+
 namespace {
 
 namespace F = torch::nn::functional;

@@ -216,3 +216,25 @@ TEST_CASE("engine: large buffers are recycled per thread, 64-byte aligned; small
   empty_cache();
   CHECK(cached_bytes() == 0);
 }
+
+TEST_CASE("engine: set_flush_denormal flushes subnormal results and inputs to zero on this thread, and undoes it") {
+  // Subnormal: below 1.18e-38 in float32, 2.2e-308 in float64. The inputs are made before the flag is set (the
+  // conversion from double would flush them too).
+  const Tensor tiny32 = tensor(1e-20, kFloat32), sub32 = tensor(1e-40, kFloat32), one32 = tensor(1.0, kFloat32);
+  const Tensor tiny64 = tensor(1e-160, kFloat64), sub64 = tensor(1e-310, kFloat64), one64 = tensor(1.0, kFloat64);
+  const Tensor small32 = tensor(1e-18, kFloat32);
+  struct Restore {  // off is the default: leave the thread so even if a check throws
+    ~Restore() { set_flush_denormal(false); }
+  } restore;
+  CHECK(mul(tiny32, tiny32).item() == doctest::Approx(1e-40).epsilon(1e-3));  // kept by default, as in torch
+  CHECK(mul(sub64, one64).item() == 1e-310);
+  REQUIRE(set_flush_denormal(true));
+  CHECK(mul(tiny32, tiny32).item() == 0.0);  // a subnormal result is flushed (FTZ)
+  CHECK(mul(tiny64, tiny64).item() == 0.0);
+  CHECK(mul(sub32, one32).item() == 0.0);  // a subnormal input counts as 0 (DAZ)
+  CHECK(mul(sub64, one64).item() == 0.0);
+  CHECK(mul(small32, small32).item() == doctest::Approx(1e-36).epsilon(1e-6));  // normal numbers are untouched
+  set_flush_denormal(false);
+  CHECK(mul(tiny32, tiny32).item() == doctest::Approx(1e-40).epsilon(1e-3));
+  CHECK(mul(sub64, one64).item() == 1e-310);
+}
