@@ -18,7 +18,7 @@ void empty_cache();
 
 namespace detail {
 
-inline constexpr std::size_t kBufferAlign = 64;           // a cache line: every SIMD width, and OpenBLAS is happy
+inline constexpr std::size_t kBufferAlign = 64;           // a cache line: every SIMD width (blocks over 256 bytes)
 inline constexpr std::size_t kCachedMin = 64 * 1024;      // smaller blocks: plain aligned malloc
 inline constexpr std::size_t kCacheLimit = 512ull << 20;  // per thread: beyond this, frees go to the system
 

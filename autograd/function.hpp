@@ -17,6 +17,7 @@
 // Other ops call record() with a backward function back(d, g, x, y): g = ∂L/∂y, x the inputs' values, y the
 // output, and d(i, array) adds a contribution to input i. The same machinery is public: users can define their
 // own differentiable ops with it.
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <iterator>
@@ -182,14 +183,21 @@ template <class T, class F, class... A> Array<T> map_n(const Shape& shape, F&& f
   Array<T> y = Array<T>::from_shape(shape);
   T* py = y.data();
   const std::size_t n = y.size();
+  const auto contiguous = [&](const auto*... p) {  // one tight loop the compiler vectorises
+    for (std::size_t i = 0; i < n; ++i) py[i] = f(p[i]...);
+  };
+  if ((std::equal(shape.begin(), shape.end(), xs.shape().begin(), xs.shape().end()) && ...)) {
+    contiguous(xs.data()...);  // no broadcasting (the common case): no layouts to work out
+    return y;
+  }
   std::size_t inner = 0;  // the row period: the size of the first row-repeated operand, else everything
   ((inner = !inner && layout_of(xs.shape(), xs.size(), shape) == Layout::Row ? xs.size() : inner), ...);
   if (!inner) inner = n;
   const auto ops = std::make_tuple(Operand<T>(xs, shape, inner)...);
   std::apply(
       [&](const auto&... o) {
-        if (((o.rs == inner && o.cs == 1) && ...)) {  // all contiguous: one tight loop the compiler vectorises
-          for (std::size_t i = 0; i < n; ++i) py[i] = f(o.p[i]...);
+        if (((o.rs == inner && o.cs == 1) && ...)) {  // all contiguous (after broadcast copies)
+          contiguous(o.p...);
         } else if (((o.cs == 1) && ...)) {  // rows repeated: tight inner loops
           for (std::size_t r = 0; r * inner < n; ++r) {
             T* yr = py + r * inner;
