@@ -117,6 +117,7 @@ std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>
   thread_local std::vector<std::pair<std::shared_ptr<Node>, std::size_t>> stack;  // (node, next input to visit)
   std::vector<std::shared_ptr<Node>> order;
   order.reserve(std::min(last_size, kKeep));
+  stack.clear();  // empty, unless an earlier walk was cut short by an exception
   root->mark = stamp;
   stack.emplace_back(root, 0);
   while (!stack.empty()) {
