@@ -78,6 +78,7 @@ struct Cache {
 // go to the system. A trivially destructible flag stays readable then.
 thread_local bool t_cache_gone = false;
 thread_local Cache t_cache;
+thread_local std::size_t t_misses = 0;
 Cache::~Cache() {
   clear();
   t_cache_gone = true;
@@ -86,6 +87,7 @@ Cache::~Cache() {
 }  // namespace
 
 std::size_t cached_bytes() { return t_cache_gone ? 0 : t_cache.bytes; }
+std::size_t cache_misses() { return t_misses; }
 void empty_cache() {
   if (!t_cache_gone) t_cache.clear();
 }
@@ -93,8 +95,11 @@ void empty_cache() {
 namespace detail {
 
 void* buffer_allocate(std::size_t bytes) {
-  if (kCaching && bytes >= kCachedMin && !t_cache_gone)
-    if (void* p = t_cache.take(rounded(bytes))) return p;
+  if (bytes >= kCachedMin) {
+    if (kCaching && !t_cache_gone)
+      if (void* p = t_cache.take(rounded(bytes))) return p;
+    ++t_misses;
+  }
   return system_allocate(bytes);
 }
 

@@ -15,6 +15,9 @@ namespace chainrule {
 std::size_t cached_bytes();
 /// Returns the calling thread's cached blocks to the system (as torch.cuda.empty_cache).
 void empty_cache();
+/// How many blocks of kCachedMin bytes or more the calling thread got from the system because its cache had none
+/// of that size. In steady-state training this stops growing after the first steps.
+std::size_t cache_misses();
 
 namespace detail {
 

@@ -346,3 +346,24 @@ TEST_CASE("model: one epoch on a Fashion-MNIST slice learns (when the data is in
   // One epoch of 3,000 images takes the 10-class accuracy from 0.1 (chance) to 0.732 here.
   CHECK(m.evaluate(held_out.x(), held_out.y()).at("accuracy") > 0.6);
 }
+
+TEST_CASE("model: steady-state training steps take every large buffer from the cache") {
+  // 784-256-10, batch 128, Adam: activations, gradients and moments of 128 KiB to 784 KiB, above the cache's 64 KiB.
+  manual_seed(3);
+  const Tensor x = randn({128, 784}), y = full({128}, 3.0);
+  auto net = nn::MLP({784, 256, 10}, "relu");
+  optim::Adam opt(net->parameters(), optim::Adam::Options{});
+  const auto step = [&] {
+    opt.zero_grad(true);
+    nn::cross_entropy(net->forward(x), y).backward();
+    opt.step();
+  };
+  step();  // the first step fills the cache and allocates Adam's state
+  const std::size_t first = cache_misses();
+  CHECK(first > 0);
+  for (int i = 0; i < 20; ++i) step();
+  MESSAGE("blocks from the system: " << first << " in the first step, " << cache_misses() - first << " in 20 more");
+#ifndef CHAINRULE_SANITIZER_BUILD
+  CHECK(cache_misses() == first);  // (under ASan nothing is cached, so that use-after-free is caught)
+#endif
+}
