@@ -97,7 +97,7 @@ template <class T> void accumulate(const char* op, std::size_t input, Node& n, A
   if (n.grad) {
     xt::noalias(as<T>(*n.grad).value) += g;
   } else {
-    n.grad = std::make_shared<Value<T>>(std::move(g));
+    n.grad = make_node<Value<T>>(std::move(g));
   }
 }
 template void accumulate<float>(const char*, std::size_t, Node&, Array<float>&&);

@@ -223,15 +223,15 @@ template <class T, class It, class B> Tensor record_n(const char* name, Array<T>
   bool needs = false;
   for (It t = first; t != last && !needs; ++t) needs = t->requires_grad();
   if (!grad_enabled() || !needs) {
-    auto n = std::make_shared<detail::Value<T>>(std::move(value));
+    auto n = detail::make_node<detail::Value<T>>(std::move(value));
     n->op = name;
     return Tensor(std::move(n));
   }
   std::vector<std::shared_ptr<detail::Node>> in;
   in.reserve(static_cast<std::size_t>(std::distance(first, last)));
   for (It t = first; t != last; ++t) in.push_back(t->node_ptr());
-  return Tensor(std::make_shared<detail::OpNode<T, std::decay_t<B>>>(name, std::move(value), std::move(in),
-                                                                     std::forward<B>(back)));
+  return Tensor(detail::make_node<detail::OpNode<T, std::decay_t<B>>>(name, std::move(value), std::move(in),
+                                                                      std::forward<B>(back)));
 }
 
 /// Same, for inputs listed in braces: record<T>("mul", y, {a, b}, back).

@@ -93,7 +93,7 @@ class Tensor {
   Tensor() = default;  // undefined: defined() is false
   explicit Tensor(std::shared_ptr<detail::Node> n) : node_(std::move(n)) {}
   template <class T> explicit Tensor(Array<T> value, bool requires_grad = false)
-      : node_(std::make_shared<detail::Value<T>>(std::move(value))) { node_->requires_grad = requires_grad; }
+      : node_(detail::make_node<detail::Value<T>>(std::move(value))) { node_->requires_grad = requires_grad; }
 
   bool defined() const { return node_ != nullptr; }
   Dtype dtype() const { return node().dtype; }
