@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -194,6 +195,44 @@ TEST_CASE("optim: Adam's amsgrad keeps the largest v") {
       expected.push_back(w1[k] - 0.01 / 0.19 * 0.1 * c[k] /
                                      (std::sqrt(v_over_c2) * std::abs(c[k]) / std::sqrt(0.75) + 1e-8));
     check_values(w, expected);
+  }
+}
+
+TEST_CASE("optim: Adam is bit-identical to its formula while first moments decay through subnormal numbers") {
+  // Weights of every magnitude, 0, -0 and a subnormal one; gradients that stop after step 20 (so m decays by 0.9 a
+  // step into the subnormal range and below), and for the last two weights never stop. The reference is torch's
+  // float32 formula, operation for operation (neither the library nor the tests contract a·b + c into an FMA), so
+  // any rewrite of the update for speed must keep every bit.
+  std::vector<float> w0 = {1.0f, -0.5f, 3e-3f, -7e-9f, 1e-30f, -1e-36f, 0.0f, -0.0f, 1e-40f, 12345.0f, 0.25f, -2.0f};
+  const std::size_t n = w0.size();
+  std::vector<float> gsched(n);
+  for (std::size_t k = 0; k < n; ++k) gsched[k] = (k % 3 == 0 ? 1e-3f : k % 3 == 1 ? -4e-2f : 7.0f);
+  Tensor w = from_vector(std::vector<double>(w0.begin(), w0.end()), {n}, kFloat32).requires_grad_();
+  Adam opt({w}, Adam::Options{});
+  std::vector<float> p = w0, m(n, 0.0f), v(n, 0.0f);
+  const double lr = 1e-3, b1 = 0.9, b2 = 0.999;
+  const float beta1 = float(b1), one_minus_beta1 = float(1 - b1), beta2 = float(b2), one_minus_beta2 = float(1 - b2),
+              eps = float(1e-8);
+  for (int t = 1; t <= 1500; ++t) {
+    std::vector<float> g(n);
+    for (std::size_t k = 0; k < n; ++k) g[k] = (t <= 20 || k >= n - 2) ? gsched[k] : 0.0f;
+    w.zero_grad(true);
+    sum(w * from_vector(std::vector<double>(g.begin(), g.end()), {n}, kFloat32)).backward();
+    opt.step();
+    const float step_size = float(lr / (1 - std::pow(b1, t))), bc2_sqrt = float(std::sqrt(1 - std::pow(b2, t)));
+    for (std::size_t k = 0; k < n; ++k) {
+      const float gk = g[k] + 0.0f * p[k];
+      m[k] = m[k] * beta1 + one_minus_beta1 * gk;
+      v[k] = v[k] * beta2 + one_minus_beta2 * gk * gk;
+      const float denom = std::sqrt(v[k]) / bc2_sqrt + eps;
+      p[k] -= step_size * m[k] / denom;
+    }
+  }
+  const auto& got = w.data<float>();
+  for (std::size_t k = 0; k < n; ++k) {
+    CAPTURE(k);
+    CHECK(std::signbit(got(k)) == std::signbit(p[k]));
+    CHECK(std::memcmp(&got(k), &p[k], sizeof(float)) == 0);  // the same bits
   }
 }
 
