@@ -97,6 +97,15 @@ inline std::string u64_le(std::uint64_t v) {
   return s;
 }
 
+/// Flips 1 to max_flips random bytes of `bytes`, each XOR a random nonzero value (a corrupted file).
+template <class Rng> void flip_bytes(std::string& bytes, Rng& rng, unsigned max_flips) {
+  const unsigned flips = 1 + static_cast<unsigned>(rng() % max_flips);
+  for (unsigned k = 0; k < flips; ++k) {
+    const std::size_t at = rng() % bytes.size();
+    bytes[at] = static_cast<char>(bytes[at] ^ static_cast<char>(1 + rng() % 255));
+  }
+}
+
 /// A tensor's elements in row-major order, as doubles.
 inline std::vector<double> values(const chainrule::Tensor& t) {
   std::vector<double> out;

@@ -216,11 +216,7 @@ TEST_CASE("fuzz: Model::load survives random byte flips: a usable model or an er
   Outcomes out;
   for (int trial = 0; trial < kFlipTrials; ++trial) {
     std::string bytes = good;
-    const int flips = 1 + static_cast<int>(rng() % 4);
-    for (int k = 0; k < flips; ++k) {
-      const std::size_t at = rng() % bytes.size();
-      bytes[at] = static_cast<char>(bytes[at] ^ static_cast<char>(1 + rng() % 255));
-    }
+    test::flip_bytes(bytes, rng, 4);
     write_bytes(path, bytes);
     try_load(path, "flip trial " + std::to_string(trial), out);
   }

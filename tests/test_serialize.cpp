@@ -329,11 +329,7 @@ TEST_CASE("serialize: random byte flips either load or throw std::runtime_error,
   int loaded = 0, refused = 0;
   for (int trial = 0; trial < 3000; ++trial) {
     std::string bytes = kSmallFile;
-    const int flips = 1 + static_cast<int>(rng() % 3);
-    for (int k = 0; k < flips; ++k) {
-      const std::size_t at = rng() % bytes.size();
-      bytes[at] = static_cast<char>(bytes[at] ^ static_cast<char>(1 + rng() % 255));
-    }
+    test::flip_bytes(bytes, rng, 3);
     write_bytes(path, bytes);
     try {
       load_safetensors(path);
