@@ -1,10 +1,10 @@
 #pragma once
 // chainrule's autograd: include this one header.
 #include "autograd/allocator.hpp"
-#include "autograd/anomaly.hpp"
-#include "autograd/expression.hpp"
 #include "autograd/function.hpp"
 #include "autograd/gradcheck.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/tensor.hpp"
-#include "autograd/trace.hpp"
+// The teaching annex (teach/: chain-rule trace, DOT export, calculator, anomaly mode) observes the engine from
+// outside; included here so that one header still gives users everything.
+#include "teach/teach.hpp"

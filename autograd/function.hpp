@@ -42,7 +42,7 @@ void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 /// The engine's walk: seeds root's gradient with the given array (one of the two, by dtype) and runs backward.
 void run_backward(const std::shared_ptr<Node>& root, Array<float>* gf, Array<double>* gd, BackwardOptions o);
 
-/// Watches backward on behalf of the chain-rule trace (autograd/trace.hpp). Called by the engine only.
+/// Watches backward on behalf of the chain-rule trace (teach/trace.hpp). Called by the engine only.
 class BackwardObserver {
  public:
   virtual ~BackwardObserver() = default;
@@ -56,7 +56,7 @@ class BackwardObserver {
   virtual void contribution(std::size_t input, const Node& to, const Array<double>& g) = 0;
 };
 
-/// What watches ops on this thread: a chain-rule trace, anomaly mode (autograd/anomaly.hpp). Both are off
+/// What watches ops on this thread: a chain-rule trace, anomaly mode (teach/anomaly.hpp). Both are off
 /// (null, 0) unless their guard lives, so record() and the engine pay one predictable branch for them.
 struct Watch {
   BackwardObserver* trace = nullptr;

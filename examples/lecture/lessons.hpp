@@ -20,7 +20,7 @@ struct Lesson {
   Numbers (*run)(std::ostream& os);
 };
 
-/// Print the chain-rule trace (autograd/trace.hpp) of every backward pass the lessons run (`lecture --trace`).
+/// Print the chain-rule trace (teach/trace.hpp) of every backward pass the lessons run (`lecture --trace`).
 void set_trace(bool on);
 
 /// Every lesson, in the order of the text.

@@ -54,7 +54,7 @@ class Expression {
   /// pointing at the first use, when a variable is unbound.
   Tensor operator()(const std::map<std::string, Tensor>& variables) const;
 
-  struct Node;  // the syntax tree (autograd/expression.cpp)
+  struct Node;  // the syntax tree (teach/expression.cpp)
  private:
   std::string text_;
   std::vector<std::string> variables_;

@@ -1,6 +1,6 @@
 // The expression calculator's parser (recursive descent, one function per grammar rule) and its evaluation on
 // the tape.
-#include "autograd/expression.hpp"
+#include "teach/expression.hpp"
 
 #include <cctype>
 #include <cstdlib>

@@ -94,7 +94,7 @@ class ChainRuleTrace {
   /// Forgets what was recorded.
   void clear();
 
-  class Recorder;  // the engine observer (autograd/trace.cpp)
+  class Recorder;  // the engine observer (teach/trace.cpp)
  private:
   TraceOptions options_;
   std::unique_ptr<Recorder> recorder_;

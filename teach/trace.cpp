@@ -1,6 +1,6 @@
 // The chain-rule trace: an engine observer that copies what backward sees at each node, then printers that
 // render those entries as text or Markdown; and the Graphviz export of the tape.
-#include "autograd/trace.hpp"
+#include "teach/trace.hpp"
 
 #include <algorithm>
 #include <cctype>

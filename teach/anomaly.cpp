@@ -1,5 +1,5 @@
 // Anomaly mode: the checks record() and the engine call while a guard lives (autograd/function.hpp, g_watch).
-#include "autograd/anomaly.hpp"
+#include "teach/anomaly.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,0 +1,5 @@
+#pragma once
+// The teaching annex: tools that observe the engine (autograd/) from outside, through its BackwardObserver.
+#include "teach/anomaly.hpp"     // anomaly mode: the first op that makes a NaN or inf throws
+#include "teach/expression.hpp"  // the expression language of the `chainrule grad` calculator
+#include "teach/trace.hpp"       // the chain-rule trace of a backward pass, Graphviz export
