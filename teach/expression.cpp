@@ -3,6 +3,7 @@
 #include "teach/expression.hpp"
 
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 
 #include "autograd/ops.hpp"
@@ -40,15 +41,25 @@ Tensor call_sigmoid(const Tensor& x) { return sigmoid(x); }
 Tensor call_relu(const Tensor& x) { return relu(x); }
 Tensor call_gaussian(const Tensor& x) { return gaussian(x); }
 Tensor call_step(const Tensor& x) { return step(x); }
+// Composites: their derivatives come from the ops they are made of.
+// tan x = sin x / cos x                        ∂ = 1/cos² x = 1 + tan² x
+Tensor call_tan(const Tensor& x) { return sin(x) / cos(x); }
+// softplus x = max(x, 0) + log(1 + e^(−|x|))   ∂ = σ(x): ½ + 0 at the tie x = 0 (maximum's ½, sign(0) = 0), as σ(0)
+// NOTE: never overflows; for x ≪ 0 the result's absolute error stays below 1.2e-16 (log(1 + tiny) rounds).
+Tensor call_softplus(const Tensor& x) { return maximum(x, zeros_like(x)) + log(1.0 + exp(-abs(x))); }
 Tensor call_max(const Tensor& a, const Tensor& b) { return maximum(a, b); }
+Tensor call_pow(const Tensor& a, const Tensor& b) { return pow(a, b); }
 Tensor call_min(const Tensor& a, const Tensor& b) { return minimum(a, b); }
 const Builtin kFunctions[] = {
     {"exp", 1, call_exp, nullptr},   {"log", 1, call_log, nullptr},     {"sqrt", 1, call_sqrt, nullptr},
     {"abs", 1, call_abs, nullptr},   {"sin", 1, call_sin, nullptr},     {"cos", 1, call_cos, nullptr},
     {"tanh", 1, call_tanh, nullptr}, {"sigmoid", 1, call_sigmoid, nullptr}, {"relu", 1, call_relu, nullptr},
     {"gaussian", 1, call_gaussian, nullptr}, {"step", 1, call_step, nullptr},
-    {"max", 2, nullptr, call_max},   {"min", 2, nullptr, call_min},
+    {"tan", 1, call_tan, nullptr},   {"softplus", 1, call_softplus, nullptr},
+    {"max", 2, nullptr, call_max},   {"min", 2, nullptr, call_min},     {"pow", 2, nullptr, call_pow},
 };
+// Named constants, as in Python's math module.
+const std::pair<const char*, double> kConstants[] = {{"pi", 3.14159265358979323846}, {"e", 2.71828182845904523536}};
 const Builtin* find_function(const std::string& name) {
   for (const Builtin& f : kFunctions)
     if (name == f.name) return &f;
@@ -80,6 +91,11 @@ class Parser {
     skip();
     if (pos_ < s_.size() && s_[pos_] == c) return ++pos_, true;
     return false;
+  }
+  bool accept_power() {  // '^', or '**' as in Python
+    skip();
+    if (s_.compare(pos_, 2, "**") == 0) return pos_ += 2, true;
+    return accept('^');
   }
   std::string token() const {
     if (pos_ >= s_.size()) return "end of expression";
@@ -122,10 +138,10 @@ class Parser {
     if (accept('+')) return unary();
     return power();
   }
-  // power := primary ('^' unary)?     the exponent is a unary, so a^b^c = a^(b^c) and 2^-1 parse
+  // power := primary (('^' | '**') unary)?     the exponent is a unary, so a^b^c = a^(b^c) and 2^-1 parse
   std::size_t power() {
     std::size_t base = primary();
-    if (accept('^')) return binary("^", base, unary());
+    if (accept_power()) return binary("^", base, unary());
     return base;
   }
   // primary := number | name | name '(' expr (',' expr)* ')' | '(' expr ')'
@@ -140,6 +156,8 @@ class Parser {
       std::string name = s_.substr(at, pos_ - at);
       skip();
       if (pos_ < s_.size() && s_[pos_] == '(') return call(name, at);
+      for (const auto& [constant, value] : kConstants)
+        if (name == constant) return add({Node::Number, name, value, {}, at, at + name.size()});
       bool known = false;
       for (const auto& v : vars_) known = known || v == name;
       if (!known) vars_.push_back(name);

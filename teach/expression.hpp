@@ -10,10 +10,11 @@
 //   expr    := term (('+' | '-') term)*
 //   term    := unary (('*' | '/') unary)*
 //   unary   := ('-' | '+') unary | power
-//   power   := primary ('^' unary)?                       right-associative, above unary minus: -x^2 = -(x^2)
-//   primary := number | name | name '(' expr (',' expr)* ')' | '(' expr ')'
-// Numbers are decimal or scientific (2, 0.5, .5, 1e-3). Functions: exp log sqrt abs sin cos tanh sigmoid relu
-// gaussian step (one argument) and max min (two).
+//   power   := primary (('^' | '**') unary)?              right-associative, above unary minus: -x^2 = -(x^2)
+//   primary := number | constant | name | name '(' expr (',' expr)* ')' | '(' expr ')'
+// Numbers are decimal or scientific (2, 0.5, .5, 1e-3); the constants are pi and e (so neither is a variable).
+// Functions: exp log sqrt abs sin cos tan tanh sigmoid relu softplus gaussian step (one argument) and max min pow
+// (two). tan = sin/cos and softplus = max(x, 0) + log(1 + e^(−|x|)) are composites of the engine's ops.
 #include <cstddef>
 #include <map>
 #include <memory>

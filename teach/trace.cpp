@@ -22,6 +22,7 @@ using detail::Node;
 // ---- formatting ------------------------------------------------------------------------------------------------
 namespace {
 std::string num(double v, int precision) {
+  if (v == 0) v = 0;  // -0 prints as 0: the sign of a zero is noise to a reader of the trace
   std::ostringstream s;
   s.precision(precision);
   s << v;
@@ -227,6 +228,7 @@ class ChainRuleTrace::Recorder final : public detail::BackwardObserver {
     step_ = 0;
     names_ = Names(*order.front());
     received_.clear();
+    ids_.clear();
   }
 
   void visit(Node& n) override {
@@ -234,6 +236,7 @@ class ChainRuleTrace::Recorder final : public detail::BackwardObserver {
     e.pass = pass_;
     e.step = ++step_;
     e.name = names_(n);
+    e.node = id(n);
     e.op = n.op;
     e.value = snapshot(n);
     if (n.grad) e.grad = snapshot(*n.grad);
@@ -241,6 +244,7 @@ class ChainRuleTrace::Recorder final : public detail::BackwardObserver {
     for (const auto& in : n.inputs) {
       TraceInput t;
       t.name = names_(*in);
+      t.node = id(*in);
       t.op = in->op;
       t.value = snapshot(*in);
       t.requires_grad = in->requires_grad;
@@ -256,6 +260,7 @@ class ChainRuleTrace::Recorder final : public detail::BackwardObserver {
   std::vector<TraceEntry> entries_;
 
  private:
+  std::size_t id(const Node& n) { return ids_.emplace(&n, ids_.size()).first->second; }
   // The running node is the last one visited: the engine visits a node just before running its backward.
   template <class T> void add(std::size_t input, const Node& to, const Array<T>& g) {
     TraceEntry& e = entries_.back();
@@ -273,6 +278,7 @@ class ChainRuleTrace::Recorder final : public detail::BackwardObserver {
   std::size_t pass_ = 0, step_ = 0;
   Names names_;
   std::unordered_map<const Node*, std::vector<TracePath>> received_;  // this pass's contributions, by receiver
+  std::unordered_map<const Node*, std::size_t> ids_;                   // this pass's node numbers
 };
 
 ChainRuleTrace::ChainRuleTrace(TraceOptions o) : options_(o), recorder_(std::make_unique<Recorder>(o)) {}

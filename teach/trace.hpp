@@ -41,6 +41,7 @@ enum class LocalKind {
 /// One input of a traced node and what backward sent to it.
 struct TraceInput {
   std::string name;             // the input's label, or a generated name (op_k, leaf_k, const_k)
+  std::size_t node = 0;         // the input's number in its pass (TraceEntry::node)
   std::string op;               // op that made the input ("leaf" for inputs and parameters)
   Tensor value;                 // its value
   bool requires_grad = false;   // false: a constant, no gradient flows to it
@@ -63,6 +64,7 @@ struct TraceEntry {
   std::size_t pass = 1;         // which backward run while the trace lived (1, 2, ...)
   std::size_t step = 1;         // 1, 2, ... in backward's visiting order; step 1 is the root
   std::string name, op;         // label or generated name; the op that made the node ("leaf" for inputs)
+  std::size_t node = 0;         // 0, 1, ...: tells nodes of one pass apart, even when their labels repeat
   Tensor value;                 // the node's value
   Tensor grad;                  // ∂root/∂node, complete when backward reached it (the seed for the root);
                                 // undefined if no gradient reached the node

@@ -60,7 +60,8 @@ TEST_CASE("expression: precedence and associativity are those of math") {
 
 TEST_CASE("expression: every function's derivative matches central differences") {
   const char* fns[] = {"exp(x)", "log(x)", "sqrt(x)", "abs(x)", "sin(x)", "cos(x)", "tanh(x)", "sigmoid(x)",
-                       "relu(x)", "gaussian(x)", "step(x)", "max(x, 0.3)", "min(x, 0.3)", "x^3 / (1 + x)"};
+                       "relu(x)", "gaussian(x)", "step(x)", "max(x, 0.3)", "min(x, 0.3)", "x^3 / (1 + x)",
+                       "tan(x)", "softplus(x)", "pow(x, 2.5)", "pow(2.5, x)", "x**3"};
   const double x = 0.7, h = 1e-6;
   for (const char* f : fns) {
     CAPTURE(f);
@@ -69,6 +70,32 @@ TEST_CASE("expression: every function's derivative matches central differences")
         (evaluate(e, {{"x", x + h}}).value.item() - evaluate(e, {{"x", x - h}}).value.item()) / (2 * h);
     CHECK(evaluate(e, {{"x", x}}).grad.at("x").item() == doctest::Approx(numeric).epsilon(1e-7));
   }
+}
+
+TEST_CASE("expression: ** is power as in Python; pi and e are constants; tan, softplus, pow") {
+  auto value = [](const std::string& s, std::map<std::string, double> v = {}) {
+    return evaluate(parse_expression(s), v).value.item();
+  };
+  CHECK(value("2**3**2") == 512);                 // right-associative, as ^
+  CHECK(value("-x**2", {{"x", 3}}) == -9);        // above unary minus, as in Python
+  CHECK(value("2 * x**2", {{"x", 3}}) == 18);
+  CHECK(value("pi") == 3.14159265358979323846);
+  CHECK(value("e") == std::exp(1.0));
+  CHECK(parse_expression("e^x + pi*y").variables() == std::vector<std::string>{"x", "y"});
+  CHECK(value("pow(x, 3)", {{"x", 2}}) == 8);
+  CHECK(value("tan(x)", {{"x", 0.5}}) == doctest::Approx(std::tan(0.5)).epsilon(1e-15));
+  // softplus(x) = log(1 + eˣ), computed without overflow (absolute error below 1.2e-16 where log(1 + tiny)
+  // rounds); its derivative is σ(x), also at x = 0 where the composite's max and |x| have their kinks
+  for (double x : {-30.0, -2.0, 0.0, 0.5, 3.0, 800.0}) {
+    CAPTURE(x);
+    const ExpressionResult r = evaluate(parse_expression("softplus(x)"), {{"x", x}});
+    const double expected = x > 30 ? x : std::log1p(std::exp(x));
+    CHECK(std::abs(r.value.item() - expected) <= 1.2e-16 + 1e-15 * expected);
+    CHECK(r.grad.at("x").item() == doctest::Approx(1 / (1 + std::exp(-x))).epsilon(1e-15));
+  }
+  // d/dx tan x = 1 + tan² x, exactly as the composite's sin/cos derivatives give it
+  const ExpressionResult t = evaluate(parse_expression("tan(x)"), {{"x", 0.5}});
+  CHECK(t.grad.at("x").item() == doctest::Approx(1 + std::tan(0.5) * std::tan(0.5)).epsilon(1e-15));
 }
 
 TEST_CASE("expression: errors point at the column with a caret") {
@@ -84,7 +111,7 @@ TEST_CASE("expression: errors point at the column with a caret") {
         "column 11: missing ')' to close the '(' at column 5\n  tanh(x + 1\n            ^");
   CHECK(error("tanhh(x)") ==
         std::make_pair(std::size_t(1), std::string("unknown function 'tanhh' (functions: exp log sqrt abs sin cos "
-                                                    "tanh sigmoid relu gaussian step max min)")));
+                                                    "tanh sigmoid relu gaussian step tan softplus max min pow)")));
   CHECK(error("2 * max(x)") == std::make_pair(std::size_t(5), std::string("'max' takes 2 arguments, got 1")));
   CHECK(error("exp(x, x)") == std::make_pair(std::size_t(1), std::string("'exp' takes 1 argument, got 2")));
   CHECK(error("x + y") == std::make_pair(std::size_t(5), std::string("unbound variable 'y'")));
@@ -141,6 +168,19 @@ TEST_CASE("chainrule CLI: a parse error exits 2 with a caret under the column") 
   CHECK(shell(kCli + " grad 'x + 1' x=abc 2>&1") ==
         std::make_pair(2, std::string("chainrule grad: bad binding 'x=abc': expected name=number, e.g. x1=2.5\n")));
   CHECK(shell(kCli + " > /dev/null 2>&1").first == 2);  // no subcommand: usage
+}
+
+TEST_CASE("chainrule CLI: an expression may start with '-'; --version; non-finite numbers in --json") {
+  CHECK(shell(kCli + " grad '-x^2' x=3") == std::make_pair(0, std::string("value = -9\n∂/∂x  = -6\n")));
+  CHECK(shell(kCli + " grad -x**2 x=3 --json") == std::make_pair(0, std::string("{\"value\":-9.0,\"grad\":{\"x\":-6.0}}\n")));
+  CHECK(shell(kCli + " grad --json -- '-x' x=1") == std::make_pair(0, std::string("{\"value\":-1.0,\"grad\":{\"x\":-1.0}}\n")));
+  CHECK(shell(kCli + " --version") == std::make_pair(0, std::string("chainrule 0.1.0\n")));
+  // JSON has no NaN or infinity: they are written as strings, as documented in --help
+  CHECK(shell(kCli + " grad 'log(x)' x=0 --json") ==
+        std::make_pair(0, std::string("{\"value\":\"-Infinity\",\"grad\":{\"x\":\"Infinity\"}}\n")));
+  CHECK(shell(kCli + " grad 'sqrt(x)' x=-1 --json") ==
+        std::make_pair(0, std::string("{\"value\":\"NaN\",\"grad\":{\"x\":\"NaN\"}}\n")));
+  CHECK(shell(kCli + " grad 'x' x=1 --bogus 2>&1").first == 2);
 }
 
 TEST_CASE("chainrule CLI: --trace and --dot") {

@@ -3,12 +3,18 @@
 //   chainrule grad "tanh(w1*x1 + w2*x2 + b)" x1=2 x2=0 w1=-3 w2=1 b=6.8813735870195432
 //   --trace       the chain-rule trace of backward (to stderr when --json is given)
 //   --dot FILE    the graph as Graphviz DOT (render: dot -Tsvg FILE -o graph.svg)
-//   --json        {"value": ..., "grad": {"x1": ..., ...}} for scripts
+//   --html FILE   a web page that steps through backward one chain-rule product at a time (teach/html.hpp)
+//   --json        {"value": ..., "grad": {"x1": ..., ...}} for scripts; a number that is not finite is written as
+//                 the string "NaN", "Infinity" or "-Infinity" (JSON has no such numbers; Python's float() reads
+//                 these strings back)
 // Exit status: 0 done, 2 usage or expression error (the message, with a caret under the column, on stderr),
 // 1 anything else (e.g. the DOT file cannot be written).
-// An expression that starts with '-' must follow "--": chainrule grad -- "-x^2" x=3
+// An expression may start with '-' (chainrule grad "-x^2" x=3): the first argument after `grad` that is not one of
+// the options below is the expression, whatever it starts with.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -32,42 +38,82 @@ std::pair<std::string, double> binding(const std::string& arg) {
     throw std::invalid_argument("bad binding '" + arg + "': expected name=number, e.g. x1=2.5");
   return {name, v};
 }
+
+// A number for --json: itself when finite, else the string "NaN", "Infinity" or "-Infinity".
+nlohmann::ordered_json json_number(double v) {
+  if (std::isfinite(v)) return v;
+  return std::isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+}
+
+// CLI11 reads "-x^2" as an option. The expression is the first argument after `grad` that is not an option (or an
+// option's value): when it starts with '-', take it out of argv before CLI11 sees it.
+std::string take_dash_expression(std::vector<const char*>& args) {
+  const char* with_value[] = {"--dot", "--html"};
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (std::strcmp(args[i], "grad") != 0) continue;
+    for (std::size_t k = i + 1; k < args.size(); ++k) {
+      const std::string a = args[k];
+      if (a == "--") return "";
+      if (a.rfind("--", 0) == 0 || a == "-h") {
+        for (const char* o : with_value) k += a == o ? 1 : 0;
+        continue;
+      }
+      if (a[0] != '-') return "";  // the expression does not start with '-': CLI11 takes it
+      args.erase(args.begin() + long(k));
+      return a;
+    }
+    return "";
+  }
+  return "";
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"chainrule: reverse-mode autodiff from the command line"};
+  app.set_version_flag("--version", std::string("chainrule ") + CHAINRULE_VERSION);
   app.require_subcommand(1);
   CLI::App* grad = app.add_subcommand("grad", "value and every partial derivative of an expression (float64)");
-  std::string text, dot_file;
+  std::string text, dot_file, html_file;
   std::vector<std::string> bindings;
   bool trace = false, json = false;
   grad->add_option("expression", text,
-                   "e.g. \"tanh(w1*x1 + w2*x2 + b)\": + - * / ^, parentheses, exp log sqrt abs sin cos tanh "
-                   "sigmoid relu gaussian step max min")
-      ->required();
+                   "e.g. \"tanh(w1*x1 + w2*x2 + b)\": + - * / ^ (or **), parentheses, pi, e, exp log sqrt abs "
+                   "sin cos tan tanh sigmoid relu softplus gaussian step max min pow");
   grad->add_option("bindings", bindings, "name=value for each variable");
   grad->add_flag("--trace", trace, "print the chain-rule trace of backward");
   grad->add_option("--dot", dot_file, "write the graph as Graphviz DOT to this file");
-  grad->add_flag("--json", json, "print {\"value\": ..., \"grad\": {...}}");
+  grad->add_option("--html", html_file, "write a web page that steps through backward to this file");
+  grad->add_flag("--json", json,
+                 "print {\"value\": ..., \"grad\": {...}}; non-finite numbers as \"NaN\", \"Infinity\", \"-Infinity\"");
+  std::vector<const char*> args(argv, argv + argc);
+  const std::string dash_expression = take_dash_expression(args);
   try {
-    app.parse(argc, argv);
+    app.parse(int(args.size()), const_cast<char**>(args.data()));
+    if (!dash_expression.empty()) {
+      if (!text.empty()) bindings.insert(bindings.begin(), text);  // CLI11 took the first binding as the expression
+      text = dash_expression;
+    }
+    if (grad->parsed() && text.empty()) throw CLI::RequiredError("expression");
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;  // --help is not an error
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "chainrule: " << e.what() << " (see chainrule --help)\n";  // one line
+    return 2;
   }
 
   using namespace chainrule;
   ExpressionResult r;
   std::string trace_text;
+  std::optional<ChainRuleTrace> t;  // records the backward pass for --trace and --html
   try {
     std::map<std::string, double> values;
     for (const auto& b : bindings)
       if (!values.insert(binding(b)).second) throw std::invalid_argument("'" + b + "': this variable is bound twice");
     Expression e(text);
-    std::optional<ChainRuleTrace> t;
-    if (trace) t.emplace();
+    if (trace || !html_file.empty()) t.emplace();
     r = evaluate(e, values);
     if (trace) trace_text = t->str();
+    if (!html_file.empty() && !r.value.requires_grad())
+      throw std::invalid_argument("--html: the expression has no variables, so backward has nothing to show");
   } catch (const std::invalid_argument& e) {  // ExpressionError, bad bindings
     std::cerr << "chainrule grad: " << e.what() << "\n";
     return 2;
@@ -78,15 +124,21 @@ int main(int argc, char** argv) {
       write_dot(dot_file, r.value);
       std::cerr << "wrote " << dot_file << " (render it: dot -Tsvg " << dot_file << " -o graph.svg)\n";
     }
+    if (!html_file.empty()) {
+      HtmlOptions o;
+      o.title = "chainrule grad " + text;
+      write_html(html_file, *t, o);
+      std::cerr << "wrote " << html_file << " (open it in a browser; arrow keys step through backward)\n";
+    }
   } catch (const std::exception& e) {
     std::cerr << "chainrule grad: " << e.what() << "\n";
     return 1;
   }
   if (json) {
     nlohmann::ordered_json out;
-    out["value"] = r.value.item();
+    out["value"] = json_number(r.value.item());
     out["grad"] = nlohmann::ordered_json::object();
-    for (const auto& name : r.variables) out["grad"][name] = r.grad.at(name).item();
+    for (const auto& name : r.variables) out["grad"][name] = json_number(r.grad.at(name).item());
     std::cout << out.dump() << "\n";
     return 0;
   }
