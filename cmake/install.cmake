@@ -6,7 +6,7 @@ include(CMakePackageConfigHelpers)
 install(TARGETS chainrule EXPORT chainruleTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})  # include dirs: the target's $<INSTALL_INTERFACE:include>
-install(DIRECTORY autograd nn optim teach DESTINATION include FILES_MATCHING PATTERN "*.hpp" PATTERN distributed.hpp EXCLUDE)
+install(DIRECTORY autograd nn optim teach util DESTINATION include FILES_MATCHING PATTERN "*.hpp" PATTERN distributed.hpp EXCLUDE)
 install(EXPORT chainruleTargets NAMESPACE chainrule:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/chainrule)
 # The optional component "mpi": find_package(chainrule COMPONENTS mpi) → chainrule::chainrule_mpi.
 if(TARGET chainrule_mpi)

@@ -47,6 +47,8 @@ class Sigmoid : public Module {
  public:
   Tensor forward(const Tensor& x) override { return sigmoid(x); }
   std::string name() const override { return "Sigmoid"; }
+  std::string output_activation() const override { return "sigmoid"; }
+  Tensor pre_activation(const Tensor& x) override { return x; }
 };
 
 /// y = e^(−x²)
@@ -89,6 +91,8 @@ class Softmax : public Module {
   Tensor forward(const Tensor& x) override { return softmax(x, axis_); }
   std::string name() const override { return "Softmax"; }
   std::string extra_repr() const override { return "axis=" + std::to_string(axis_); }
+  std::string output_activation() const override { return "softmax"; }
+  Tensor pre_activation(const Tensor& x) override { return x; }
  private:
   long axis_;
 };

@@ -7,6 +7,22 @@
 
 namespace chainrule::nn {
 
+namespace {
+class LocalGroup : public ProcessGroup {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void allreduce_sum(float*, std::size_t) override {}
+  void allreduce_sum(double*, std::size_t) override {}
+  void broadcast(float*, std::size_t, int) override {}
+  void broadcast(double*, std::size_t, int) override {}
+  void barrier() override {}
+  [[noreturn]] void abort(const std::string& msg) override { throw std::runtime_error(msg); }
+};
+}  // namespace
+
+std::shared_ptr<ProcessGroup> local_group() { return std::make_shared<LocalGroup>(); }
+
 std::pair<std::size_t, std::size_t> shard(std::size_t lo, std::size_t hi, int rank, int size) {
   if (size < 1 || rank < 0 || rank >= size)
     throw std::invalid_argument("shard: need 0 <= rank < size, got rank " + std::to_string(rank) + " of " +
@@ -24,7 +40,7 @@ DataParallel::DataParallel(std::shared_ptr<ProcessGroup> group, std::vector<Tens
   for (std::size_t i = 0; i < params_.size(); ++i) {
     if (!params_[i].defined()) throw std::invalid_argument("DataParallel: parameter " + std::to_string(i) +
                                                            " is an undefined tensor");
-    if (params_[i].dtype() != params_[0].dtype())
+    if (group_->size() > 1 && params_[i].dtype() != params_[0].dtype())
       throw std::invalid_argument("DataParallel: parameters have mixed dtypes (parameter 0 is " +
                                   std::string(dtype_name(params_[0].dtype())) + ", parameter " + std::to_string(i) +
                                   " is " + dtype_name(params_[i].dtype()) + "); data-parallel training needs one");
@@ -43,6 +59,7 @@ void DataParallel::allreduce_gradients(std::size_t rows, std::size_t batch_rows,
     throw std::invalid_argument("DataParallel::allreduce_gradients: this rank's rows (" + std::to_string(rows) +
                                 ") must be at most the global batch's (" + std::to_string(batch_rows) +
                                 "), which must be positive");
+  if (size() == 1) return;  // rows == batch_rows: the gradients and values are the global batch's already
   const double w = static_cast<double>(rows) / static_cast<double>(batch_rows);  // n_r / n
   const Dtype dt = params_.empty() ? kFloat32 : params_[0].dtype();
   detail::dispatch(dt, [&](auto tag) {
@@ -79,6 +96,7 @@ void DataParallel::allreduce_gradients(std::size_t rows, std::size_t batch_rows,
 }
 
 void DataParallel::broadcast_tensors(const std::vector<Tensor>& ts) {
+  if (size() == 1) return;  // nothing to receive
   std::size_t n32 = 0, n64 = 0;
   for (const auto& t : ts) (t.dtype() == kFloat32 ? n32 : n64) += t.numel();
   flat32_.resize(n32), flat64_.resize(n64);

@@ -38,6 +38,10 @@ class ProcessGroup {
   [[noreturn]] virtual void abort(const std::string& msg) = 0;
 };
 
+/// This process alone: rank 0 of 1. Its collectives leave every buffer as it is; abort throws
+/// std::runtime_error(msg). fit trains over it when given no process group, so the training loop has one path.
+std::shared_ptr<ProcessGroup> local_group();
+
 /// Rank r's rows of a global batch [lo, hi) of n = hi − lo rows over P ranks: [lo + ⌊n·r/P⌋, lo + ⌊n·(r+1)/P⌋).
 /// Consecutive, sizes differ by at most one, every row on exactly one rank; a rank may get none when n < P.
 std::pair<std::size_t, std::size_t> shard(std::size_t lo, std::size_t hi, int rank, int size);
@@ -68,7 +72,8 @@ class DataParallel {
   ///   g = Σ_r (n_r / n) · g_r,
   /// exact for uneven shards. `values` (per-row means over this rank's rows: loss, metrics) are combined the same
   /// way. One allreduce of one flat buffer (parameter count + values.size() elements). A parameter without a
-  /// gradient (a rank with no rows) counts as zero and gets one.
+  /// gradient (a rank with no rows) counts as zero and gets one. A group of one has nothing to exchange: the
+  /// gradients and values are left as they are (no copy, no pass over them).
   void allreduce_gradients(std::size_t rows, std::size_t batch_rows, std::vector<double>& values);
   /// Every rank's parameters and buffers ← rank 0's.
   void broadcast_parameters();

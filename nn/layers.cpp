@@ -1,5 +1,7 @@
 #include "nn/layers.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 #include <stdexcept>
 
@@ -151,6 +153,19 @@ Tensor Dropout::forward(const Tensor& x) {
   Tensor u = rand(x.shape(), x.dtype());
   Tensor mask = ge(u, scalar_like(u, p_)) * (1 / (1 - p_));  // a constant: u needs no gradient
   return x * mask;
+}
+
+// ---- Dense -----------------------------------------------------------------------------------------------------
+Dense::Dense(std::size_t in, std::size_t out, std::string activation, Linear::Options o)
+    : Linear(in, out, o), activation_(std::move(activation)) {
+  std::transform(activation_.begin(), activation_.end(), activation_.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (activation_ != "linear") act_ = make_activation(activation_);  // identity needs no node
+}
+Tensor Dense::forward(const Tensor& x) { return act_ ? act_->forward(Linear::forward(x)) : Linear::forward(x); }
+std::string Dense::extra_repr() const { return Linear::extra_repr() + ", activation=" + activation_; }
+std::string Dense::output_activation() const {
+  return activation_ == "softmax" || activation_ == "sigmoid" ? activation_ : "";
 }
 
 }  // namespace chainrule::nn

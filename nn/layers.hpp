@@ -1,5 +1,5 @@
 #pragma once
-// Layers: Linear (Keras' Dense), Sequential, the MLP factory, BatchNorm1d and Dropout.
+// Layers: Linear, Dense (Keras': Linear + activation), Sequential, the MLP factory, BatchNorm1d and Dropout.
 // Every options struct lists dtype first, so {kFloat64} alone selects float64 (what gradcheck needs).
 #include <cstddef>
 #include <memory>
@@ -39,6 +39,29 @@ class Linear : public Module {
   std::size_t in_, out_;
   Tensor weight_, bias_;
 };
+
+/// Keras' Dense: y = activation(x·W + b). A Linear whose activation is part of the layer, so summaries and
+/// saved architectures read as in Keras. Parameters "weight" [in,out] and "bias" [out].
+class Dense : public Linear {
+ public:
+  Dense(std::size_t in, std::size_t out, std::string activation = "linear", Linear::Options o = {});
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Dense"; }
+  std::string extra_repr() const override;
+  const std::string& activation() const { return activation_; }
+  /// x·W + b, before the activation (the logits when the activation is softmax).
+  Tensor pre_activation(const Tensor& x) override { return Linear::forward(x); }
+  std::string output_activation() const override;
+
+ private:
+  std::string activation_;
+  std::shared_ptr<Module> act_;
+};
+/// Keras-style factory: model.add(nn::make_dense(784, 128, "relu")).
+inline std::shared_ptr<Dense> make_dense(std::size_t in, std::size_t out, const std::string& activation = "linear",
+                                         Linear::Options o = {}) {
+  return std::make_shared<Dense>(in, out, activation, o);
+}
 
 /// Modules applied in order: y = mₖ(…m₁(m₀(x))). Children are named "0", "1", …, so named_parameters() gives
 /// "0.weight", "0.bias", "2.weight", …

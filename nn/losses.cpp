@@ -9,6 +9,7 @@
 
 #include "autograd/function.hpp"
 #include "autograd/ops.hpp"
+#include "util/names.hpp"
 
 namespace chainrule::nn {
 namespace {
@@ -40,11 +41,6 @@ template <class T> T stable_sigmoid(T z) {
   if (z >= 0) return T(1) / (T(1) + std::exp(-z));
   const T e = std::exp(z);
   return e / (T(1) + e);
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 }  // namespace
@@ -145,37 +141,82 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction r) {
   return cross_entropy(logits, labels, r);
 }
 
-LossFunction loss_by_name(const std::string& name) {
-  static const std::vector<std::pair<const char*, LossFunction>> table = {
-      {"mean_squared_error", [](const Tensor& o, const Tensor& t) { return mse_loss(o, t); }},
-      {"mse", [](const Tensor& o, const Tensor& t) { return mse_loss(o, t); }},
-      {"mean_absolute_error", [](const Tensor& o, const Tensor& t) { return l1_loss(o, t); }},
-      {"mae", [](const Tensor& o, const Tensor& t) { return l1_loss(o, t); }},
-      {"binary_crossentropy", [](const Tensor& p, const Tensor& t) { return binary_cross_entropy(p, t); }},
-      {"categorical_crossentropy",
-       [](const Tensor& z, const Tensor& t) {
-         if (t.shape() != z.shape())
-           throw std::invalid_argument("categorical_crossentropy: targets must be one-hot like the logits " +
-                                       shape_str(z.shape()) + ", got " + shape_str(t.shape()) +
-                                       " (use sparse_categorical_crossentropy for class indices)");
-         return cross_entropy(z, t);
-       }},
-      {"sparse_categorical_crossentropy",
-       [](const Tensor& z, const Tensor& t) {
-         const bool column = t.dim() == 2 && t.size(1) == 1;
-         if (t.dim() != 1 && !column)
-           throw std::invalid_argument("sparse_categorical_crossentropy: targets must be class indices [N] or [N,1], "
-                                       "got " + shape_str(t.shape()) +
-                                       " (use categorical_crossentropy for one-hot targets)");
-         return cross_entropy(z, column ? reshape(t, {-1}) : t);
-       }},
-  };
-  const std::string key = lower(name);
-  for (const auto& [n, f] : table)
-    if (key == n) return f;
-  std::string valid;
-  for (const auto& [n, f] : table) valid += std::string(valid.empty() ? "" : ", ") + n;
-  throw std::invalid_argument("loss_by_name: unknown loss '" + name + "'; valid names: " + valid);
+// ---- the loss table ---------------------------------------------------------------------------------------------
+namespace {
+
+// Targets of one output column ([N]) are compared with outputs [N,1] as [N,1].
+Tensor align(const Tensor& y, const Tensor& pred) {
+  if (y.dim() == 1 && pred.dim() == 2 && pred.size(1) == 1) return reshape(y, {-1, 1});
+  return y;
 }
+
+Tensor categorical(const Tensor& z, const Tensor& t) {
+  if (t.shape() != z.shape())
+    throw std::invalid_argument("categorical_crossentropy: targets must be one-hot like the logits " +
+                                shape_str(z.shape()) + ", got " + shape_str(t.shape()) +
+                                " (use sparse_categorical_crossentropy for class indices)");
+  return cross_entropy(z, t);
+}
+
+Tensor sparse_categorical(const Tensor& z, const Tensor& t) {
+  const bool column = t.dim() == 2 && t.size(1) == 1;
+  if (t.dim() != 1 && !column)
+    throw std::invalid_argument("sparse_categorical_crossentropy: targets must be class indices [N] or [N,1], got " +
+                                shape_str(t.shape()) + " (use categorical_crossentropy for one-hot targets)");
+  return cross_entropy(z, column ? reshape(t, {-1}) : t);
+}
+
+Tensor bce(const Tensor& p, const Tensor& t) { return binary_cross_entropy(p, align(t, p)); }
+Tensor bce_logits(const Tensor& z, const Tensor& t) { return binary_cross_entropy_with_logits(z, align(t, z)); }
+
+struct LossRow {
+  LossFunction fn;         // on the model's outputs
+  std::string fuses;       // the final activation it can look through ("softmax", "sigmoid"), or ""
+  LossFunction logits_fn;  // the loss of fuses(z), from the logits z
+  bool takes_logits = false;
+};
+
+NameTable<LossRow>& loss_table() {
+  static NameTable<LossRow> t = [] {
+    NameTable<LossRow> t("loss");
+    const LossFunction mse = [](const Tensor& o, const Tensor& y) { return mse_loss(o, align(y, o)); };
+    const LossFunction mae = [](const Tensor& o, const Tensor& y) { return l1_loss(o, align(y, o)); };
+    t.add("mean_squared_error", {mse, "", {}, false}).add("mse", {mse, "", {}, false});
+    t.add("mean_absolute_error", {mae, "", {}, false}).add("mae", {mae, "", {}, false});
+    t.add("binary_crossentropy", {bce, "sigmoid", bce_logits, false});
+    t.add("categorical_crossentropy", {categorical, "softmax", categorical, true});
+    t.add("sparse_categorical_crossentropy", {sparse_categorical, "softmax", sparse_categorical, true});
+    return t;
+  }();
+  return t;
+}
+
+}  // namespace
+
+Loss::Loss(std::string name, LossFunction fn) : name_(std::move(name)), fn_(std::move(fn)) {
+  if (!fn_) throw std::invalid_argument("Loss '" + name_ + "': empty function");
+}
+
+Loss::Loss(std::string name, LossFunction fn, std::string fuses, LossFunction logits_fn, bool takes_logits)
+    : name_(std::move(name)), fn_(std::move(fn)), fuses_(std::move(fuses)), logits_fn_(std::move(logits_fn)),
+      takes_logits_(takes_logits) {}
+
+Loss Loss::resolve(const std::string& who) const {
+  if (fn_) return *this;
+  const LossRow& row = loss_table().at(who, name_);
+  return Loss(loss_table().canonical(name_), row.fn, row.fuses, row.logits_fn, row.takes_logits);
+}
+
+Loss binary_crossentropy(bool from_logits) {
+  if (!from_logits) return Loss("binary_crossentropy").resolve("binary_crossentropy");
+  return Loss("binary_crossentropy", bce_logits, "", {}, true);
+}
+
+void register_loss(const std::string& name, LossFunction fn) {
+  if (!fn) throw std::invalid_argument("register_loss: empty function for '" + name + "'");
+  loss_table().add(name, {std::move(fn), "", {}, false});
+}
+
+LossFunction loss_by_name(const std::string& name) { return loss_table().at("loss_by_name", name).fn; }
 
 }  // namespace chainrule::nn

@@ -39,14 +39,57 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction r = 
 
 /// A loss as a value: (prediction, target) → scalar.
 using LossFunction = std::function<Tensor(const Tensor& pred, const Tensor& target)>;
-/// Keras loss names (case-insensitive), mean-reduced:
+
+/// A loss as Model::compile takes it: a name from the loss table, or a callable of your own (as Keras).
 ///   "mean_squared_error" | "mse"          → mse_loss
 ///   "mean_absolute_error" | "mae"         → l1_loss
-///   "binary_crossentropy"                 → binary_cross_entropy (the model outputs probabilities: ends in sigmoid)
-///   "categorical_crossentropy"            → cross_entropy with [N,C] one-hot targets
+///   "binary_crossentropy"                 → binary_cross_entropy: the outputs are PROBABILITIES (Keras' default,
+///                                            from_logits=False); binary_crossentropy(true) takes logits
+///   "categorical_crossentropy"            → cross_entropy with [N,C] one-hot (or probability) targets
 ///   "sparse_categorical_crossentropy"     → cross_entropy with [N] (or [N,1]) class-index targets
-/// NOTE: for both categorical losses the model outputs LOGITS (no final softmax; log_softmax inside the loss is
-/// the stable form). Unknown name → std::invalid_argument listing the valid names.
+/// NOTE: both categorical losses take LOGITS (no final softmax; log_softmax inside the loss is the stable form).
+/// On a model whose last layer ends in softmax (categorical) or sigmoid (binary), Model computes the loss from the
+/// logits before that layer, stably; predictions are still the probabilities. Targets [N] against outputs [N,1]
+/// are compared as [N,1] (as Keras squeezes or expands them).
+class Loss {
+ public:
+  Loss(const char* name) : name_(name) {}         // NOLINT: implicit, so compile("adam", "mse") reads as Keras
+  Loss(const std::string& name) : name_(name) {}  // NOLINT: looked up in the table by resolve()
+  /// A loss of your own: fn(outputs, targets) → scalar. Saved models record `name`; register_loss(name, fn) lets
+  /// Model::load find it again.
+  Loss(std::string name, LossFunction fn);
+
+  /// The table's loss for a name (case-insensitive, aliases), named canonically; a callable loss returns itself.
+  /// Unknown name → std::invalid_argument "<who>: unknown loss 'x'; valid names: ...".
+  Loss resolve(const std::string& who) const;
+  const std::string& name() const { return name_; }
+  /// The loss of the model's outputs (after resolve()).
+  Tensor operator()(const Tensor& pred, const Tensor& target) const { return fn_(pred, target); }
+  /// The final activation ("softmax", "sigmoid") this loss can look through: from_logits(z, t) is then the loss
+  /// of activation(z). "" if none.
+  const std::string& fuses() const { return fuses_; }
+  Tensor from_logits(const Tensor& z, const Tensor& target) const { return logits_fn_(z, target); }
+  /// True when the outputs themselves are read as logits (accuracy then thresholds one output at 0, not ½).
+  bool takes_logits() const { return takes_logits_; }
+  /// binary_crossentropy(true): the outputs are logits (Keras' from_logits=True).
+  bool binary_from_logits() const { return name_ == "binary_crossentropy" && takes_logits_; }
+
+ private:
+  friend Loss binary_crossentropy(bool from_logits);
+  Loss(std::string name, LossFunction fn, std::string fuses, LossFunction logits_fn, bool takes_logits);
+  std::string name_;
+  LossFunction fn_;
+  std::string fuses_;
+  LossFunction logits_fn_;
+  bool takes_logits_ = false;
+};
+
+/// Keras' BinaryCrossentropy(from_logits): on probabilities (default) or on logits.
+Loss binary_crossentropy(bool from_logits = false);
+/// Adds a loss to the table under `name` (case-insensitive): compile("adam", name) and Model::load then find it.
+void register_loss(const std::string& name, LossFunction fn);
+/// The table's loss function by name (the Loss above, as a plain function). Unknown name → std::invalid_argument
+/// "loss_by_name: unknown loss 'x'; valid names: ...".
 LossFunction loss_by_name(const std::string& name);
 
 }  // namespace chainrule::nn

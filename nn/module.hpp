@@ -28,6 +28,12 @@ class Module {
   /// Settings shown in printing ("in=784, out=128, bias=true").
   virtual std::string extra_repr() const { return ""; }
 
+  /// "softmax" or "sigmoid" for a layer that ends in that function (a Softmax, a Dense with that activation), so
+  /// that a cross-entropy loss can be taken stably from pre_activation(x), the logits before it; "" otherwise.
+  virtual std::string output_activation() const { return ""; }
+  /// The layer's output before its final softmax/sigmoid (see output_activation); forward(x) for other layers.
+  virtual Tensor pre_activation(const Tensor& x) { return forward(x); }
+
   /// Trainable tensors of this module and its children, in registration order.
   std::vector<Tensor> parameters() const;
   /// Same, with dotted names: "0.weight", "0.bias", "2.weight", ...

@@ -256,7 +256,7 @@ TEST_CASE("validation: Model, fit options and callbacks name the function, the o
       {"fit x width", [&] { nn::Model m = compiled(); m.fit(zeros({4, 5}), y); },
        "Linear(in=2, out=3): input has 5 features per row ([4,5]), expected 2"},
       {"fit label out of range", [&] { nn::Model m = compiled(); m.fit(x, tensor({0.0, 1, 2, 3})); },
-       "cross_entropy: label 3 at row 2 is out of range for C = 3 classes"},
+       "cross_entropy: label 3 at dataset row 3 is out of range for C = 3 classes"},
       {"fit no rows", [&] { compiled().fit(zeros({0, 2}), zeros({0})); }, "Model::fit: no training rows (x is [0,2])"},
       {"evaluate batch_size 0", [&] { compiled().evaluate(x, y, 0); },
        "Model::evaluate: batch_size must be >= 1, got 0"},

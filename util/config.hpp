@@ -1,0 +1,67 @@
+#pragma once
+// Config: a layer's or an optimizer's settings as ordered key → value pairs (a flag, a count, a number or a text),
+// what Module::config() / Optimizer::config() return and each class's from_config reads (Keras' get_config /
+// from_config). Model::save writes it as JSON; JSON itself stays inside the serializer.
+//   Config c;  c.set("in", std::size_t{784}).set("activation", "relu");   c.count("in") == 784
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace chainrule {
+
+class Config {
+ public:
+  using Value = std::variant<bool, std::uint64_t, double, std::string>;
+
+  /// Sets key (replacing an earlier value); returns *this so calls chain.
+  Config& set(const std::string& key, Value v) {
+    for (auto& [k, old] : items_)
+      if (k == key) return old = std::move(v), *this;
+    items_.emplace_back(key, std::move(v));
+    return *this;
+  }
+  Config& set(const std::string& key, const char* text) { return set(key, Value(std::string(text))); }
+  Config& set(const std::string& key, int v) = delete;  // say which: std::size_t (a count) or double
+  const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
+  bool has(const std::string& key) const { return get(key) != nullptr; }
+
+  /// A number (a count reads as a number too); std::invalid_argument "missing number 'key'" otherwise.
+  double number(const std::string& key) const {
+    const Value* v = get(key);
+    if (v && std::holds_alternative<double>(*v)) return std::get<double>(*v);
+    if (v && std::holds_alternative<std::uint64_t>(*v)) return static_cast<double>(std::get<std::uint64_t>(*v));
+    throw std::invalid_argument("missing number '" + key + "'");
+  }
+  bool flag(const std::string& key) const {
+    const Value* v = get(key);
+    if (!v || !std::holds_alternative<bool>(*v)) throw std::invalid_argument("missing boolean '" + key + "'");
+    return std::get<bool>(*v);
+  }
+  const std::string& text(const std::string& key) const {
+    const Value* v = get(key);
+    if (!v || !std::holds_alternative<std::string>(*v)) throw std::invalid_argument("missing '" + key + "'");
+    return std::get<std::string>(*v);
+  }
+  /// A size: an integer in [1, 2^30] (larger is refused, so a hostile file cannot ask for 2^60 weights).
+  std::size_t count(const std::string& key) const {
+    const Value* v = get(key);
+    if (!v || !std::holds_alternative<std::uint64_t>(*v) || std::get<std::uint64_t>(*v) == 0 ||
+        std::get<std::uint64_t>(*v) > (std::uint64_t{1} << 30))
+      throw std::invalid_argument("'" + key + "' must be a positive integer");
+    return static_cast<std::size_t>(std::get<std::uint64_t>(*v));
+  }
+
+ private:
+  const Value* get(const std::string& key) const {
+    for (const auto& [k, v] : items_)
+      if (k == key) return &v;
+    return nullptr;
+  }
+  std::vector<std::pair<std::string, Value>> items_;
+};
+
+}  // namespace chainrule
