@@ -116,8 +116,7 @@ Graph build_graph(const std::vector<const TraceEntry*>& pass, const TraceOptions
       if (in.requires_grad) {
         if (in.local_kind == LocalKind::None) local = "(" + std::to_string(e->value.numel()) + "×" +
                                                        std::to_string(in.value.numel()) + " Jacobian)";
-        else if (is_scalar(in.local) || in.local.numel() <= 4) local = format_value(in.local, f);
-        else local = preview(in.local, f, 2);
+        else local = is_scalar(in.local) ? format_value(in.local, f) : preview(in.local, f, 2);
       }
       g.edges.push_back({i, k, local});
     }
@@ -502,8 +501,8 @@ header h1 { font-size: 18px; margin: 0; flex: 1; }
 header button { font-size: 15px; padding: 4px 14px; cursor: pointer; }
 #counter { font-variant-numeric: tabular-nums; }
 main { display: flex; flex-wrap: wrap; gap: 16px; padding: 16px; align-items: flex-start; }
-#graph { background: white; border: 1px solid #d0d7de; border-radius: 6px; padding: 8px; overflow: auto; max-width: 100%; }
-#graph svg { max-width: 100%; height: auto; }
+#graph { background: white; border: 1px solid #d0d7de; border-radius: 6px; padding: 8px; overflow: auto;
+         max-width: calc(100% - 18px); max-height: 75vh; }
 #side { flex: 1; min-width: 340px; }
 #panel { background: white; border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 16px; }
 #panel h2 { font-size: 17px; margin: 6px 0 10px; }
@@ -550,6 +549,8 @@ const char* kScript = R"(
       var ge = el('e' + e);
       if (ge) ge.classList.toggle('current', s.edges.indexOf(e) >= 0);
     }
+    var focus = el('n' + (s.to.length ? s.to[0] : s.nodes.length ? s.nodes[0] : DATA.rootIndex));
+    if (focus && focus.scrollIntoView) focus.scrollIntoView({block: 'nearest', inline: 'center'});
     if (location.hash !== '#step=' + (k + 1)) history.replaceState(null, '', '#step=' + (k + 1));
   }
   function fromHash() {
@@ -614,6 +615,7 @@ std::string to_html(const ChainRuleTrace& trace, const HtmlOptions& o) {
   const std::string root = g.nodes[g.root].name;
   nlohmann::json data;
   data["root"] = root;
+  data["rootIndex"] = g.root;
   data["edges"] = g.edges.size();
   data["nodes"] = nlohmann::json::array();
   for (const page::GraphNode& v : g.nodes) {
