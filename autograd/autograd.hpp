@@ -4,6 +4,7 @@
 #include "autograd/anomaly.hpp"
 #include "autograd/expression.hpp"
 #include "autograd/function.hpp"
+#include "autograd/functional.hpp"
 #include "autograd/gradcheck.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/tensor.hpp"
