@@ -325,3 +325,31 @@ TEST_CASE("higher order: double backward through nn: activations, losses, penalt
   bn.eval();
   CHECK(gradgradcheck([&](auto& v) { return tanh(bn.forward(v[0])); }, {x}));
 }
+
+TEST_CASE("higher order: a gradient-penalty training run (L + λ‖∂L/∂x‖²) equals torch's, three SGD steps") {
+  using namespace chainrule::nn;
+  const auto& r = higher_order_reference()["gradient_penalty"];
+  const double lambda = r["lambda"], lr = r["lr"];
+  Tensor X = from_json(r["X"], {6, 3}), Y = from_json(r["Y"], {6, 1});
+  Linear::Options o;
+  o.dtype = kFloat64;
+  auto net = std::make_shared<Sequential>(std::vector<std::shared_ptr<Module>>{
+      std::make_shared<Linear>(3, 4, o), std::make_shared<Tanh>(), std::make_shared<Linear>(4, 1, o)});
+  std::vector<Tensor> params = net->parameters();  // 0.weight [3,4], 0.bias [4], 2.weight [4,1], 2.bias [1]
+  REQUIRE(params.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto v = r["initial"][i].get<std::vector<double>>();
+    std::copy(v.begin(), v.end(), params[i].data<double>().begin());
+  }
+  for (const auto& step : r["steps"]) {
+    Tensor x = X.detach().requires_grad_();
+    Tensor L = mse_loss(net->forward(x), Y);
+    Tensor G = grad({L}, {x}, create_graph())[0];
+    Tensor loss = L + lambda * sum(G * G);
+    net->zero_grad();
+    loss.backward();
+    for (auto& p : params) p.data<double>() -= lr * p.grad().data<double>();
+    CHECK(loss.item() == doctest::Approx(step["loss"].get<double>()).epsilon(1e-13));
+    for (std::size_t i = 0; i < 4; ++i) CHECK(worst_error(params[i], step["params"][i]) < 1e-13);
+  }
+}
