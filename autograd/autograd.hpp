@@ -2,6 +2,7 @@
 // chainrule's autograd: include this one header.
 #include "autograd/allocator.hpp"
 #include "autograd/function.hpp"
+#include "autograd/functional.hpp"
 #include "autograd/gradcheck.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/tensor.hpp"

@@ -1,12 +1,14 @@
 // The engine: topological walk, gradient accumulation with sum_to, graph release, grad mode.
 #include <algorithm>
 #include <atomic>
+#include <exception>
 
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xreducer.hpp>
 
 #include "autograd/function.hpp"
+#include "autograd/ops.hpp"
 
 namespace chainrule {
 namespace {
@@ -17,6 +19,8 @@ std::atomic<std::uint64_t> g_walk_stamp{0};
 bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
+AutoGradMode::AutoGradMode(bool enabled) : prev_(g_grad_enabled) { g_grad_enabled = enabled; }
+AutoGradMode::~AutoGradMode() { g_grad_enabled = prev_; }
 
 namespace detail {
 
@@ -86,6 +90,35 @@ template <class T> Array<T> sum_to(const char* op, std::size_t input, const Arra
 template Array<float> sum_to(const char*, std::size_t, const Array<float>&, const Shape&);
 template Array<double> sum_to(const char*, std::size_t, const Array<double>&, const Shape&);
 
+// The same reduction with recorded ops (sum, reshape), for create_graph.
+Tensor sum_to(const char* op, std::size_t input, const Tensor& g, const Shape& to) {
+  const Shape& from = g.shape();
+  if (from == to) return g;
+  auto fail = [&] {
+    return std::logic_error(std::string(op) + ": grad shape " + shape_str(from) + " cannot reduce to input #" +
+                            std::to_string(input) + " shape " + shape_str(to));
+  };
+  if (from.size() < to.size()) throw fail();
+  const std::size_t lead = from.size() - to.size();
+  std::vector<long> axes;
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    if (i < lead) {
+      axes.push_back(static_cast<long>(i));
+    } else if (to[i - lead] != from[i]) {
+      if (to[i - lead] != 1) throw fail();
+      axes.push_back(static_cast<long>(i));
+    }
+  }
+  return reshape(axes.empty() ? g : sum(g, axes, true), std::vector<long>(to.begin(), to.end()));
+}
+
+std::vector<Tensor> TensorGrads::inputs() const {
+  std::vector<Tensor> x;
+  x.reserve(in_.size());
+  for (const auto& n : in_) x.emplace_back(n);
+  return x;
+}
+
 template <class T> void accumulate(const char* op, std::size_t input, Node& n, Array<T>&& g) {
   const Shape& s = as<T>(n).value.shape();
   const bool same = g.shape().size() == s.size() && std::equal(s.begin(), s.end(), g.shape().begin());
@@ -94,14 +127,43 @@ template <class T> void accumulate(const char* op, std::size_t input, Node& n, A
     if (g_watch.anomaly) check_contribution(op, input, g);
     if (g_watch.trace && g_watch.current) g_watch.trace->contribution(input, n, g);
   }
-  if (n.grad) {
+  if (n.grad && n.grad->inputs.empty()) {
     xt::noalias(as<T>(*n.grad).value) += g;
+  } else if (n.grad) {  // a gradient with a graph (from create_graph): never changed in place
+    n.grad = make_node<Value<T>>(Array<T>(as<T>(*n.grad).value + g));
   } else {
     n.grad = make_node<Value<T>>(std::move(g));
   }
 }
 template void accumulate<float>(const char*, std::size_t, Node&, Array<float>&&);
 template void accumulate<double>(const char*, std::size_t, Node&, Array<double>&&);
+
+// create_graph: n.grad += g with recorded ops (out of place: the old gradient may be part of a graph).
+void accumulate(const char* op, std::size_t input, Node& n, Tensor g) {
+  dispatch(n.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if (g.dtype() != n.dtype)
+      throw std::logic_error(std::string(op) + ": backward gave a " + dtype_name(g.dtype()) + " gradient for " +
+                             dtype_name(n.dtype) + " input #" + std::to_string(input));
+    g = sum_to(op, input, g, as<T>(n).value.shape());
+    if (g_watch.any()) {
+      if (g_watch.anomaly) check_contribution(op, input, g.data<T>());
+      if (g_watch.trace && g_watch.current) g_watch.trace->contribution(input, n, g.data<T>());
+    }
+  });
+  if (n.grad) {
+    n.grad = add(Tensor(n.grad), g).node_ptr();
+  } else {
+    // A leaf keeps its grad, and a later first-order backward adds into it in place: it must own that node
+    // (backward functions pass g on unchanged, so two inputs could otherwise share one).
+    if (n.inputs.empty() && g.node_ptr().use_count() > 1) g = clone(g);
+    n.grad = g.node_ptr();
+  }
+}
+
+std::vector<Tensor> Node::backward_tensors(const Tensor&, const Tensor&) {
+  throw std::logic_error(std::string(op) + ": backward is not differentiable (create_graph = true)");
+}
 
 namespace {
 // Reverse topological order of the nodes that need a gradient, reachable from root: an iterative depth-first
@@ -140,21 +202,11 @@ std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>
 }
 }  // namespace
 
-void run_backward(const std::shared_ptr<Node>& rootp, Array<float>* gf, Array<double>* gd, BackwardOptions o) {
-  Node& root = *rootp;
-  if (!root.requires_grad)
-    throw std::logic_error("backward: tensor does not require grad (no input of it has requires_grad set)");
-  NoGradGuard no_grad;  // backward functions compute with plain arrays; nothing they do is recorded
-  std::vector<std::shared_ptr<Node>> order = topological_order(rootp);
-  for (const auto& n : order) {
-    if (n->freed)
-      throw std::logic_error(std::string("backward: the graph through '") + n->op +
-                             "' was already freed by an earlier backward; pass retain_graph = true to the first one");
-    // A non-leaf's grad buffer carries this backward's flow only (a retained one from an earlier call would add in).
-    if (!n->inputs.empty()) n->grad.reset();
-  }
-  if (gf) accumulate<float>("backward", 0, root, std::move(*gf));
-  if (gd) accumulate<double>("backward", 0, root, std::move(*gd));
+namespace {
+// Runs the walk over `order` (root first, its gradient already seeded). First order: each node's array backward,
+// nothing recorded. create_graph: each node's Tensor backward, recorded (grad mode on), so the gradients have a
+// graph of their own.
+void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bool retain_graph) {
   struct Current {  // which node's backward runs, for the watchers; cleared however the walk ends
     ~Current() { g_watch.current = nullptr; }
   } current;
@@ -163,13 +215,135 @@ void run_backward(const std::shared_ptr<Node>& rootp, Array<float>* gf, Array<do
     if (g_watch.trace) g_watch.trace->visit(*n);
     if (n->inputs.empty()) continue;  // leaf: its grad is the result
     g_watch.current = n.get();
-    if (n->grad) n->backward();
+    if (n->grad) {
+      if (!create_graph) {
+        n->backward();
+      } else {
+        std::vector<Tensor> gs = n->backward_tensors(Tensor(n), Tensor(n->grad));
+        for (std::size_t i = 0; i < gs.size() && i < n->inputs.size(); ++i)
+          if (gs[i].defined() && n->inputs[i]->requires_grad) accumulate(n->op, i, *n->inputs[i], std::move(gs[i]));
+      }
+    }
     if (!n->retains_grad) n->grad.reset();  // as torch: only leaves (and retain_grad tensors) keep a .grad
-    if (!o.retain_graph) {
+    if (!retain_graph) {
       n->inputs.clear();  // saved inputs go; the nodes themselves live on in `order` until the walk ends
       n->freed = true;
     }
   }
+}
+
+std::vector<std::shared_ptr<Node>> prepare(const std::shared_ptr<Node>& root) {
+  if (!root->requires_grad)
+    throw std::logic_error("backward: tensor does not require grad (no input of it has requires_grad set)");
+  std::vector<std::shared_ptr<Node>> order = topological_order(root);
+  for (const auto& n : order) {
+    if (n->freed)
+      throw std::logic_error(std::string("backward: the graph through '") + n->op +
+                             "' was already freed by an earlier backward; pass retain_graph = true to the first one");
+    // A non-leaf's grad buffer carries this backward's flow only (a retained one from an earlier call would add in).
+    if (!n->inputs.empty()) n->grad.reset();
+  }
+  return order;
+}
+
+// If a create_graph walk stops on an exception, the non-leaf gradients it left would hold their own nodes
+// (y.grad's graph refers to y): drop them.
+struct DropGradsOnThrow {
+  const std::vector<std::shared_ptr<Node>>& order;
+  int uncaught = std::uncaught_exceptions();
+  ~DropGradsOnThrow() {
+    if (std::uncaught_exceptions() > uncaught)
+      for (const auto& n : order)
+        if (!n->inputs.empty() && !n->retains_grad) n->grad.reset();
+  }
+};
+}  // namespace
+
+void run_backward(const std::shared_ptr<Node>& rootp, Array<float>* gf, Array<double>* gd, BackwardOptions o) {
+  if (o.create_graph) {
+    Tensor seed = gf ? Tensor(std::move(*gf)) : Tensor(std::move(*gd));
+    run_backward(rootp, seed, o);
+    return;
+  }
+  Node& root = *rootp;
+  NoGradGuard no_grad;  // backward functions compute with plain arrays; nothing they do is recorded
+  std::vector<std::shared_ptr<Node>> order = prepare(rootp);
+  if (gf) accumulate<float>("backward", 0, root, std::move(*gf));
+  if (gd) accumulate<double>("backward", 0, root, std::move(*gd));
+  walk(order, false, o.retain_graph.value_or(false));
+}
+
+void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, BackwardOptions o) {
+  if (!o.create_graph) {
+    dispatch(seed.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      Array<T> g = seed.data<T>();
+      if constexpr (std::is_same_v<T, float>) run_backward(root, &g, nullptr, o);
+      else run_backward(root, nullptr, &g, o);
+    });
+    return;
+  }
+  AutoGradMode grad_mode(true);  // backward functions compute with Tensor ops, recorded
+  std::vector<std::shared_ptr<Node>> order = prepare(root);
+  DropGradsOnThrow drop{order};
+  accumulate("backward", 0, *root, seed);
+  walk(order, true, o.retain_graph.value_or(true));
+}
+
+std::vector<Tensor> run_grad(const Tensor& root, const Tensor& seed, const std::vector<Tensor>& inputs,
+                             BackwardOptions o, bool allow_unused) {
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (!inputs[i].requires_grad())
+      throw std::logic_error("grad: input #" + std::to_string(i) + " does not require grad");
+  std::vector<std::shared_ptr<Node>> order = prepare(root.node_ptr());
+  const std::uint64_t stamp = root.node().mark;  // every node of the walk carries it
+  // The walk must not touch .grad: the leaves' gradients are put aside and given back afterwards, and the
+  // inputs that are not leaves keep theirs for the walk's length.
+  struct Restore {
+    std::vector<std::pair<Node*, std::shared_ptr<Node>>> leaves;
+    std::vector<std::pair<Node*, bool>> retains;
+    ~Restore() {
+      for (auto& [n, g] : leaves) n->grad = std::move(g);
+      for (auto& [n, r] : retains) {
+        n->retains_grad = r;
+        if (!r) n->grad.reset();
+      }
+    }
+  } restore;
+  for (const auto& n : order)
+    if (n->inputs.empty()) restore.leaves.emplace_back(n.get(), std::move(n->grad));
+  for (const auto& t : inputs)
+    if (!t.node().inputs.empty() && t.node().mark == stamp) {
+      restore.retains.emplace_back(&t.node(), t.node().retains_grad);
+      t.node().retains_grad = true;
+    }
+  {
+    AutoGradMode grad_mode(o.create_graph);
+    DropGradsOnThrow drop{order};
+    if (o.create_graph) {
+      accumulate("backward", 0, root.node(), seed);
+    } else {
+      dispatch(seed.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        accumulate<T>("backward", 0, root.node(), Array<T>(seed.data<T>()));
+      });
+    }
+    walk(order, o.create_graph, o.retain_graph.value_or(o.create_graph));
+  }
+  std::vector<Tensor> out;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    Node& n = inputs[i].node();
+    if (n.mark != stamp && !allow_unused)
+      throw std::logic_error("grad: input #" + std::to_string(i) +
+                             " was not used to compute the outputs (pass allow_unused = true to get an undefined "
+                             "tensor for it)");
+    if (n.mark != stamp || !n.grad) {
+      out.emplace_back(n.mark == stamp ? zeros_like(inputs[i]) : Tensor());
+      continue;
+    }
+    out.emplace_back(n.grad);
+  }
+  return out;
 }
 
 }  // namespace detail

@@ -17,6 +17,13 @@
 // Other ops call record() with a backward function back(d, g, x, y): g = ∂L/∂y, x the inputs' values, y the
 // output, and d(i, array) adds a contribution to input i. The same machinery is public: users can define their
 // own differentiable ops with it.
+//
+// Higher order (backward with create_graph): the engine then calls each node's Tensor backward instead,
+// backt(d, g, x, y) with Tensors (g, the inputs x, the output y) and d(i, tensor), under grad mode, so the
+// gradient is itself recorded and can be differentiated again. unary() and binary() get theirs for free: the
+// derivative lambdas are instantiated with Tensor arguments too, so one line serves both paths. For that they
+// are written with the calls of namespace math below (math::cos, math::select, ...), which take scalars and
+// Tensors alike. Other ops pass backt as record()'s last argument.
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
@@ -25,9 +32,44 @@
 #include <tuple>
 #include <utility>
 
+#include "autograd/ops.hpp"
 #include "autograd/tensor.hpp"
 
 namespace chainrule {
+
+/// The same call for a scalar (float, double) and a Tensor, so that one derivative lambda serves the fast
+/// first-order kernels and the recorded (differentiable) backward.
+namespace math {
+using std::abs;
+using std::cos;
+using std::exp;
+using std::log;
+using std::pow;
+using std::sin;
+using std::sqrt;
+using std::tanh;
+using chainrule::abs;
+using chainrule::cos;
+using chainrule::exp;
+using chainrule::log;
+using chainrule::pow;
+using chainrule::sin;
+using chainrule::sqrt;
+using chainrule::tanh;
+template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> T constant(T, double v) { return T(v); }
+/// v as a constant of x's type (a 0-D tensor of x's dtype for a Tensor).
+inline Tensor constant(const Tensor& x, double v) { return scalar_like(x, v); }
+template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> T zero(T) { return T(0); }
+/// Zeros like x (a constant: nothing flows back through it).
+inline Tensor zero(const Tensor& x) { return zeros_like(x); }
+/// c ? a : b, elementwise for Tensors (where: the condition is not differentiated).
+template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> T select(bool c, T a, T b) { return c ? a : b; }
+inline Tensor select(const Tensor& c, const Tensor& a, const Tensor& b) { return where(c, a, b); }
+/// a == b (1/0 for Tensors).
+template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> bool equal(T a, T b) { return a == b; }
+inline Tensor equal(const Tensor& a, const Tensor& b) { return eq(a, b); }
+}  // namespace math
+
 namespace detail {
 
 /// Numpy broadcast of two shapes; throws "<op>: shapes [..] and [..] cannot broadcast".
@@ -41,6 +83,15 @@ template <class T> void accumulate(const char* op, std::size_t input, Node& n, A
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 /// The engine's walk: seeds root's gradient with the given array (one of the two, by dtype) and runs backward.
 void run_backward(const std::shared_ptr<Node>& root, Array<float>* gf, Array<double>* gd, BackwardOptions o);
+/// Same, seeded with a Tensor (kept as it is under create_graph, so a seed with a graph stays differentiable).
+void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, BackwardOptions o);
+/// chainrule::grad's walk: the gradients of root (seeded with seed) with respect to inputs; no .grad changes.
+std::vector<Tensor> run_grad(const Tensor& root, const Tensor& seed, const std::vector<Tensor>& inputs,
+                             BackwardOptions o, bool allow_unused);
+/// sum_to with recorded ops (create_graph).
+Tensor sum_to(const char* op, std::size_t input, const Tensor& g, const Shape& to);
+/// create_graph: adds g to node n's grad with recorded ops.
+void accumulate(const char* op, std::size_t input, Node& n, Tensor g);
 
 /// Watches backward on behalf of the chain-rule trace (teach/trace.hpp). Called by the engine only.
 class BackwardObserver {
@@ -94,7 +145,7 @@ template <class T> class Accumulator {
   template <class F> void into(std::size_t i, F&& fn) const {
     Node& in = *inputs_[i];
     if (!in.requires_grad) return;
-    if (in.grad && !g_watch.any()) {  // watched: the contribution must be seen on its own
+    if (in.grad && in.grad->inputs.empty() && !g_watch.any()) {  // watched: each contribution is seen on its own
       fn(as<T>(*in.grad).value, T(1));
     } else {
       Array<T> out = Array<T>::from_shape(as<T>(in).value.shape());
@@ -108,6 +159,27 @@ template <class T> class Accumulator {
   std::vector<std::shared_ptr<Node>>& inputs_;
 };
 
+/// The `d` of a Tensor backward function (create_graph): collects each input's gradient as a Tensor.
+class TensorGrads {
+ public:
+  explicit TensorGrads(const std::vector<std::shared_ptr<Node>>& in) : in_(in), out_(in.size()) {}
+  bool needs(std::size_t i) const { return in_[i]->requires_grad; }
+  /// Adds g (input i's shape, or broadcast from it) to input i's gradient.
+  void operator()(std::size_t i, const Tensor& g) {
+    if (!needs(i)) return;
+    out_[i] = out_[i].defined() ? out_[i] + g : g;
+  }
+  /// The inputs as Tensors (sharing their nodes: the gradient's graph reaches them).
+  std::vector<Tensor> inputs() const;
+  std::vector<Tensor> take() { return std::move(out_); }
+ private:
+  const std::vector<std::shared_ptr<Node>>& in_;
+  std::vector<Tensor> out_;
+};
+
+/// Marks an op recorded without a Tensor backward: create_graph through it throws.
+struct NoTensorBackward {};
+
 /// Read-only view of the inputs' values inside a backward function.
 template <class T> class InputValues {
  public:
@@ -118,11 +190,13 @@ template <class T> class InputValues {
   const std::vector<std::shared_ptr<Node>>& in_;
 };
 
-/// A recorded op: its value, inputs and backward function B(d, g, inputs, y).
-template <class T, class B> struct OpNode final : Value<T> {
+/// A recorded op: its value, inputs, backward function B(d, g, inputs, y) on arrays and, for create_graph,
+/// G(d, g, inputs, y) on Tensors.
+template <class T, class B, class G = NoTensorBackward> struct OpNode final : Value<T> {
   B back;
-  OpNode(const char* name, Array<T>&& v, std::vector<std::shared_ptr<Node>>&& in, B b)
-      : Value<T>(std::move(v)), back(std::move(b)) {
+  G backt;
+  OpNode(const char* name, Array<T>&& v, std::vector<std::shared_ptr<Node>>&& in, B b, G bt = {})
+      : Value<T>(std::move(v)), back(std::move(b)), backt(std::move(bt)) {
     this->op = name;
     this->inputs = std::move(in);
     this->requires_grad = true;
@@ -130,6 +204,15 @@ template <class T, class B> struct OpNode final : Value<T> {
   void backward() override {
     Accumulator<T> d(this->op, this->inputs);
     back(d, as<T>(*this->grad).value, InputValues<T>(this->inputs), this->value);
+  }
+  std::vector<Tensor> backward_tensors(const Tensor& y, const Tensor& g) override {
+    if constexpr (std::is_same_v<G, NoTensorBackward>) {
+      return Node::backward_tensors(y, g);
+    } else {
+      TensorGrads d(this->inputs);
+      backt(d, g, d.inputs(), y);
+      return d.take();
+    }
   }
 };
 
@@ -216,8 +299,10 @@ template <class T, class F, class... A> Array<T> map_n(const Shape& shape, F&& f
 }  // namespace detail
 
 /// Records `value` as the result of op `name` on the inputs [first, last) with backward function
-/// back(d, g, x, y) (x: InputValues). Records nothing when no input needs a gradient or under NoGradGuard.
-template <class T, class It, class B> Tensor record_n(const char* name, Array<T>&& value, It first, It last, B&& back) {
+/// back(d, g, x, y) (x: InputValues) and, optionally, the Tensor backward backt(d, g, x, y) (x: the inputs as
+/// Tensors) that create_graph uses. Records nothing when no input needs a gradient or under NoGradGuard.
+template <class T, class It, class B, class G = detail::NoTensorBackward>
+Tensor record_n(const char* name, Array<T>&& value, It first, It last, B&& back, G&& backt = {}) {
   if (detail::g_watch.anomaly && !detail::all_finite(value))
     detail::check_forward(name, Tensor(Array<T>(value)), std::vector<Tensor>(first, last));
   bool needs = false;
@@ -230,16 +315,17 @@ template <class T, class It, class B> Tensor record_n(const char* name, Array<T>
   std::vector<std::shared_ptr<detail::Node>> in;
   in.reserve(static_cast<std::size_t>(std::distance(first, last)));
   for (It t = first; t != last; ++t) in.push_back(t->node_ptr());
-  return Tensor(detail::make_node<detail::OpNode<T, std::decay_t<B>>>(name, std::move(value), std::move(in),
-                                                                      std::forward<B>(back)));
+  return Tensor(detail::make_node<detail::OpNode<T, std::decay_t<B>, std::decay_t<G>>>(
+      name, std::move(value), std::move(in), std::forward<B>(back), std::forward<G>(backt)));
 }
 
-/// Same, for inputs listed in braces: record<T>("mul", y, {a, b}, back).
-template <class T, class B>
-Tensor record(const char* name, Array<T>&& value, std::initializer_list<Tensor> inputs, B&& back) {
-  return record_n<T>(name, std::move(value), inputs.begin(), inputs.end(), std::forward<B>(back));
+/// Same, for inputs listed in braces: record<T>("mul", y, {a, b}, back, backt).
+template <class T, class B, class G = detail::NoTensorBackward>
+Tensor record(const char* name, Array<T>&& value, std::initializer_list<Tensor> inputs, B&& back, G&& backt = {}) {
+  return record_n<T>(name, std::move(value), inputs.begin(), inputs.end(), std::forward<B>(back),
+                     std::forward<G>(backt));
 }
-/// Elementwise y = f(x), with ∂L/∂x = dx(g, x, y) per element.
+/// Elementwise y = f(x), with ∂L/∂x = dx(g, x, y) per element; dx is also called with Tensors (create_graph).
 template <class F, class DX> Tensor unary(const char* name, const Tensor& x, F f, DX dx) {
   return detail::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -247,14 +333,16 @@ template <class F, class DX> Tensor unary(const char* name, const Tensor& x, F f
                          [dx](auto& d, const Array<T>& g, const auto& in, const Array<T>& y) {
                            d(0, detail::map_n<T>(g.shape(), [&dx](T gi, T xi, T yi) { return static_cast<T>(dx(gi, xi, yi)); },
                                                  g, in[0], y));
-                         });
+                         },
+                         [dx](auto& d, const Tensor& g, const auto& x, const Tensor& y) { d(0, dx(g, x[0], y)); });
     y.node().elementwise = true;
     return y;
   });
 }
 
 /// Elementwise y = f(a, b) with numpy broadcasting, ∂L/∂a = da(g, a, b, y) and ∂L/∂b = db(g, a, b, y) per
-/// element of the output (the engine sums them back to a's and b's shapes).
+/// element of the output (the engine sums them back to a's and b's shapes); da and db are also called with
+/// Tensors (create_graph).
 template <class F, class DA, class DB>
 Tensor binary(const char* name, const Tensor& a, const Tensor& b, F f, DA da, DB db) {
   detail::check_same_dtype(name, a, b);
@@ -271,6 +359,10 @@ Tensor binary(const char* name, const Tensor& a, const Tensor& b, F f, DA da, DB
                            };
                            if (d.needs(0)) d(0, grad(da));
                            if (d.needs(1)) d(1, grad(db));
+                         },
+                         [da, db](auto& d, const Tensor& g, const auto& x, const Tensor& y) {
+                           if (d.needs(0)) d(0, da(g, x[0], x[1], y));
+                           if (d.needs(1)) d(1, db(g, x[0], x[1], y));
                          });
     r.node().elementwise = true;
     return r;

@@ -36,4 +36,10 @@ using Function = std::function<Tensor(const std::vector<Tensor>&)>;
 /// weight, L = Σ w ⊙ f(x), so that a transposed or permuted gradient cannot pass behind an all-ones seed.
 GradcheckResult gradcheck(const Function& f, const std::vector<Tensor>& inputs, GradcheckOptions o = {});
 
+/// Checks f's second derivatives, as torch's gradgradcheck: with random grad_outputs v (fixed by o.seed), the
+/// gradient G(x, v) = ∂⟨f(x), v⟩/∂x computed by backward with create_graph must match central differences of
+/// itself, with respect to x and v. The checked inputs are chosen as by gradcheck; the result counts the
+/// elements of x and of v.
+GradcheckResult gradgradcheck(const Function& f, const std::vector<Tensor>& inputs, GradcheckOptions o = {});
+
 }  // namespace chainrule

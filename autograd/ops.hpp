@@ -28,7 +28,12 @@ Tensor maximum(const Tensor& a, const Tensor& b);   // y = max(a, b)          �
 Tensor minimum(const Tensor& a, const Tensor& b);   // y = min(a, b)          ∂a = g·[a<b] + ½g·[a=b]   (∂b alike)
 Tensor clamp(const Tensor& x, double lo, double hi);// y = min(max(x,lo),hi)  ∂x = g·[lo ≤ x ≤ hi]
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // y = c ? a : b   ∂a = g·[c]  ∂b = g·[¬c]
+Tensor clone(const Tensor& x);                      // y = x (a copy)         ∂x = g
 
+// Twice differentiable: every op above and below records its backward with Tensor ops under create_graph, so
+// any order works. Where a derivative is piecewise constant (the masks [x>0], [lo ≤ x ≤ hi], [a>b], the step,
+// max's [x=y]), the mask is a constant of the recorded backward: the next derivative is 0 almost everywhere,
+// the true value (undefined at the kinks).
 // Comparisons: 1 where true, 0 elsewhere, same dtype; not differentiable (never recorded).
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
@@ -52,6 +57,8 @@ Tensor transpose(const Tensor& x);                          // 2-D: y = xᵀ    
 Tensor permute(const Tensor& x, std::vector<std::size_t> axes);  // y = x.permute(p)      ∂x = g.permute(p⁻¹)
 Tensor broadcast_to(const Tensor& x, const Shape& shape);   // y = x broadcast            ∂x = sum_to(g, x.shape)
 Tensor concat(const std::vector<Tensor>& xs, long axis = 0);// y = [x₀ x₁ …] along axis   ∂xᵢ = g[slice i]
+/// y = x[…, start : start+length, …] along axis (torch's narrow).      ∂x = g padded with zeros (concat)
+Tensor narrow(const Tensor& x, long axis, std::size_t start, std::size_t length);
 /// y[i] = x[i, index[i]] for x:[N,C] (class scores) and N class indices.   ∂x[i, index[i]] = g[i], 0 elsewhere
 Tensor gather(const Tensor& x, const std::vector<std::size_t>& index);
 
@@ -101,5 +108,9 @@ inline Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
 inline Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
 inline Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
 inline Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+inline Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_like(a, b)); }
+inline Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_like(a, b)); }
+inline Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_like(a, b)); }
+inline Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_like(a, b)); }
 
 }  // namespace chainrule

@@ -13,6 +13,7 @@
 #endif
 
 #include "autograd/function.hpp"
+#include "autograd/ops.hpp"
 
 namespace chainrule {
 
@@ -75,6 +76,7 @@ void Tensor::backward(BackwardOptions o) const {
   if (numel() != 1)
     throw std::logic_error("backward: tensor of shape " + shape_str(shape()) +
                            " is not a scalar; pass its gradient explicitly: t.backward(gradient)");
+  if (o.create_graph) return detail::run_backward(node_, ones_like(*this), o);
   detail::dispatch(dtype(), [&](auto tag) {
     using T = decltype(tag);
     Array<T> seed = xt::ones<T>(shape());
@@ -88,6 +90,7 @@ void Tensor::backward(const Tensor& gradient, BackwardOptions o) const {
     throw std::invalid_argument("backward: gradient is " + std::string(dtype_name(gradient.dtype())) + " " +
                                 shape_str(gradient.shape()) + " but the tensor is " + dtype_name(dtype()) + " " +
                                 shape_str(shape()));
+  if (o.create_graph) return detail::run_backward(node_, gradient, o);
   detail::dispatch(dtype(), [&](auto tag) {
     using T = decltype(tag);
     Array<T> seed = gradient.data<T>();
@@ -134,6 +137,9 @@ Tensor Tensor::to(Dtype d) const {
           detail::accumulate<From>("to", 0, in, Array<From>(xt::cast<From>(g)));
         });
       }
+      std::vector<Tensor> backward_tensors(const Tensor&, const Tensor& g) override {
+        return {g.to(this->inputs[0]->dtype)};
+      }
     };
     auto n = std::make_shared<CastNode>(std::move(y));
     n->op = "to";
@@ -141,6 +147,44 @@ Tensor Tensor::to(Dtype d) const {
     n->requires_grad = true;
     return Tensor(std::move(n));
   });
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs, GradOptions o) {
+  if (outputs.empty()) throw std::invalid_argument("grad: no outputs given");
+  if (!o.grad_outputs.empty() && o.grad_outputs.size() != outputs.size())
+    throw std::invalid_argument("grad: " + std::to_string(o.grad_outputs.size()) + " grad_outputs for " +
+                                std::to_string(outputs.size()) + " outputs");
+  std::vector<Tensor> seeds;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& y = outputs[i];
+    if (!y.requires_grad())
+      throw std::logic_error("grad: output #" + std::to_string(i) + " does not require grad");
+    if (o.grad_outputs.empty() || !o.grad_outputs[i].defined()) {
+      if (y.numel() != 1)
+        throw std::logic_error("grad: output #" + std::to_string(i) + " has shape " + shape_str(y.shape()) +
+                               "; pass grad_outputs for outputs that are not scalars");
+      seeds.push_back(ones_like(y));
+    } else {
+      const Tensor& v = o.grad_outputs[i];
+      if (v.dtype() != y.dtype() || v.shape() != y.shape())
+        throw std::invalid_argument("grad: grad_outputs #" + std::to_string(i) + " is " + dtype_name(v.dtype()) +
+                                    " " + shape_str(v.shape()) + " but output #" + std::to_string(i) + " is " +
+                                    dtype_name(y.dtype()) + " " + shape_str(y.shape()));
+      seeds.push_back(v);
+    }
+  }
+  const BackwardOptions bo{o.retain_graph, o.create_graph};
+  if (outputs.size() == 1) return detail::run_grad(outputs[0], seeds[0], inputs, bo, o.allow_unused);
+  // Several outputs: one walk from Σᵢ ⟨yᵢ, vᵢ⟩, whose gradient is Σᵢ Jᵢᵀvᵢ.
+  Tensor root;
+  {
+    AutoGradMode on(true);
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      Tensor t = sum(outputs[i] * seeds[i]);
+      root = root.defined() ? root + t : t;
+    }
+  }
+  return detail::run_grad(root, ones_like(root), inputs, bo, o.allow_unused);
 }
 
 // ---- factories ----------------------------------------------------------------------------------------------

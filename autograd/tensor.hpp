@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -30,6 +31,8 @@ template <class T> using Array = xt::xarray<T, xt::layout_type::row_major, detai
 using Shape = xt::dynamic_shape<std::size_t>;             // small-vector shape, as xarray uses
 std::string shape_str(const Shape& s);                    // "[32,784]"
 
+class Tensor;
+
 namespace detail {
 /// One vertex of the tape. Leaves have no inputs; op results override backward().
 struct Node {
@@ -49,6 +52,11 @@ struct Node {
   Node& operator=(const Node&) = delete;
   virtual ~Node();                 // releases long input chains iteratively (no recursion)
   virtual void backward() {}       // adds grad's contributions into the inputs' grads
+  /// The differentiable backward (create_graph): ∂L/∂inputs from g = ∂L/∂y, computed with Tensor ops (which the
+  /// engine records, as it runs this with grad mode on), one tensor per input, undefined where the input needs no
+  /// gradient; each of the output's shape or the input's (the engine sums it to the input's shape, differentiably).
+  /// y is this node. The default throws "<op>: backward is not differentiable (create_graph)".
+  virtual std::vector<Tensor> backward_tensors(const Tensor& y, const Tensor& g);
   bool is_leaf() const { return inputs.empty() && !freed; }
 };
 
@@ -83,7 +91,12 @@ class TensorOptions {
 };
 
 struct BackwardOptions {
-  bool retain_graph = false;  // keep saved state so backward can run through the graph again
+  /// Keep saved state so backward can run through the graph again; unset: as create_graph (torch's default).
+  std::optional<bool> retain_graph{};
+  /// Record the backward pass itself: the gradients get a grad_fn and can be differentiated again. As in torch,
+  /// a leaf's .grad then refers to the leaf through its graph (a reference cycle): clear it with
+  /// zero_grad(true) when done, or use chainrule::grad(), which leaves .grad alone.
+  bool create_graph = false;
 };
 /// y.backward(retain_graph): keep the graph for another backward.
 inline constexpr BackwardOptions retain_graph{true};
@@ -153,6 +166,17 @@ class Tensor {
   std::shared_ptr<detail::Node> node_;
 };
 
+/// Options of chainrule::grad, as torch.autograd.grad's arguments.
+struct GradOptions {
+  std::vector<Tensor> grad_outputs{};  // one per output (its shape): the v of Jᵀv; empty: 1 for scalar outputs
+  std::optional<bool> retain_graph{};  // unset: as create_graph
+  bool create_graph = false;         // the results have a graph, to differentiate again
+  bool allow_unused = false;         // an input the outputs do not depend on gives an undefined tensor, not an error
+};
+/// ∂(Σᵢ ⟨outputsᵢ, grad_outputsᵢ⟩)/∂inputs: one tensor per input, as torch.autograd.grad. No .grad is read or
+/// changed.
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs, GradOptions o = {});
+
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 std::ostream& operator<<(std::ostream& os, Dtype d);
 
@@ -192,6 +216,16 @@ Tensor rand(const Shape& shape, TensorOptions o = {}, double low = 0, double hig
 // ---- recording control --------------------------------------------------------------------------------------
 /// True while ops record onto the tape (per thread).
 bool grad_enabled();
+/// RAII: sets grad mode to `enabled` while it lives (per thread), like torch::AutoGradMode.
+class AutoGradMode {
+ public:
+  explicit AutoGradMode(bool enabled);
+  ~AutoGradMode();
+  AutoGradMode(const AutoGradMode&) = delete;
+  AutoGradMode& operator=(const AutoGradMode&) = delete;
+ private:
+  bool prev_;
+};
 /// RAII: no op records while it lives (per thread), like torch::NoGradGuard.
 class NoGradGuard {
  public:

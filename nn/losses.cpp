@@ -43,6 +43,13 @@ template <class T> T stable_sigmoid(T z) {
   return e / (T(1) + e);
 }
 
+// The same three for Tensors, so that the derivative lambdas below also give the recorded backward
+// (create_graph). The clamps are where the value is constant: their derivative there is 0, as recorded.
+template <class T> T larger(T a, T b) { return std::max(a, b); }
+Tensor larger(const Tensor& a, const Tensor& b) { return maximum(a, b); }
+Tensor clamped_log(const Tensor& v) { return maximum(log(v), scalar_like(v, -100)); }
+Tensor stable_sigmoid(const Tensor& z) { return sigmoid(z); }
+
 }  // namespace
 
 // L = (1/n)·Σ(o − t)²                 composite
@@ -80,7 +87,7 @@ Tensor binary_cross_entropy(const Tensor& prob, const Tensor& target, Reduction 
   Tensor per = binary(
       "binary_cross_entropy", prob, target,
       [](auto p, auto t) { return (t - 1) * clamped_log(1 - p) - t * clamped_log(p); },
-      [](auto g, auto p, auto t, auto) { return g * (p - t) / std::max(p * (1 - p), decltype(p)(1e-12)); },
+      [](auto g, auto p, auto t, auto) { return g * (p - t) / larger(p * (1 - p), math::constant(p, 1e-12)); },
       [](auto g, auto p, auto, auto) { return g * (clamped_log(1 - p) - clamped_log(p)); });
   return reduce(per, r);
 }

@@ -17,7 +17,7 @@ Tensor linear(const Tensor& x, double a, double b) { return x * a + b; }
 // y = [x ≥ 0]            ∂x = 0    NOTE: the derivative is 0 wherever it exists (undefined at 0)
 Tensor step(const Tensor& x) {
   return unary("step", x, [](auto x) { return x >= 0 ? decltype(x)(1) : decltype(x)(0); },
-               [](auto g, auto, auto) { return decltype(g)(0); });
+               [](auto g, auto, auto) { return math::zero(g); });
 }
 
 // y = clamp((x − x_min)/(x_max − x_min), 0, 1)      composite; at the two kinks the gradient is clamp's
@@ -45,7 +45,7 @@ Tensor tanh(const Tensor& x) {
 // y = max(x, 0)          ∂x = g·[x > 0]      NOTE: subgradient 0 at x = 0, as torch
 Tensor relu(const Tensor& x) {
   return unary("relu", x, [](auto x) { return x > 0 ? x : decltype(x)(0); },
-               [](auto g, auto x, auto) { return x > 0 ? g : decltype(g)(0); });
+               [](auto g, auto x, auto) { return math::select(x > 0, g, math::zero(g)); });
 }
 
 // y = x > 0 ? x : s·x    ∂x = g·(x > 0 ? 1 : s)      (slope s at x = 0, as torch)
@@ -53,15 +53,15 @@ Tensor leaky_relu(const Tensor& x, double slope) {
   if (!std::isfinite(slope))
     throw std::invalid_argument("leaky_relu: slope must be finite, got " + std::to_string(slope));
   return unary("leaky_relu", x, [slope](auto x) { return x > 0 ? x : decltype(x)(slope) * x; },
-               [slope](auto g, auto x, auto) { return x > 0 ? g : decltype(g)(slope) * g; });
+               [slope](auto g, auto x, auto) { return math::select(x > 0, g, math::constant(g, slope) * g); });
 }
 
 namespace {
 // Softmax-family ops work on lines along one axis: a row-major array is outer × n × inner, and the line
 // (o, ·, i) has stride `inner`.
 struct Lines {
-  std::size_t outer = 1, n = 1, inner = 1;
-  Lines(const Shape& s, std::size_t axis) {
+  std::size_t outer = 1, n = 1, inner = 1, axis;
+  Lines(const Shape& s, std::size_t a) : axis(a) {
     for (std::size_t k = 0; k < axis; ++k) outer *= s[k];
     n = s[axis];
     for (std::size_t k = axis + 1; k < s.size(); ++k) inner *= s[k];
@@ -109,6 +109,8 @@ Tensor softmax(const Tensor& x, long axis) {
         }
       });
       d(0, std::move(dx));
+    }, [axis = long(l.axis)](auto& d, const Tensor& g, const auto&, const Tensor& y) {
+      d(0, y * (g - sum(g * y, {axis}, true)));
     });
   });
 }
@@ -130,6 +132,9 @@ Tensor log_softmax(const Tensor& x, long axis) {
                          }
                        });
                        d(0, std::move(dx));
+                     },
+                     [axis = long(l.axis)](auto& d, const Tensor& g, const auto&, const Tensor& y) {
+                       d(0, g - exp(y) * sum(g, {axis}, true));
                      });
   });
 }

@@ -50,16 +50,18 @@ Tensor neg(const Tensor& x) {
 // y = a^b                ∂a = g ⊙ b·a^(b−1)      ∂b = g ⊙ y·ln a   NOTE: ∂b = 0 where a = 0, as torch
 Tensor pow(const Tensor& a, const Tensor& b) {
   return binary("pow", a, b, [](auto a, auto b) { return std::pow(a, b); },
-                [](auto g, auto a, auto b, auto) { return g * b * std::pow(a, b - 1); },
-                [](auto g, auto a, auto, auto y) { return a == 0 ? decltype(g)(0) : g * y * std::log(a); });
+                [](auto g, auto a, auto b, auto) { return g * b * math::pow(a, b - 1); },
+                [](auto g, auto a, auto, auto y) {
+                  return math::select(math::equal(a, math::zero(a)), math::zero(g), g * y * math::log(a));
+                });
 }
 
 // y = x^p                ∂x = g ⊙ p·x^(p−1)      (p = 0: y = 1 and ∂x = 0)
 Tensor pow(const Tensor& x, double p) {
   return unary("pow", x, [p](auto x) { return std::pow(x, decltype(x)(p)); },
                [p](auto g, auto x, auto) {
-                 using T = decltype(x);
-                 return p == 0 ? T(0) : g * T(p) * std::pow(x, T(p - 1));
+                 if (p == 0) return math::zero(g);
+                 return g * math::constant(x, p) * math::pow(x, math::constant(x, p - 1));
                });
 }
 
@@ -81,7 +83,7 @@ Tensor sqrt(const Tensor& x) {
 // y = |x|                ∂x = g ⊙ sign(x)    NOTE: subgradient 0 at x = 0, as torch
 Tensor abs(const Tensor& x) {
   return unary("abs", x, [](auto x) { return std::abs(x); },
-               [](auto g, auto x, auto) { return x > 0 ? g : x < 0 ? -g : decltype(g)(0); });
+               [](auto g, auto x, auto) { return math::select(x > 0, g, math::select(x < 0, -g, math::zero(g))); });
 }
 
 // y = x²                 ∂x = g ⊙ 2x
@@ -91,26 +93,34 @@ Tensor square(const Tensor& x) {
 
 // y = sin x              ∂x = g ⊙ cos x
 Tensor sin(const Tensor& x) {
-  return unary("sin", x, [](auto x) { return std::sin(x); }, [](auto g, auto x, auto) { return g * std::cos(x); });
+  return unary("sin", x, [](auto x) { return std::sin(x); }, [](auto g, auto x, auto) { return g * math::cos(x); });
 }
 
 // y = cos x              ∂x = −g ⊙ sin x
 Tensor cos(const Tensor& x) {
-  return unary("cos", x, [](auto x) { return std::cos(x); }, [](auto g, auto x, auto) { return -g * std::sin(x); });
+  return unary("cos", x, [](auto x) { return std::cos(x); }, [](auto g, auto x, auto) { return -g * math::sin(x); });
 }
 
 // y = max(a, b)          ∂a = g·[a>b] + ½g·[a=b]     ∂b = g·[b>a] + ½g·[a=b]   NOTE: ties split, as torch
 Tensor maximum(const Tensor& a, const Tensor& b) {
   return binary("maximum", a, b, [](auto a, auto b) { return a < b ? b : a; },
-                [](auto g, auto a, auto b, auto) { return a > b ? g : a == b ? g / 2 : decltype(g)(0); },
-                [](auto g, auto a, auto b, auto) { return b > a ? g : a == b ? g / 2 : decltype(g)(0); });
+                [](auto g, auto a, auto b, auto) {
+                  return math::select(a > b, g, math::select(math::equal(a, b), g / 2, math::zero(g)));
+                },
+                [](auto g, auto a, auto b, auto) {
+                  return math::select(b > a, g, math::select(math::equal(a, b), g / 2, math::zero(g)));
+                });
 }
 
 // y = min(a, b)          ∂a = g·[a<b] + ½g·[a=b]     ∂b = g·[b<a] + ½g·[a=b]
 Tensor minimum(const Tensor& a, const Tensor& b) {
   return binary("minimum", a, b, [](auto a, auto b) { return b < a ? b : a; },
-                [](auto g, auto a, auto b, auto) { return a < b ? g : a == b ? g / 2 : decltype(g)(0); },
-                [](auto g, auto a, auto b, auto) { return b < a ? g : a == b ? g / 2 : decltype(g)(0); });
+                [](auto g, auto a, auto b, auto) {
+                  return math::select(a < b, g, math::select(math::equal(a, b), g / 2, math::zero(g)));
+                },
+                [](auto g, auto a, auto b, auto) {
+                  return math::select(b < a, g, math::select(math::equal(a, b), g / 2, math::zero(g)));
+                });
 }
 
 // y = min(max(x, lo), hi)   ∂x = g·[lo ≤ x ≤ hi]   (bounds included, as torch)
@@ -118,7 +128,9 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   if (!(lo <= hi))
     throw std::invalid_argument("clamp: lo (" + std::to_string(lo) + ") must be <= hi (" + std::to_string(hi) + ")");
   return unary("clamp", x, [lo, hi](auto x) { return x < lo ? decltype(x)(lo) : x > hi ? decltype(x)(hi) : x; },
-               [lo, hi](auto g, auto x, auto) { return x >= lo && x <= hi ? g : decltype(g)(0); });
+               [lo, hi](auto g, auto x, auto) {
+                 return math::select(x >= lo, math::select(x <= hi, g, math::zero(g)), math::zero(g));
+               });
 }
 
 // y = c ? a : b          ∂a = g·[c]         ∂b = g·[¬c]        (c: nonzero means true; not differentiated)
@@ -134,8 +146,16 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     return record<T>("where", std::move(y), {cond, a, b}, [](auto& d, const Array<T>& g, const auto& in, const auto&) {
       if (d.needs(1)) d(1, detail::map_n<T>(g.shape(), [](T gi, T c) { return c != 0 ? gi : 0; }, g, in[0]));
       if (d.needs(2)) d(2, detail::map_n<T>(g.shape(), [](T gi, T c) { return c != 0 ? 0 : gi; }, g, in[0]));
+    }, [](auto& d, const Tensor& g, const auto& x, const Tensor&) {
+      if (d.needs(1)) d(1, where(x[0], g, zeros_like(g)));
+      if (d.needs(2)) d(2, where(x[0], zeros_like(g), g));
     });
   });
+}
+
+// y = x (a copy)         ∂x = g
+Tensor clone(const Tensor& x) {
+  return unary("clone", x, [](auto x) { return x; }, [](auto g, auto, auto) { return g; });
 }
 
 // Comparisons: 1/0 of the inputs' dtype; never recorded (not differentiable).

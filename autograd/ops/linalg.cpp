@@ -31,6 +31,9 @@ void gemm_batched(std::size_t batch, bool ta, bool tb, std::size_t m, std::size_
   for (std::size_t i = 0; i < batch; ++i) gemm(ta, tb, m, n, k, a + i * m * k, b + i * k * n, beta, c + i * m * n);
 }
 
+// x:[..., K] as the matrix [R, K] of its rows.
+Tensor rows_of(const Tensor& x) { return reshape(x, {-1, long(x.shape().back())}); }
+
 std::string pair_str(const Tensor& a, const Tensor& b) { return shape_str(a.shape()) + " x " + shape_str(b.shape()); }
 
 }  // namespace
@@ -82,6 +85,16 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                          gemm_batched<T>(batch, true, false, inner, cols, rows, in[0].data(), g.data(), beta,
                                          db.data());
                        });
+                     },
+                     [batch = sa.size() == 3 && sb.size() == 3](auto& d, const Tensor& g, const auto& x,
+                                                                 const Tensor&) {
+                       if (batch) {  // [B,N,K]·[B,K,M]
+                         if (d.needs(0)) d(0, matmul(g, permute(x[1], {0, 2, 1})));
+                         if (d.needs(1)) d(1, matmul(permute(x[0], {0, 2, 1}), g));
+                         return;
+                       }
+                       if (d.needs(0)) d(0, matmul(g, transpose(x[1])));
+                       if (d.needs(1)) d(1, matmul(transpose(rows_of(x[0])), rows_of(g)));
                      });
   });
 }
@@ -120,6 +133,11 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
                          for (std::size_t r = 0; r < rows; ++r)
                            for (std::size_t j = 0; j < cols; ++j) db.data()[j] += g.data()[r * cols + j];
                        });
+                     },
+                     [](auto& d, const Tensor& g, const auto& x, const Tensor&) {
+                       if (d.needs(0)) d(0, matmul(g, transpose(x[1])));
+                       if (d.needs(1)) d(1, matmul(transpose(rows_of(x[0])), rows_of(g)));
+                       if (d.needs(2)) d(2, sum(rows_of(g), {0}));
                      });
   });
 }

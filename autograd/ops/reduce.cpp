@@ -56,6 +56,8 @@ Tensor sum(const Tensor& x, std::vector<long> axes, bool keepdims) {
       Array<T> gk = g;
       gk.reshape(kept);
       d(0, detail::expand(gk, in[0].shape()));
+    }, [kept = r.kept](auto& d, const Tensor& g, const auto& x, const Tensor&) {
+      d(0, broadcast_to(reshape(g, std::vector<long>(kept.begin(), kept.end())), x[0].shape()));
     });
   });
 }
@@ -87,6 +89,13 @@ Tensor max(const Tensor& x, std::vector<long> axes, bool keepdims) {
                        Array<T> hit = detail::map_n<T>(in[0].shape(), [](T x, T m) { return T(x == m); }, in[0], yk);
                        Array<T> ties = xt::sum(hit, axes, xt::keep_dims | xt::evaluation_strategy::immediate);
                        d(0, detail::map_n<T>(in[0].shape(), [](T h, T gi, T n) { return h * gi / n; }, hit, gk, ties));
+                     },
+                     // the same, recorded; the mask [x = y] / #ties is a constant (its derivative is 0 a.e.)
+                     [kept = r.kept, axes = r.axes](auto& d, const Tensor& g, const auto& x, const Tensor& y) {
+                       const std::vector<long> k(kept.begin(), kept.end());
+                       Tensor hit = eq(x[0].detach(), reshape(y.detach(), k));
+                       Tensor ties = sum(hit, std::vector<long>(axes.begin(), axes.end()), true);
+                       d(0, reshape(g, k) * (hit / ties));
                      });
   });
 }

@@ -41,6 +41,9 @@ Tensor reshape(const Tensor& x, std::vector<long> shape) {
       Array<T> dx = g;
       dx.reshape(in[0].shape());
       d(0, std::move(dx));
+    }, [](auto& d, const Tensor& g, const auto& x, const Tensor&) {
+      const Shape& sx = x[0].shape();
+      d(0, reshape(g, std::vector<long>(sx.begin(), sx.end())));
     });
   });
 }
@@ -62,7 +65,7 @@ Tensor permute(const Tensor& x, std::vector<std::size_t> axes) {
     Array<T> y = xt::transpose(x.data<T>(), axes);
     return record<T>("permute", std::move(y), {x}, [inverse](auto& d, const auto& g, const auto&, const auto&) {
       d(0, Array<T>(xt::transpose(g, inverse)));
-    });
+    }, [inverse](auto& d, const Tensor& g, const auto&, const Tensor&) { d(0, permute(g, inverse)); });
   });
 }
 
@@ -80,7 +83,8 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
     using T = decltype(tag);
     Array<T> y = xt::broadcast(x.data<T>(), shape);
     return record<T>("broadcast_to", std::move(y), {x},
-                     [](auto& d, const auto& g, const auto&, const auto&) { d(0, g); });
+                     [](auto& d, const auto& g, const auto&, const auto&) { d(0, g); },
+                     [](auto& d, const Tensor& g, const auto&, const Tensor&) { d(0, g); });
   });
 }
 
@@ -123,6 +127,44 @@ Tensor concat(const std::vector<Tensor>& xs, long axis) {
                            std::copy_n(g.data() + o * row + off, widths[i], gi.data() + o * widths[i]);
                          d(i, std::move(gi));
                        }
+                     },
+                     [ax](auto& d, const Tensor& g, const auto& x, const Tensor&) {
+                       for (std::size_t i = 0, off = 0; i < x.size(); off += x[i].shape()[ax], ++i)
+                         if (d.needs(i)) d(i, narrow(g, long(ax), off, x[i].shape()[ax]));
+                     });
+  });
+}
+
+// y = x[…, start : start+length, …] along axis      ∂x = [0 g 0] along axis (concat of zeros and g)
+Tensor narrow(const Tensor& x, long axis, std::size_t start, std::size_t length) {
+  const Shape& s = x.shape();
+  const std::size_t ax = detail::normalize_axis("narrow", axis, s.size(), s);
+  if (start > s[ax] || length > s[ax] - start)
+    throw std::out_of_range("narrow: start " + std::to_string(start) + " and length " + std::to_string(length) +
+                            " exceed axis " + std::to_string(ax) + " of shape " + shape_str(s));
+  std::size_t outer = 1, inner = 1;
+  for (std::size_t k = 0; k < ax; ++k) outer *= s[k];
+  for (std::size_t k = ax + 1; k < s.size(); ++k) inner *= s[k];
+  Shape out = s;
+  out[ax] = length;
+  const std::size_t row = s[ax] * inner, width = length * inner, off = start * inner;
+  return detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Array<T> y = Array<T>::from_shape(out);
+    for (std::size_t o = 0; o < outer; ++o) std::copy_n(x.data<T>().data() + o * row + off, width, y.data() + o * width);
+    return record<T>("narrow", std::move(y), {x},
+                     [outer, row, width, off](auto& d, const auto& g, const auto&, const auto&) {
+                       d.into(0, [&](Array<T>& dx, T beta) {
+                         if (beta == T(0)) dx.fill(T(0));
+                         for (std::size_t o = 0; o < outer; ++o)
+                           for (std::size_t j = 0; j < width; ++j) dx.data()[o * row + off + j] += g.data()[o * width + j];
+                       });
+                     },
+                     [ax, start, length](auto& d, const Tensor& g, const auto& x, const Tensor&) {
+                       Shape before = x[0].shape(), after = x[0].shape();
+                       before[ax] = start;
+                       after[ax] = x[0].shape()[ax] - start - length;
+                       d(0, concat({zeros(before, g.dtype()), g, zeros(after, g.dtype())}, long(ax)));
                      });
   });
 }
@@ -148,6 +190,11 @@ Tensor gather(const Tensor& x, const std::vector<std::size_t>& index) {
         if (beta == T(0)) out.fill(T(0));
         for (std::size_t i = 0; i < index.size(); ++i) out.data()[i * c + index[i]] += g(i);
       });
+    }, [index, c](auto& d, const Tensor& g, const auto& x, const Tensor&) {
+      Array<T> onehot = xt::zeros<T>({index.size(), c});  // ∂x = g[:, None] ⊙ onehot(index): linear in g
+      for (std::size_t i = 0; i < index.size(); ++i) onehot(i, index[i]) = 1;
+      (void)x;
+      d(0, reshape(g, {-1, 1}) * Tensor(std::move(onehot)));
     });
   });
 }

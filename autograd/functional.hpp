@@ -1,0 +1,42 @@
+#pragma once
+// Derivatives of whole functions, as torch.autograd.functional: vjp, jvp, jacobian, hessian, hvp, for
+// f(x) of one tensor or f(x₀, x₁, …) of several, returning one tensor. All are built on chainrule::grad: the
+// inputs are taken as fresh leaves (torch's semantics), so nothing touches the callers' tensors or their .grad.
+// With create_graph the results keep a graph back to the inputs (to differentiate again); without, they have
+// none. jvp uses the double-vjp trick: J·v = ∂⟨Jᵀu, v⟩/∂u, two reverse passes.
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "autograd/gradcheck.hpp"
+#include "autograd/tensor.hpp"
+
+namespace chainrule {
+
+using UnaryFunction = std::function<Tensor(const Tensor&)>;
+
+/// (f(x), vᵀJ): v has f(x)'s shape; one vjp per input, of its shape.
+std::pair<Tensor, std::vector<Tensor>> vjp(const Function& f, const std::vector<Tensor>& inputs, const Tensor& v,
+                                           bool create_graph = false);
+std::pair<Tensor, Tensor> vjp(const UnaryFunction& f, const Tensor& x, const Tensor& v, bool create_graph = false);
+
+/// (f(x), J·v) = (f(x), Σᵢ Jᵢ·vᵢ): one v per input, of its shape; the result has f(x)'s shape.
+std::pair<Tensor, Tensor> jvp(const Function& f, const std::vector<Tensor>& inputs, const std::vector<Tensor>& v,
+                              bool create_graph = false);
+std::pair<Tensor, Tensor> jvp(const UnaryFunction& f, const Tensor& x, const Tensor& v, bool create_graph = false);
+
+/// ∂f/∂xᵢ for each input, of shape f(x).shape + xᵢ.shape (one reverse pass per output element).
+std::vector<Tensor> jacobian(const Function& f, const std::vector<Tensor>& inputs, bool create_graph = false);
+Tensor jacobian(const UnaryFunction& f, const Tensor& x, bool create_graph = false);
+
+/// ∂²f/∂xᵢ∂xⱼ of a scalar f: [i][j] of shape xᵢ.shape + xⱼ.shape (one reverse pass per input element).
+std::vector<std::vector<Tensor>> hessian(const Function& f, const std::vector<Tensor>& inputs,
+                                         bool create_graph = false);
+Tensor hessian(const UnaryFunction& f, const Tensor& x, bool create_graph = false);
+
+/// (f(x), H·v) of a scalar f, one H·v per input: two reverse passes, never the full Hessian.
+std::pair<Tensor, std::vector<Tensor>> hvp(const Function& f, const std::vector<Tensor>& inputs,
+                                           const std::vector<Tensor>& v, bool create_graph = false);
+std::pair<Tensor, Tensor> hvp(const UnaryFunction& f, const Tensor& x, const Tensor& v, bool create_graph = false);
+
+}  // namespace chainrule
