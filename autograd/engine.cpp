@@ -146,12 +146,22 @@ void run_backward(const std::shared_ptr<Node>& rootp, Array<float>* gf, Array<do
     throw std::logic_error("backward: tensor does not require grad (no input of it has requires_grad set)");
   NoGradGuard no_grad;  // backward functions compute with plain arrays; nothing they do is recorded
   std::vector<std::shared_ptr<Node>> order = topological_order(rootp);
+  struct Hooked {  // hooked leaves get their earlier gradients back however the walk ends
+    const std::vector<std::shared_ptr<Node>>& order;
+    bool any = false;
+    ~Hooked() {
+      if (any)
+        for (const auto& n : order)
+          if (n->hooks) restore_leaf_grad(*n);
+    }
+  } hooked{order};
   for (const auto& n : order) {
     if (n->freed)
       throw std::logic_error(std::string("backward: the graph through '") + n->op +
                              "' was already freed by an earlier backward; pass retain_graph = true to the first one");
     // A non-leaf's grad buffer carries this backward's flow only (a retained one from an earlier call would add in).
     if (!n->inputs.empty()) n->grad.reset();
+    if (n->hooks) hooked.any = true, stash_leaf_grad(*n);
   }
   if (gf) accumulate<float>("backward", 0, root, std::move(*gf));
   if (gd) accumulate<double>("backward", 0, root, std::move(*gd));
@@ -161,9 +171,13 @@ void run_backward(const std::shared_ptr<Node>& rootp, Array<float>* gf, Array<do
   if (g_watch.trace) g_watch.trace->begin(order);
   for (const auto& n : order) {
     if (g_watch.trace) g_watch.trace->visit(*n);
+    if (n->hooks) run_tensor_hooks(*n);  // n's gradient is complete: its hooks may replace it
     if (n->inputs.empty()) continue;  // leaf: its grad is the result
     g_watch.current = n.get();
-    if (n->grad) n->backward();
+    if (n->grad) {
+      n->check_versions();  // saved values modified in place since the forward pass: refuse, as torch
+      n->backward();
+    }
     if (!n->retains_grad) n->grad.reset();  // as torch: only leaves (and retain_grad tensors) keep a .grad
     if (!o.retain_graph) {
       n->inputs.clear();  // saved inputs go; the nodes themselves live on in `order` until the walk ends
