@@ -22,6 +22,7 @@ packages=(g++ make cmake ninja-build git pkg-config
 [[ $mode == test ]] && packages+=(libopenmpi-dev openmpi-bin)  # chainrule_mpi and its 2-rank tests (mpirun)
 [[ $mode == bench ]] && packages+=(libtorch-dev libbenchmark-dev)
 [[ $mode == fuzz ]] && packages+=(clang-14 libclang-rt-14-dev)   # libFuzzer comes with clang's runtime
+[[ $mode == demo || $mode == deps ]] && packages+=(gnuplot-nox)  # the examples' PNG charts (activations)
 
 # Step 1: install the packages that are missing, and only those.
 missing=()
