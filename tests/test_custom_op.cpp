@@ -35,6 +35,18 @@ struct MulOp : autograd::Function<MulOp> {
   }
 };
 
+struct ToFloat : autograd::Function<ToFloat> {
+  static constexpr const char* name = "to_float";
+  static Tensor forward(autograd::AutogradContext&, const Tensor& x) { return x.to(kFloat32); }
+  static std::vector<Tensor> backward(autograd::AutogradContext&, const Tensor& g) { return {g}; }
+};
+
+struct BadGrad : autograd::Function<BadGrad> {
+  static constexpr const char* name = "bad_grad";
+  static Tensor forward(autograd::AutogradContext&, const Tensor& x, double) { return 2.0 * x; }
+  static std::vector<Tensor> backward(autograd::AutogradContext&, const Tensor& g) { return {g, g}; }
+};
+
 struct WrongCount : autograd::Function<WrongCount> {
   static constexpr const char* name = "wrong_count";
   static Tensor forward(autograd::AutogradContext&, const Tensor& x) { return 2.0 * x; }
@@ -89,4 +101,14 @@ TEST_CASE("custom op: a saved input modified in place, or a wrong number of grad
   CHECK(test::message([&] { sum(z).backward(); }) ==
         "wrong_count: backward returned 2 gradients, expected 1 (one per forward argument after ctx; an undefined "
         "Tensor for none)");
+}
+
+TEST_CASE("custom op: a changed dtype and gradients for non-tensor arguments are refused, naming the op") {
+  Tensor x = tensor(std::vector<double>{1, 2}, kFloat64).requires_grad_();
+  CHECK(test::message([&] { ToFloat::apply(x); }) ==
+        "to_float: argument 0 is float64 but forward returned float32 (a custom op keeps one dtype: convert with "
+        ".to())");
+  CHECK(test::message([&] { sum(BadGrad::apply(x, 1.0)).backward(); }) ==
+        "bad_grad: backward returned a gradient for argument 1, which is not a tensor (return an undefined Tensor "
+        "there)");
 }

@@ -101,6 +101,15 @@ TEST_CASE("saved tensors: the normal training loop (step after backward) never t
   CHECK(net.parameters()[0].version() == v0 + 30);  // one write a step
 }
 
+TEST_CASE("saved tensors: an op of more than three inputs checks every one (concat)") {
+  std::vector<Tensor> xs;
+  for (int i = 0; i < 5; ++i) xs.push_back(tensor(std::vector<double>{double(i)}, kFloat64).requires_grad_());
+  Tensor y = sum(square(concat(xs)));
+  xs[4].data<double>()(0) = 7;
+  CHECK(test::message([&] { y.backward(); }).find(
+            "input #4 of 'concat' [float64 [1], a leaf] is at version 1; expected version 0") != std::string::npos);
+}
+
 // ---- tensor hooks ------------------------------------------------------------------------------------------------
 
 TEST_CASE("hooks: several hooks on a leaf run in registration order, each seeing the previous one's gradient") {
@@ -162,6 +171,33 @@ TEST_CASE("hooks: remove() unregisters; removing twice, or after the tensor is g
     late = y.register_hook([](const Tensor& g) { return g; });
   }
   late.remove();
+}
+
+TEST_CASE("hooks: a backward that stops on an error gives a hooked leaf its earlier gradient back") {
+  Tensor x = tensor(std::vector<double>{1}, kFloat64).requires_grad_();
+  Tensor w = tensor(std::vector<double>{2}, kFloat64).requires_grad_();
+  int calls = 0;
+  x.register_hook([&](const Tensor&) { ++calls; });
+  (3.0 * x).backward();
+  const Tensor earlier = x.grad();
+  Tensor y = (x * 5.0) * w;
+  w.data<double>()(0) = 4;  // the outer mul refuses before x gets anything
+  CHECK_THROWS_AS(y.backward(), std::runtime_error);
+  CHECK(calls == 1);
+  CHECK(x.grad().same(earlier));
+  CHECK(x.grad().item() == 3);
+}
+
+TEST_CASE("hooks: a hook may remove itself while it runs; the others still run") {
+  Tensor x = tensor(std::vector<double>{1}, kFloat64).requires_grad_();
+  int a = 0, b = 0;
+  RemovableHandle ha;
+  ha = x.register_hook([&](const Tensor&) { ++a, ha.remove(); });
+  x.register_hook([&](const Tensor&) { ++b; });
+  (2.0 * x).backward();
+  (2.0 * x).backward();
+  CHECK(a == 1);
+  CHECK(b == 2);
 }
 
 TEST_CASE("hooks: bad registrations and bad replacements are refused with the op's name") {
