@@ -24,6 +24,7 @@ packages+=(libpng-dev)   # the browser tests' screenshot checks
 [[ $mode == test && ${CHAINRULE_BROWSER:-} == 1 ]] && packages+=(chromium graphviz)  # .ci/run: the browser tests
 [[ $mode == bench ]] && packages+=(libtorch-dev libbenchmark-dev)
 [[ $mode == fuzz ]] && packages+=(clang-14 libclang-rt-14-dev)   # libFuzzer comes with clang's runtime
+[[ $mode == demo || $mode == deps ]] && packages+=(gnuplot-nox)  # the examples' PNG charts (activations)
 
 # Step 1: install the packages that are missing, and only those.
 missing=()

@@ -213,9 +213,11 @@ void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bo
   if (g_watch.trace) g_watch.trace->begin(order);
   for (const auto& n : order) {
     if (g_watch.trace) g_watch.trace->visit(*n);
+    if (n->hooks) run_tensor_hooks(*n);  // n's gradient is complete: its hooks may replace it
     if (n->inputs.empty()) continue;  // leaf: its grad is the result
     g_watch.current = n.get();
     if (n->grad) {
+      n->check_versions();  // saved values modified in place since the forward pass: refuse, as torch
       if (!create_graph) {
         n->backward();
       } else {
@@ -246,6 +248,22 @@ std::vector<std::shared_ptr<Node>> prepare(const std::shared_ptr<Node>& root) {
   return order;
 }
 
+// Hooked leaves: their gradient from earlier calls is set aside for the walk, so that their hooks see this call's
+// gradient alone, and given back (added) however the walk ends.
+struct HookedLeaves {
+  const std::vector<std::shared_ptr<Node>>& order;
+  bool any = false;
+  explicit HookedLeaves(const std::vector<std::shared_ptr<Node>>& o) : order(o) {
+    for (const auto& n : order)
+      if (n->hooks) any = true, stash_leaf_grad(*n);
+  }
+  ~HookedLeaves() {
+    if (any)
+      for (const auto& n : order)
+        if (n->hooks) restore_leaf_grad(*n);
+  }
+};
+
 // If a create_graph walk stops on an exception, the non-leaf gradients it left would hold their own nodes
 // (y.grad's graph refers to y): drop them.
 struct DropGradsOnThrow {
@@ -268,6 +286,7 @@ void run_backward(const std::shared_ptr<Node>& rootp, Array<float>* gf, Array<do
   Node& root = *rootp;
   NoGradGuard no_grad;  // backward functions compute with plain arrays; nothing they do is recorded
   std::vector<std::shared_ptr<Node>> order = prepare(rootp);
+  HookedLeaves hooked(order);
   if (gf) accumulate<float>("backward", 0, root, std::move(*gf));
   if (gd) accumulate<double>("backward", 0, root, std::move(*gd));
   walk(order, false, o.retain_graph.value_or(false));
@@ -286,6 +305,7 @@ void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, Backwar
   AutoGradMode grad_mode(true);  // backward functions compute with Tensor ops, recorded
   std::vector<std::shared_ptr<Node>> order = prepare(root);
   DropGradsOnThrow drop{order};
+  HookedLeaves hooked(order);
   accumulate("backward", 0, *root, seed);
   walk(order, true, o.retain_graph.value_or(true));
 }
@@ -320,6 +340,7 @@ std::vector<Tensor> run_grad(const Tensor& root, const Tensor& seed, const std::
   {
     AutoGradMode grad_mode(o.create_graph);
     DropGradsOnThrow drop{order};
+    HookedLeaves hooked(order);
     if (o.create_graph) {
       accumulate("backward", 0, root.node(), seed);
     } else {

@@ -81,6 +81,12 @@ template <class T> Array<T> sum_to(const char* op, std::size_t input, const Arra
 /// Adds an evaluated gradient (of n's shape or broadcast from it) into node n's grad, creating it on first use.
 template <class T> void accumulate(const char* op, std::size_t input, Node& n, Array<T>&& g);
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
+/// Tensor hooks in the engine's walk (autograd/hooks.cpp): a hooked leaf's earlier gradient is set aside before
+/// the walk, its hooks run when the walk reaches it, then the earlier gradient is added back (restore_leaf_grad
+/// also runs if the walk stops on an exception).
+void stash_leaf_grad(Node& n);
+void run_tensor_hooks(Node& n);
+void restore_leaf_grad(Node& n);
 /// The engine's walk: seeds root's gradient with the given array (one of the two, by dtype) and runs backward.
 void run_backward(const std::shared_ptr<Node>& root, Array<float>* gf, Array<double>* gd, BackwardOptions o);
 /// Same, seeded with a Tensor (kept as it is under create_graph, so a seed with a graph stays differentiable).
@@ -200,6 +206,7 @@ template <class T, class B, class G = NoTensorBackward> struct OpNode final : Va
     this->op = name;
     this->inputs = std::move(in);
     this->requires_grad = true;
+    this->save_versions();  // back() reads the inputs' values and this one: backward checks they did not change
   }
   void backward() override {
     Accumulator<T> d(this->op, this->inputs);

@@ -4,16 +4,19 @@
 // backward function that sends a gradient on to them (autograd/function.hpp).
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
 
 #include "autograd/allocator.hpp"
+#include "autograd/hooks.hpp"
 
 namespace chainrule {
 
@@ -34,6 +37,14 @@ std::string shape_str(const Shape& s);                    // "[32,784]"
 class Tensor;
 
 namespace detail {
+struct TensorHooks;
+/// Versions of the inputs an op's backward reads, taken when it was recorded (torch's saved-variable versions).
+struct SavedVersions {
+  std::uint32_t in[3] = {};               // inputs 0-2
+  std::unique_ptr<std::uint32_t[]> more;  // inputs 3.. (concat of many tensors)
+  bool active = false;                    // set by save(): nodes that read no input values check nothing
+};
+
 /// One vertex of the tape. Leaves have no inputs; op results override backward().
 struct Node {
   Dtype dtype;
@@ -41,11 +52,14 @@ struct Node {
   bool retains_grad = false;       // keep grad on a non-leaf after backward (Tensor::retain_grad)
   bool freed = false;              // backward already ran without retain_graph: saved state is gone
   bool elementwise = false;        // made by unary()/binary(): ∂y/∂x is diagonal (the chain-rule trace shows it)
+  std::uint32_t version = 0;       // bumped by every write access to the value (Tensor::data<T>() non-const)
   const char* op = "leaf";         // static name of the op that made this node
   std::string label;               // user's name for the node ("w5"); empty if none
   std::vector<std::shared_ptr<Node>> inputs;
   std::shared_ptr<Node> grad;      // leaf node holding dL/d(this); null until backward reaches it
   std::uint64_t mark = 0;          // visit stamp of the topological walk
+  SavedVersions saved;             // the inputs' versions when recorded; backward refuses to run if one moved
+  std::unique_ptr<TensorHooks> hooks;  // Tensor::register_hook; null unless one was registered
 
   explicit Node(Dtype d) : dtype(d) {}
   Node(const Node&) = delete;
@@ -58,6 +72,27 @@ struct Node {
   /// y is this node. The default throws "<op>: backward is not differentiable (create_graph)".
   virtual std::vector<Tensor> backward_tensors(const Tensor& y, const Tensor& g);
   bool is_leaf() const { return inputs.empty() && !freed; }
+  /// Remembers the inputs' versions (an op's constructor calls it: its backward reads them and its own value).
+  void save_versions() {
+    saved.active = true;
+    const std::size_t n = inputs.size();
+    for (std::size_t i = 0; i < n && i < 3; ++i) saved.in[i] = inputs[i]->version;
+    if (n > 3) {
+      saved.more.reset(new std::uint32_t[n - 3]);
+      for (std::size_t i = 3; i < n; ++i) saved.more[i - 3] = inputs[i]->version;
+    }
+  }
+  /// Before backward: throws, as torch, if the node's value or an input's was modified in place since it was
+  /// recorded. One integer compare per saved value.
+  void check_versions() const {
+    if (!saved.active) return;
+    bool same = version == 0;
+    const std::size_t n = inputs.size();
+    for (std::size_t i = 0; i < n && i < 3; ++i) same &= inputs[i]->version == saved.in[i];
+    for (std::size_t i = 3; i < n; ++i) same &= inputs[i]->version == saved.more[i - 3];
+    if (!same) throw_modified();
+  }
+  [[noreturn]] void throw_modified() const;
 };
 
 template <class T> struct Value : Node {
@@ -141,9 +176,28 @@ class Tensor {
   /// Copy converted to another dtype; differentiable (the gradient is converted back).
   Tensor to(Dtype d) const;
 
-  /// The value array; throws if T is not this tensor's dtype.
-  template <class T> const Array<T>& data() const { return detail::as<T>(checked<T>()).value; }
-  template <class T> Array<T>& data() { return detail::as<T>(checked<T>()).value; }
+  /// The value array; throws if T is not this tensor's dtype. Through a non-const handle it counts as an in-place
+  /// write: it bumps the version, so a backward that needs the old values refuses to run. Read through a const
+  /// handle (std::as_const(t).data<T>(), item()) or a temporary one (x.grad().data<T>()) to leave it unchanged.
+  template <class T> const Array<T>& data() const& { return detail::as<T>(checked<T>()).value; }
+  template <class T> const Array<T>& data() && { return detail::as<T>(checked<T>()).value; }
+  template <class T> Array<T>& data() & {
+    detail::Node& n = checked<T>();
+    ++n.version;
+    return detail::as<T>(n).value;
+  }
+  /// How many times the value was written in place (torch's _version).
+  std::uint32_t version() const { return node().version; }
+
+  /// Calls fn(grad) each time backward computes this tensor's gradient, in registration order; a returned
+  /// (defined) tensor replaces the gradient, as torch's Tensor::register_hook. A leaf's hooks see the gradient
+  /// of the current backward call, before it is added into grad(). fn returns Tensor or void.
+  template <class F> RemovableHandle register_hook(F&& fn) const {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&, const Tensor&>>)
+      return add_hook([f = std::forward<F>(fn)](const Tensor& g) mutable { f(g); return Tensor(); });
+    else
+      return add_hook(std::function<Tensor(const Tensor&)>(std::forward<F>(fn)));
+  }
 
   /// Name shown by printing, traces and graph export.
   const std::string& label() const { return node().label; }
@@ -163,6 +217,7 @@ class Tensor {
                                   ", asked for " + dtype_name(dtype_of<T>()));
     return n;
   }
+  RemovableHandle add_hook(std::function<Tensor(const Tensor&)> fn) const;
   std::shared_ptr<detail::Node> node_;
 };
 
@@ -176,6 +231,17 @@ struct GradOptions {
 /// ∂(Σᵢ ⟨outputsᵢ, grad_outputsᵢ⟩)/∂inputs: one tensor per input, as torch.autograd.grad. No .grad is read or
 /// changed.
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs, GradOptions o = {});
+
+namespace detail {
+/// A node's tensor hooks; for a leaf during backward, also its gradient from earlier calls, set aside so that
+/// the hooks see this call's gradient alone (engine: stash_leaf_grad, run_tensor_hooks, restore_leaf_grad).
+struct TensorHooks {
+  using Hook = std::function<Tensor(const Tensor&)>;
+  std::shared_ptr<HookList<Hook>> list = std::make_shared<HookList<Hook>>();
+  std::shared_ptr<Node> earlier;
+  bool stashed = false;
+};
+}  // namespace detail
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 std::ostream& operator<<(std::ostream& os, Dtype d);

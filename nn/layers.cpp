@@ -4,6 +4,7 @@
 #include <cctype>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "nn/activations.hpp"
 
@@ -55,7 +56,7 @@ Sequential& Sequential::add(std::shared_ptr<Module> m) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [name, m] : children()) y = m->forward(y);
+  for (const auto& [name, m] : children()) y = (*m)(y);  // through operator(): the children's hooks run
   return y;
 }
 
@@ -122,8 +123,8 @@ Tensor BatchNorm1d::forward(const Tensor& x) {
       const T m = static_cast<T>(opt_.momentum), unbias = static_cast<T>(double(n) / double(n - 1));
       Array<T>& rm = running_mean_.data<T>();
       Array<T>& rv = running_var_.data<T>();
-      rm = (T(1) - m) * rm + m * mu.data<T>();
-      rv = (T(1) - m) * rv + m * unbias * var.data<T>();
+      rm = (T(1) - m) * rm + m * std::as_const(mu).data<T>();  // reads of recorded values: const, so they
+      rv = (T(1) - m) * rv + m * unbias * std::as_const(var).data<T>();  // do not count as in-place writes
     });
   } else {
     x_hat = (x - running_mean_) / sqrt(running_var_ + opt_.eps);

@@ -4,6 +4,78 @@
 
 namespace chainrule::nn {
 
+// ---- hooks -------------------------------------------------------------------------------------------------------
+// Graph nodes keep the hooks alive through a shared pointer, and reach the module through `owner`, which the
+// module's destructor clears: a backward that runs after the module is gone calls nothing.
+struct Module::Hooks {
+  Module* owner;
+  std::shared_ptr<detail::HookList<ForwardHook>> forward = std::make_shared<detail::HookList<ForwardHook>>();
+  std::shared_ptr<detail::HookList<BackwardHook>> backward = std::make_shared<detail::HookList<BackwardHook>>();
+};
+
+Module::~Module() {
+  if (hooks_) hooks_->owner = nullptr;
+}
+
+RemovableHandle Module::add_forward_hook(ForwardHook fn) {
+  if (!hooks_) hooks_ = std::make_shared<Hooks>(Hooks{this});
+  return RemovableHandle(hooks_->forward, hooks_->forward->add(std::move(fn)));
+}
+
+RemovableHandle Module::add_backward_hook(BackwardHook fn) {
+  if (!hooks_) hooks_ = std::make_shared<Hooks>(Hooks{this});
+  return RemovableHandle(hooks_->backward, hooks_->backward->add(std::move(fn)));
+}
+
+namespace {
+// y = x      ∂x = g          (marks where a module's gradients are observed)
+Tensor backward_hook_identity(const Tensor& x) {
+  return detail::dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return record<T>("backward_hook", Array<T>(x.data<T>()), {x},
+                     [](auto& d, const Array<T>& g, const auto& /*x*/, const Array<T>& /*y*/) { d(0, g); });
+  });
+}
+
+// Runs the backward hooks in order, each seeing the grad_input the previous one returned.
+Tensor run_backward_hooks(const std::shared_ptr<Module::Hooks>& h, const Tensor& grad_input,
+                          const Tensor& grad_output) {
+  if (!h->owner) return Tensor();
+  Tensor gi = grad_input;
+  const auto hooks = h->backward->hooks;  // a copy: a hook may remove itself
+  for (const auto& [id, fn] : hooks) {
+    Tensor r = fn(*h->owner, gi, grad_output);
+    if (r.defined()) gi = r;
+  }
+  return gi.same(grad_input) ? Tensor() : gi;
+}
+}  // namespace
+
+Tensor Module::call_with_hooks(const Tensor& x) {
+  const std::shared_ptr<Hooks> h = hooks_;  // alive even if a hook unregisters everything
+  const bool watch_backward = !h->backward->hooks.empty() && grad_enabled();
+  // The input passes through an identity node, so that its gradient from this call alone can be observed.
+  const Tensor in = watch_backward && x.requires_grad() ? backward_hook_identity(x) : x;
+  Tensor y = forward(in);
+  const auto forward_hooks = h->forward->hooks;
+  for (const auto& [id, fn] : forward_hooks) {
+    Tensor r = fn(*this, x, y);
+    if (r.defined()) y = r;
+  }
+  if (!watch_backward || !y.requires_grad()) return y;
+  y = backward_hook_identity(y);
+  auto grad_output = std::make_shared<Tensor>();
+  const bool input_watched = !in.same(x);
+  y.register_hook([h, grad_output, input_watched](const Tensor& g) {
+    *grad_output = g;
+    if (!input_watched) run_backward_hooks(h, Tensor(), g);
+    return Tensor();
+  });
+  if (input_watched)
+    in.register_hook([h, grad_output](const Tensor& g) { return run_backward_hooks(h, g, *grad_output); });
+  return y;
+}
+
 Tensor Module::register_parameter(std::string name, Tensor t) {
   if (!t.is_leaf()) t = t.detach();
   t.requires_grad_(true);

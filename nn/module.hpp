@@ -1,9 +1,11 @@
 #pragma once
 // Module: the base of every layer and model. It owns ordered, named parameters, buffers and child modules, so
 // parameters(), named_parameters() ("0.weight"), zero_grad(), train()/eval() and printing recurse for free.
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -18,11 +20,12 @@ class Module {
   Module() = default;
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
-  virtual ~Module() = default;
+  virtual ~Module();
 
   /// The layer's computation; x holds one sample per row (first axis = batch).
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  /// forward(x), with the module's hooks around it (calling forward() directly skips them, as in torch).
+  Tensor operator()(const Tensor& x) { return hooks_ ? call_with_hooks(x) : forward(x); }
   /// Type name shown by printing and summaries ("Linear").
   virtual std::string name() const = 0;
   /// Settings shown in printing ("in=784, out=128, bias=true").
@@ -49,6 +52,44 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
+
+  // ---- hooks (as torch.nn.Module's; each returns a handle whose remove() unregisters it) -----------------------
+  /// fn(module, input, output) after each forward through operator(); a returned (defined) tensor replaces the
+  /// output. fn returns Tensor or void.
+  using ForwardHook = std::function<Tensor(Module&, const Tensor& input, const Tensor& output)>;
+  /// fn(module, grad_input, grad_output), torch's register_full_backward_hook for one input and one output: called
+  /// once backward has computed ∂L/∂input (grad_input), with ∂L/∂output (grad_output); a returned (defined) tensor
+  /// replaces grad_input. When the input needs no gradient (the first layer), grad_input is undefined and fn runs
+  /// as soon as grad_output is known. fn returns Tensor or void. Hooks of each kind run in registration order.
+  using BackwardHook = std::function<Tensor(Module&, const Tensor& grad_input, const Tensor& grad_output)>;
+  template <class F> RemovableHandle register_forward_hook(F&& fn) {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&, Module&, const Tensor&, const Tensor&>>)
+      return add_forward_hook([f = std::forward<F>(fn)](Module& m, const Tensor& a, const Tensor& b) mutable {
+        f(m, a, b);
+        return Tensor();
+      });
+    else
+      return add_forward_hook(ForwardHook(std::forward<F>(fn)));
+  }
+  template <class F> RemovableHandle register_full_backward_hook(F&& fn) {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&, Module&, const Tensor&, const Tensor&>>)
+      return add_backward_hook([f = std::forward<F>(fn)](Module& m, const Tensor& a, const Tensor& b) mutable {
+        f(m, a, b);
+        return Tensor();
+      });
+    else
+      return add_backward_hook(BackwardHook(std::forward<F>(fn)));
+  }
+  struct Hooks;  // the module's hook lists (nn/module.cpp)
+
+ private:
+  RemovableHandle add_forward_hook(ForwardHook fn);
+  RemovableHandle add_backward_hook(BackwardHook fn);
+  Tensor call_with_hooks(const Tensor& x);
+  std::shared_ptr<Hooks> hooks_;  // null until a hook is registered: operator() is then forward()
+  // ---- end of hooks ----
+
+ public:
 
  protected:
   /// Registers a trainable tensor (it gets requires_grad) and returns it.

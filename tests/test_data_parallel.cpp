@@ -76,7 +76,8 @@ TEST_CASE("DataParallel: gradients become Σ_r (n_r/n)·g_r, values too, in one 
   CHECK(b.grad().data<double>()(0) == doctest::Approx(0.625 * 2).epsilon(1e-15));
   CHECK(v[0] == doctest::Approx(0.375 * 0.8 + 0.625 * 0.4).epsilon(1e-15));
   // A rank without rows contributes zeros, even where its gradient holds a NaN.
-  w.grad().data<double>()(0, 0) = NAN;
+  Tensor wg = w.grad();  // a named handle: writes through a temporary one are refused at compile time
+  wg.data<double>()(0, 0) = NAN;
   g->others = {1, 2, 3, 4};
   v = {NAN};
   dp.allreduce_gradients(0, 8, v);

@@ -1,7 +1,9 @@
 // The course's activation comparison: the same small network (2-16-16-2, softmax output) trained on "two moons"
 // with each activation in its hidden layers; a table of the final val_loss / val_accuracy, each History as CSV,
-// and a plot of val_loss per epoch (PNG, through gnuplot when it is installed).
-//   build/examples/activations [--epochs 100] [--out activations_out]
+// and a plot of val_loss per epoch (PNG, through gnuplot when it is installed). Then the vanishing gradient: in a
+// deeper network (5 hidden layers), hooks on the weights record each layer's gradient norm over the first epochs,
+// for sigmoid and ReLU (grad_norms.csv, grad_norms.png).
+//   build/examples/activations [--epochs 100] [--grad-epochs 10] [--seed 0] [--out activations_out]
 #include <CLI/CLI.hpp>
 
 #include <cmath>
@@ -9,23 +11,65 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
+#include "examples/activations/grad_norms.hpp"
 #include "nn/nn.hpp"
 
 using namespace chainrule;
+using activations::moons;
 
 namespace {
-// Two interleaving half circles ("two moons") with Gaussian noise; labels 0/1 as [n].
-std::pair<Tensor, Tensor> moons(std::size_t n, double noise) {
-  Tensor t = rand({n, 1}, kFloat32, 0, M_PI);
-  Tensor label = rand({n, 1}) > tensor(0.5);
-  Tensor upper = concat({cos(t), sin(t)}, 1), lower = concat({1.0 - cos(t), 0.5 - sin(t)}, 1);
-  Tensor x = label * lower + (1.0 - label) * upper + noise * randn({n, 2});
-  return {x, reshape(label, {-1})};
-}
-
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   return xt::amax(xt::abs(a.data<float>() - b.data<float>()))();
+}
+
+// Each layer's gradient norm per epoch for sigmoid and ReLU: printed, written as CSV, plotted (log scale).
+void vanishing_gradient(const std::string& out, std::size_t epochs, std::uint64_t seed, bool plot) {
+  activations::GradNormOptions o;
+  o.epochs = epochs, o.seed = seed;
+  std::printf("\nthe vanishing gradient: 2-16-16-16-16-16-2 network, mean ||dL/dW|| of each Linear layer per epoch "
+              "(tensor hooks on the weights)\n");
+  std::ofstream csv(out + "/grad_norms.csv");
+  csv << "activation,epoch";
+  for (std::size_t l = 0; l <= o.hidden_layers; ++l) csv << ",layer" << l;
+  csv << "\n";
+  for (const std::string act : {"sigmoid", "relu"}) {
+    const auto norms = activations::grad_norms(act, o);
+    std::printf("%-8s epoch", act.c_str());
+    for (std::size_t l = 0; l <= o.hidden_layers; ++l) std::printf("    layer %zu", l);
+    std::printf("\n");
+    for (std::size_t e = 0; e < norms.size(); ++e) {
+      csv << act << "," << e + 1;
+      if (e < 3 || e + 1 == norms.size()) std::printf("%13zu", e + 1);
+      for (double v : norms[e]) {
+        csv << "," << v;
+        if (e < 3 || e + 1 == norms.size()) std::printf(" %10.3g", v);
+      }
+      csv << "\n";
+      if (e < 3 || e + 1 == norms.size()) std::printf("\n");
+    }
+  }
+  csv.close();
+  std::printf("sigmoid's slope is at most 1/4, so each layer passes back at most a quarter of the gradient it gets:\n"
+              "the layers near the input barely learn. ReLU's slope is 1 where it is active.\n");
+  std::printf("norms:  %s/grad_norms.csv\n", out.c_str());
+  if (!plot) return;
+  std::ofstream gp(out + "/grad_norms.gp");
+  gp << "set datafile separator ','\nset terminal pngcairo size 900,600 noenhanced\nset output 'grad_norms.png'\n"
+     << "set logscale y\nset xlabel 'epoch'\nset ylabel 'mean ||dL/dW|| (log scale)'\nset key outside right\n"
+     << "set title 'gradient norm per layer: sigmoid (dashed) vs ReLU (solid)'\nplot ";
+  for (std::size_t l = 0; l <= o.hidden_layers; ++l)
+    for (const std::string act : {"sigmoid", "relu"})
+      gp << (l || act == "relu" ? ", " : "") << "'< grep ^" << act << ", grad_norms.csv' using 2:" << l + 3
+         << " with lines lw 2 lc " << l + 1 << (act == "sigmoid" ? " dt 2" : " dt 1") << " title '" << act
+         << " layer " << l << "'";
+  gp << "\n";
+  gp.close();
+  if (std::system(("cd '" + out + "' && gnuplot grad_norms.gp").c_str()) == 0)
+    std::printf("plot:   %s/grad_norms.png (script %s/grad_norms.gp)\n", out.c_str(), out.c_str());
+  else
+    std::printf("gnuplot failed on %s/grad_norms.gp\n", out.c_str());
 }
 }  // namespace
 
@@ -34,11 +78,28 @@ int main(int argc, char** argv) {
   std::size_t epochs = 100;
   std::uint64_t seed = 0;
   std::string out = "activations_out";
-  app.add_option("--epochs", epochs, "training epochs")->capture_default_str();
+  std::size_t grad_epochs = 10;
+  app.set_version_flag("--version", std::string("activations (chainrule ") + CHAINRULE_VERSION + ")");
+  app.add_option("--epochs", epochs, "training epochs")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--grad-epochs", grad_epochs, "epochs of the gradient-norm study (0: skip it)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   app.add_option("--seed", seed, "seed of the data and the initial weights")->capture_default_str();
-  app.add_option("--out", out, "directory for the CSV files and the plot")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  std::filesystem::create_directories(out);
+  app.add_option("--out", out, "directory for the CSV files and the plots")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "activations: " << e.what() << "\n";
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) {
+    std::cerr << "activations: cannot create the output directory '" << out << "': " << ec.message() << "\n";
+    return 2;
+  }
+  const bool gnuplot = std::system("command -v gnuplot > /dev/null 2>&1") == 0;
 
   manual_seed(seed);
   auto [x_train, y_train] = moons(1000, 0.2);
@@ -71,8 +132,9 @@ int main(int argc, char** argv) {
               "layer learns, on top of fixed random features.\n\n");
 
   std::printf("curves: %s/<activation>.csv (epoch, accuracy, loss, lr, val_accuracy, val_loss)\n", out.c_str());
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    std::printf("gnuplot is not on PATH: no plot (apt-get install gnuplot-nox, then run this again)\n");
+  if (!gnuplot) {
+    std::printf("gnuplot is not on PATH: no plots (apt-get install gnuplot-nox, then run this again)\n");
+    if (grad_epochs) vanishing_gradient(out, grad_epochs, seed, false);
     return 0;
   }
   std::ofstream gp(out + "/val_loss.gp");
@@ -87,4 +149,5 @@ int main(int argc, char** argv) {
     std::printf("plot:   %s/val_loss.png (script %s/val_loss.gp)\n", out.c_str(), out.c_str());
   else
     std::printf("gnuplot failed on %s/val_loss.gp\n", out.c_str());
+  if (grad_epochs) vanishing_gradient(out, grad_epochs, seed, true);
 }
