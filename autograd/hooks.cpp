@@ -5,6 +5,7 @@
 #include <xtensor/xnoalias.hpp>
 
 #include "autograd/function.hpp"
+#include "autograd/ops.hpp"
 
 namespace chainrule {
 
