@@ -390,6 +390,8 @@ std::vector<Step> build_steps(const Graph& g, const std::vector<const TraceEntry
   for (std::size_t i = 0; i < n; ++i) grads[i] = g.nodes[i].constant ? "" : "grad ?";
   std::vector<int> done(n, 0);
   std::vector<std::vector<Tensor>> received(n);  // contributions so far, per node
+  TraceOptions jf = f;                            // Jacobians up to 4×4 print in full
+  jf.max_elements = std::max<std::size_t>(f.max_elements, 16);
   std::vector<Step> steps;
   steps.push_back({"Forward pass: the values", forward_table(g, pass, f), {}, {}, {}, grads, done});
   std::size_t edge = 0;
@@ -438,7 +440,7 @@ std::vector<Step> build_steps(const Graph& g, const std::vector<const TraceEntry
       if (in.local_kind == LocalKind::None)
         h << "(a " << e->value.numel() << "×" << in.value.numel() << " Jacobian, not shown)";
       else
-        h << (in.local_kind == LocalKind::Jacobian && !scalars ? "Jacobian " : "") << escape(format_value(in.local, f));
+        h << (in.local_kind == LocalKind::Jacobian && !scalars ? "Jacobian " : "") << escape(format_value(in.local, jf));
       h << "</td></tr>\n<tr class=\"product\"><th>chain rule</th><td>upstream × local</td><td>= ";
       if (scalars)
         h << escape(grad) << " × " << escape(format_value(in.local, f)) << " = ";

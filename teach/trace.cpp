@@ -329,6 +329,12 @@ struct Style {
     std::string v = format_value(t, o);
     return markdown && !scalar(t) ? "`" + v + "`" : v;
   }
+  // A Jacobian up to 4×4 (e.g. a 3-way softmax's) prints in full: a summary would hide the structure it shows.
+  std::string jacobian(const Tensor& t, const TraceOptions& o) const {
+    TraceOptions j = o;
+    j.max_elements = std::max<std::size_t>(o.max_elements, 16);
+    return value(t, j);
+  }
 };
 
 void render(std::ostream& os, const std::vector<TraceEntry>& entries, const TraceOptions& o, const Style& st) {
@@ -397,7 +403,7 @@ void render(std::ostream& os, const std::vector<TraceEntry>& entries, const Trac
         sent << "contribution " << st.value(in.contribution, o);
       } else {
         local << (in.local_kind == LocalKind::Jacobian && !scalars ? "Jacobian " : "") << st.partial(e.name, in.name)
-              << " = " << st.value(in.local, o);
+              << " = " << (in.local_kind == LocalKind::Jacobian ? st.jacobian(in.local, o) : st.value(in.local, o));
         sent << "contribution ";
         if (scalars) sent << st.value(e.grad, o) << " × " << st.value(in.local, o) << " = ";
         else if (in.local_kind == LocalKind::Elementwise) sent << "upstream ⊙ local = ";
@@ -482,8 +488,9 @@ std::string to_dot(const Tensor& root, const DotOptions& o) {
     << "  node [shape=record, style=filled, fillcolor=white, fontname=\"Helvetica\", fontsize=11];\n";
   for (const Node* n : nodes) {
     Tensor t = snapshot(*n);
-    std::string label = "{" + field(names(*n)) + " | " + field(n->requires_grad ? n->op : "constant") + " " +
-                        shape_str(shape(*n)) + " | value " + field(format_value(t, o.format));
+    const std::string dims = numel(*n) == 1 && shape(*n).size() <= 1 ? "" : " " + shape_str(shape(*n));  // scalars: none
+    std::string label = "{" + field(names(*n)) + " | " + field(n->requires_grad ? n->op : "constant") + dims +
+                        " | value " + field(format_value(t, o.format));
     if (n->grad) label += " | grad " + field(format_value(snapshot(*n->grad), o.format));
     label += "}";
     s << "  n" << id[n] << " [label=\"" << label << "\"";
@@ -491,12 +498,29 @@ std::string to_dot(const Tensor& root, const DotOptions& o) {
     if (on_path.count(n)) s << ", color=red, penwidth=2";
     s << "];\n";
   }
-  for (const Node* n : nodes)
-    for (const auto& in : n->inputs) {
-      s << "  n" << id[in.get()] << " -> n" << id[n];
-      if (on_path.count(in.get()) && on_path.count(n)) s << " [color=red, penwidth=2]";
-      s << ";\n";
+  for (const Node* n : nodes) {
+    // Each edge carries its local derivative ∂n/∂input (elementwise, or a Jacobian up to jacobian_max entries),
+    // computed by a scratch backward that leaves the real gradients alone.
+    TraceEntry local;
+    local.inputs.resize(n->inputs.size());
+    // (the scratch backward swaps n's inputs and gradient for copies and puts them back: n is unchanged after)
+    if (n->requires_grad && !n->inputs.empty()) local_partials(const_cast<Node&>(*n), local, o.format);
+    for (std::size_t i = 0; i < n->inputs.size(); ++i) {
+      const Node* in = n->inputs[i].get();
+      std::vector<std::string> attrs;
+      if (local.inputs[i].local.defined()) {
+        TraceOptions f = o.format;
+        f.max_elements = std::max<std::size_t>(f.max_elements, 16);
+        std::string text;
+        for (char c : format_value(local.inputs[i].local, f)) text += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+        attrs.push_back("label=\"" + text + "\"");
+      }
+      if (on_path.count(in) && on_path.count(n)) attrs.push_back("color=red, penwidth=2");
+      s << "  n" << id[in] << " -> n" << id[n];
+      for (std::size_t k = 0; k < attrs.size(); ++k) s << (k ? ", " : " [") << attrs[k];
+      s << (attrs.empty() ? "" : "]") << ";\n";
     }
+  }
   s << "}\n";
   return s.str();
 }

@@ -111,9 +111,10 @@ struct DotOptions {
   std::string rankdir = "LR";   // Graphviz layout direction: LR (inputs left), TB, BT, RL
 };
 
-/// The recorded tape below root as a Graphviz digraph: one node per tensor (op, label, shape, value, and the
-/// gradient when it exists: leaves after backward, non-leaves with retain_grad), edges from inputs to the op
-/// that used them. The tape is freed by backward(): export before it, or after backward(retain_graph).
+/// The recorded tape below root as a Graphviz digraph: one node per tensor (op, label, shape unless a scalar,
+/// value, and the gradient when it exists: leaves after backward, non-leaves with retain_grad), edges from inputs
+/// to the op that used them, labelled with the local derivative ∂out/∂in where the trace would show one.
+/// The tape is freed by backward(): export before it, or after backward(retain_graph).
 std::string to_dot(const Tensor& root, const DotOptions& o = {});
 /// Writes to_dot(root, o) to path (through a temporary file renamed into place); throws naming the path.
 void write_dot(const std::string& path, const Tensor& root, const DotOptions& o = {});

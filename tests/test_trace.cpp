@@ -147,6 +147,23 @@ TEST_CASE("trace: non-elementwise ops show a small Jacobian, or the contribution
     CHECK(ye.inputs[1].contribution.item() == 6);
     CHECK(trace.str().find("x = [1, 2, 3]: a constant, no gradient") != std::string::npos);
   }
+  SUBCASE("a 3-way softmax: its 3×3 Jacobian diag(p) − p·pᵀ in full") {
+    Tensor z = tensor({0.0, std::log(2.0), std::log(5.0)}, kFloat64).requires_grad_().label("z");  // p = (1, 2, 5)/8
+    Tensor p = softmax(z, 0).label("p");
+    Tensor l = sum(p * tensor({1.0, 0.0, 0.0}, kFloat64)).label("l");
+    ChainRuleTrace trace;
+    l.backward();
+    const TraceEntry& pe = trace.entry("p");
+    REQUIRE(pe.inputs[0].local_kind == LocalKind::Jacobian);
+    CHECK(pe.inputs[0].local.shape() == Shape{3, 3});
+    const std::vector<double> j = flat(pe.inputs[0].local), q = {1 / 8.0, 2 / 8.0, 5 / 8.0};
+    for (std::size_t r = 0; r < 3; ++r)
+      for (std::size_t c = 0; c < 3; ++c)
+        CHECK(j[3 * r + c] == doctest::Approx((r == c ? q[r] : 0) - q[r] * q[c]).epsilon(1e-12));
+    const std::string text = trace.str();
+    CHECK(text.find("Jacobian ∂p/∂z = [[0.109375, -0.03125, -0.078125], [-0.03125, 0.1875, -0.15625], "
+                    "[-0.078125, -0.15625, 0.234375]]") != std::string::npos);
+  }
   SUBCASE("large: no Jacobian, values summarised") {
     manual_seed(3);
     Tensor x = randn({8, 8}, kFloat64).label("x");
@@ -201,6 +218,11 @@ TEST_CASE("trace: records only while alive; guards nest; each backward is a pass
         "ChainRuleTrace::entry: no node named 'nope' was traced (traced: mul_1, a, add_1, a)");
   outer.clear();
   CHECK(outer.entries().empty());
+}
+
+TEST_CASE("trace: -0 prints as 0") {
+  CHECK(format_value(tensor(-0.0)) == "0");
+  CHECK(format_value(tensor({-0.0, 1.0})) == "[0, 1]");
 }
 
 TEST_CASE("trace: format_value prints small tensors in full and big ones as a summary") {

@@ -2,7 +2,8 @@
 // the command line, and the decision boundary as it trains, as PNG frames (ready to animate), a loss curve, and
 // ASCII in the terminal.
 //   build/examples/playground --dataset spiral --layers 16,16 --activation tanh --optimizer adam --lr 0.01
-//                             --l2 0.001 --epochs 600 --every 20 --out playground_out --ascii
+//                             --l2 0.001 --epochs 600 --every 20 --out out/playground --ascii --html
+// --html writes playground.html: every frame, a slider and a play button, the loss chart (open it in a browser).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "examples/playground/page.hpp"
 #include "examples/playground/png.hpp"
 #include "nn/nn.hpp"
 
@@ -139,9 +141,9 @@ bool installed(const char* tool) {
 class Frames : public nn::Callback {
  public:
   Frames(View v, std::size_t size, std::size_t every, std::size_t epochs, std::string dir, bool show_ascii,
-         const nn::Dataset& train, const nn::Dataset& test)
+         const nn::Dataset& train, const nn::Dataset& test, playground::Page* page)
       : v_(v), size_(size), every_(every), epochs_(epochs), dir_(std::move(dir)), ascii_(show_ascii),
-        redraw_(show_ascii && isatty(fileno(stdout))), train_(train), test_(test) {}
+        redraw_(show_ascii && isatty(fileno(stdout))), train_(train), test_(test), page_(page) {}
 
   void on_train_begin(nn::Model& m) override { frame(m, 0, std::nan(""), std::nan(""), std::nan("")); }
   void on_epoch_end(nn::Model& m, std::size_t epoch, nn::Logs& logs) override {
@@ -158,6 +160,7 @@ class Frames : public nn::Callback {
     char name[32];
     std::snprintf(name, sizeof name, "frame_%04zu.png", ++count_);
     playground::write_png(dir_ + "/" + name, render(m, v_, size_, train_, test_));
+    if (page_) page_->frames.push_back({epoch, loss, val_loss, val_acc, predict_grid(m, v_, page_->grid, page_->grid)});
     if (ascii_) std::printf("%s%s", redraw_ ? "\033[H\033[2J" : "\n", ascii(m, v_, train_).c_str());
     if (epoch == 0)
       std::printf("epoch %4zu  (untrained)%35s %s\n", epoch, "", name);
@@ -171,14 +174,23 @@ class Frames : public nn::Callback {
   std::string dir_;
   bool ascii_, redraw_;
   const nn::Dataset &train_, &test_;
+  playground::Page* page_;  // collects the frames for --html, or null
   std::vector<double> loss_, val_loss_;
 };
+
+std::vector<playground::Point> points(const nn::Dataset& d) {
+  std::vector<playground::Point> r;
+  const auto& x = d.x().data<float>();
+  const auto& y = d.y().data<float>();
+  for (std::size_t k = 0; k < d.size(); ++k) r.push_back({x(k, 0), x(k, 1), y(k) > 0.5f ? 1 : 0});
+  return r;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Train a small network on a 2-D dataset and watch its decision boundary (playground.tensorflow.org)"};
   // Defaults as the playground opens: circles, two hidden layers of 4 and 2 tanh units, half the points for test.
-  std::string dataset = "circles", activation = "tanh", optimizer = "adam", out = "playground_out";
+  std::string dataset = "circles", activation = "tanh", optimizer = "adam", out = "out/playground";
   std::vector<std::size_t> layers = {4, 2};
   std::size_t n = 400, epochs = 100, every = 10, batch_size = 10, size = 300;
   double noise = 0.1, lr = 0.03, test_fraction = 0.5, l1 = 0, l2 = 0, elastic = 0, l1_ratio = 0.5;
@@ -209,7 +221,16 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "seed of the data, the initial weights and the shuffles")->capture_default_str();
   app.add_option("--out", out, "directory for the frames, loss.png and loss.csv")->capture_default_str();
   app.add_flag("--ascii", show_ascii, "draw the boundary in the terminal at every frame");
-  CLI11_PARSE(app, argc, argv);
+  bool html = false;
+  app.add_flag("--html", html, "also write playground.html: the frames with a slider and a play button, the loss chart");
+  app.set_version_flag("--version", std::string("playground (chainrule) ") + CHAINRULE_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::fprintf(stderr, "playground: %s (see playground --help)\n", e.what());
+    return 2;
+  }
 
   try {
     std::filesystem::create_directories(out);
@@ -232,7 +253,10 @@ int main(int argc, char** argv) {
     std::printf("network %s-1 (%s hidden, sigmoid output), %s lr %g, batch %zu, regularization %s, %zu epochs\n\n",
                 arch.c_str(), activation.c_str(), optimizer.c_str(), lr, batch_size, reg.c_str(), epochs);
     const View view = View::around(concat({train.x(), test.x()}, 0));
-    auto frames = std::make_shared<Frames>(view, size, every, epochs, out, show_ascii, train, test);
+    playground::Page page;
+    page.grid = 70;
+    auto frames = std::make_shared<Frames>(view, size, every, epochs, out, show_ascii, train, test,
+                                           html ? &page : nullptr);
     nn::FitOptions fo;
     fo.epochs = epochs, fo.batch_size = batch_size, fo.seed = seed, fo.verbose = 0;
     fo.validation_data = std::pair{test.x(), test.y()};
@@ -248,6 +272,19 @@ int main(int argc, char** argv) {
                                 *std::max_element(frames->val_loss().begin(), frames->val_loss().end()));
     playground::write_png(out + "/loss.png", loss_plot(frames->loss(), frames->val_loss(), top));
     h.to_csv(out + "/loss.csv");
+    if (html) {
+      page.title = "playground: " + dataset + ", " + std::to_string(train.size()) + " training and " +
+                   std::to_string(test.size()) + " test points";
+      page.subtitle = "network " + arch + "-1 (" + activation + " hidden, sigmoid output), " + optimizer + " lr " +
+                      optim::format_number(lr) + ", batch " + std::to_string(batch_size) + ", regularization " + reg +
+                      ", " + std::to_string(epochs) + " epochs";
+      page.x0 = view.cx - view.half, page.x1 = view.cx + view.half;
+      page.y0 = view.cy - view.half, page.y1 = view.cy + view.half;
+      page.train = points(train), page.test = points(test);
+      page.loss = frames->loss(), page.val_loss = frames->val_loss();
+      playground::write_html(out + "/playground.html", page);
+      std::printf("page: %s/playground.html (open it in a browser: slider, play button, loss chart)\n", out.c_str());
+    }
     std::printf("%zu frames: %s/frame_0001.png ... frame_%04zu.png (decision boundary; white-rimmed dots train, "
                 "dark-rimmed test)\n", frames->frames(), out.c_str(), frames->frames());
     std::printf("loss curve: %s/loss.png (training blue, test orange; x: epochs 1..%zu, y: 0 to %.3f, grid every "

@@ -45,7 +45,7 @@ std::string chromium(const std::string& what) {
          " --disable-component-update --disable-sync --user-data-dir=" + dir.string() + " " + what + " 2>/dev/null";
 }
 
-// The DOM of page at #step=k, after its script ran.
+// The DOM of page at #step=k (k = 0: no fragment), after its script ran.
 std::string dom(const fs::path& page, int step) {
   const std::string url = "file://" + fs::absolute(page).string() + (step > 0 ? "#step=" + std::to_string(step) : "");
   auto [status, out] = run(chromium("--dump-dom '" + url + "'"));
@@ -139,6 +139,36 @@ TEST_CASE("browser: examples/graph writes the neuron's and an MLP's pages") {
   const std::string neuron = element(dom(dir / "neuron.html", 10), "section", "panel");
   CHECK(neuron.find("Backward from x1w1 to x1") != std::string::npos);
   CHECK(neuron.find("0.5 × -3 = -1.5") != std::string::npos);
+}
+
+TEST_CASE("browser: the playground's page shows the last epoch's losses, the chart and the points") {
+  const fs::path dir = kOut / "playground";
+  REQUIRE(run(std::string(CHAINRULE_PLAYGROUND) + " --epochs 30 --every 10 --html --out " + dir.string() +
+              " > /dev/null").first == 0);
+  // the last epoch's losses, as loss.csv has them: epoch,lr... columns named in its header
+  std::ifstream csv(dir / "loss.csv");
+  std::string header, line, last;
+  std::getline(csv, header);
+  while (std::getline(csv, line))
+    if (!line.empty()) last = line;
+  auto column = [&](const std::string& name) {
+    std::vector<std::string> names, values;
+    std::stringstream h(header), v(last);
+    for (std::string c; std::getline(h, c, ',');) names.push_back(c);
+    for (std::string c; std::getline(v, c, ',');) values.push_back(c);
+    for (std::size_t k = 0; k < names.size(); ++k)
+      if (names[k] == name) return std::stod(values.at(k));
+    FAIL("loss.csv has no column " << name << ": " << header);
+    return 0.0;
+  };
+  char expected[160];
+  std::snprintf(expected, sizeof expected, "epoch 30   training loss %.4f   test loss %.4f   test accuracy %.3f",
+                column("loss"), column("val_loss"), column("val_accuracy"));
+  const std::string page = dom(dir / "playground.html", 0);  // opens at the last frame
+  CHECK(element(page, "div", "frame-info").find(expected) != std::string::npos);
+  CHECK(page.find(">training loss</text>") != std::string::npos);  // the chart's legend
+  CHECK(page.find(">epoch</text>") != std::string::npos);          // and its axis label
+  CHECK(screenshot(dir / "playground.html", 0, "playground.png", "1100,620") > 20);
 }
 
 int main(int argc, char** argv) {
