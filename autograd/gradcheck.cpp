@@ -9,7 +9,8 @@
 namespace chainrule {
 
 std::ostream& operator<<(std::ostream& os, const GradcheckResult& r) {
-  os << "gradcheck(" << r.op << "): " << (r.ok ? "passed" : "FAILED") << ", " << r.checked << " elements";
+  os << (r.second_order ? "gradgradcheck(" : "gradcheck(") << r.op << "): " << (r.ok ? "passed" : "FAILED") << ", "
+     << r.checked << " elements";
   if (r.checked)
     os << "; worst: input #" << r.input << " element " << r.element << " analytic " << r.analytic << " numeric "
        << r.numeric;
@@ -128,6 +129,7 @@ GradcheckResult gradgradcheck(const Function& f, const std::vector<Tensor>& inpu
   for (std::size_t i = 0; i < x.size(); ++i) all.push_back(wrt[i] ? x[i] : x[i].detach());
   GradcheckResult r = compare_numeric(first, all, o, true);
   r.op = op;
+  r.second_order = true;
   return r;
 }
 

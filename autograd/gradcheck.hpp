@@ -21,6 +21,7 @@ struct GradcheckOptions {
 struct GradcheckResult {
   bool ok = true;
   std::string op;              // op that produced f's output
+  bool second_order = false;   // made by gradgradcheck (printed as such)
   std::size_t checked = 0;     // elements compared
   // The worst element (largest excess over the tolerance):
   std::size_t input = 0, element = 0;

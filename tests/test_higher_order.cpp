@@ -5,6 +5,7 @@
 #include "tests/helpers.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <map>
 
@@ -352,4 +353,27 @@ TEST_CASE("higher order: a gradient-penalty training run (L + λ‖∂L/∂x‖�
     CHECK(loss.item() == doctest::Approx(step["loss"].get<double>()).epsilon(1e-13));
     for (std::size_t i = 0; i < 4; ++i) CHECK(worst_error(params[i], step["params"][i]) < 1e-13);
   }
+}
+
+TEST_CASE("higher order: chainrule grad --hessian prints every second partial (text and JSON, symmetric)") {
+  // f = x²y + sin(x)·y³ at (1, 2): fxx = 2y − sin(x)·y³, fxy = 2x + 3cos(x)·y², fyy = 6 sin(x)·y
+  const std::string cmd = std::string(CHAINRULE_CLI) + " grad 'x^2*y + sin(x)*y^3' x=1 y=2 --hessian";
+  auto capture = [](const std::string& c) {
+    std::string out;
+    FILE* p = ::popen(c.c_str(), "r");
+    REQUIRE(p);
+    char buf[4096];
+    for (std::size_t k; (k = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, k);
+    CHECK(::pclose(p) == 0);
+    return out;
+  };
+  const auto j = nlohmann::json::parse(capture(cmd + " --json"));
+  const double fxx = 4 - std::sin(1.0) * 8, fxy = 2 + 3 * std::cos(1.0) * 4, fyy = 6 * std::sin(1.0) * 2;
+  CHECK(j["hessian"]["x"]["x"].get<double>() == doctest::Approx(fxx).epsilon(1e-14));
+  CHECK(j["hessian"]["x"]["y"].get<double>() == doctest::Approx(fxy).epsilon(1e-14));
+  CHECK(j["hessian"]["y"]["x"].get<double>() == j["hessian"]["x"]["y"].get<double>());
+  CHECK(j["hessian"]["y"]["y"].get<double>() == doctest::Approx(fyy).epsilon(1e-14));
+  const std::string text = capture(cmd);
+  CHECK(text.find("∂²/∂x∂y = 8.48362767042\n") != std::string::npos);
+  CHECK(text.find("∂²/∂y∂y = 10.0976518177\n") != std::string::npos);
 }

@@ -41,10 +41,10 @@ TEST_CASE("lecture: the list holds every lesson, in the order of the text, and n
   std::vector<std::string> names;
   for (const auto& l : lecture::lessons()) names.push_back(l.name);
   CHECK(names == std::vector<std::string>{"perceptrons", "parameters", "identity_error", "mse", "gradient_step",
-                                          "backprop", "chain_rule", "xor", "optimizers"});
+                                          "newton_step", "backprop", "chain_rule", "xor", "optimizers"});
   CHECK(test::message([] { lecture::lesson("backprob"); }) ==
         "lecture: no lesson 'backprob' (lessons: perceptrons, parameters, identity_error, mse, gradient_step, "
-        "backprop, chain_rule, xor, optimizers)");
+        "newton_step, backprop, chain_rule, xor, optimizers)");
 }
 
 TEST_CASE("lecture perceptrons: the AND and OR tables, and no perceptron solves XOR") {
@@ -96,6 +96,16 @@ TEST_CASE("lecture gradient_step: slope -24, weight' = 2.24") {
   CHECK(r.n.at("slope") == reference()["gradient_descent_step"]["slope"].get<double>());
   CHECK(r.n.at("weight'") == doctest::Approx(2.24).epsilon(1e-15));
   CHECK(says(r, "weight' = 2 - learning_rate * total_slope = 2 - 0.01 * (-24) = 2.24"));
+}
+
+TEST_CASE("lecture newton_step: C'' = 18, and w - C'/C'' = 2 + 24/18 = 10/3 lands on the minimum") {
+  const Run r = run("newton_step");
+  CHECK(r.n.at("slope") == -24);
+  CHECK(r.n.at("curvature") == 18);
+  CHECK(r.n.at("weight'") == doctest::Approx(10.0 / 3).epsilon(1e-15));
+  CHECK(r.n.at("loss'") < 1e-28);  // (3·(10/3) − 10)², 0 up to rounding
+  CHECK(r.n.at("descent weight'") == doctest::Approx(2.24).epsilon(1e-15));
+  CHECK(says(r, "Newton step: w' = w - C'/C'' = 2 - (-24)/18 = 2 + 24/18 = 3.3333"));
 }
 
 TEST_CASE("lecture backprop: gradients 6, 18 and 0, 6, 0, 12 (torch), with the W6 slip") {

@@ -178,6 +178,34 @@ Numbers gradient_step(std::ostream& os) {
   return n;
 }
 
+// ---- 5b. Curvature: the Newton step on the same weight -----------------------------------------------------------
+// C(w) = (3w − 10)², C' = 6(3w − 10) = −24 at w = 2, C'' = 18: w − C'/C'' = 2 + 24/18 = 10/3, the minimum.
+Numbers newton_step(std::ostream& os) {
+  Numbers n;
+  say(os, "The loss of gradient_step as a function of the weight: C(w) = (3w - 10)², at w = 2.\n");
+  Tensor w = scalar(2, "weight");
+  Tensor loss = square(w * 3.0 - 10.0).label("loss");
+  GradOptions keep;
+  keep.create_graph = true;  // record the backward pass, so that the slope can be differentiated again
+  const Tensor slope = grad({loss}, {w}, keep)[0];
+  const Tensor curvature = grad({slope}, {w})[0];
+  const double c1 = slope.item(), c2 = curvature.item();
+  const double newton = w.item() - c1 / c2, descent = w.item() - 0.01 * c1;
+  const double after = (3 * newton - 10) * (3 * newton - 10);
+  say(os, "1. slope C'(2) = 2 * (3*2 - 10) * 3 = %g\n", c1);
+  say(os, "2. curvature C''(w) = 2 * 3 * 3 = %g: the derivative of the slope (a backward pass of the backward)\n", c2);
+  say(os, "   Newton step: w' = w - C'/C'' = 2 - (%g)/%g = 2 + 24/18 = %.4f, where C = %.1g (0 up to rounding):\n"
+          "   the minimum (3w = 10), in one step. Gradient descent with learning rate 0.01 went to %.2f.\n", c1, c2, newton, after, descent);
+  say(os, "   Why a learning rate exists: it stands in for 1/C''. Here the best one is 1/18 = %.4f; a steeply curved\n"
+          "   loss needs a small step, a flat one a large step, and 0.01 is safe but slow.\n", 1 / c2);
+  n["slope"] = c1;
+  n["curvature"] = c2;
+  n["weight'"] = newton;
+  n["loss'"] = after;
+  n["descent weight'"] = descent;
+  return n;
+}
+
 // ---- 6. Backpropagation example ---------------------------------------------------------------------------------
 Numbers backprop(std::ostream& os) {
   Numbers n;
@@ -375,6 +403,7 @@ const std::vector<Lesson>& lessons() {
       {"identity_error", "How to compute the best weights? Identity activation, target 13", identity_error},
       {"mse", "Predictive metrics: mean squared error", mse},
       {"gradient_step", "Gradient descent: one step on one weight (2.24)", gradient_step},
+      {"newton_step", "Curvature: the Newton step on the same weight lands on 10/3", newton_step},
       {"backprop", "Backpropagation example: ReLU hidden layer, squared error", backprop},
       {"chain_rule", "Backpropagation math: the chain rule in one neuron", chain_rule},
       {"xor", "Multilayer perceptron for XOR: forward, backward, weight update", xor_network},

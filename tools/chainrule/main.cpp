@@ -7,6 +7,7 @@
 //   --json        {"value": ..., "grad": {"x1": ..., ...}} for scripts; a number that is not finite is written as
 //                 the string "NaN", "Infinity" or "-Infinity" (JSON has no such numbers; Python's float() reads
 //                 these strings back)
+//   --hessian     every second partial derivative too (with --json: "hessian": {"x": {"x": ..., "y": ...}, ...})
 // Exit status: 0 done, 2 usage or expression error (the message, with a caret under the column, on stderr),
 // 1 anything else (e.g. the DOT file cannot be written).
 // An expression may start with '-' (chainrule grad "-x^2" x=3): the first argument after `grad` that is not one of
@@ -66,6 +67,28 @@ std::string take_dash_expression(std::vector<const char*>& args) {
   }
   return "";
 }
+
+// ∂²e/∂a∂b for every pair of variables, in their order: the gradient recorded (create_graph), then differentiated.
+std::vector<std::vector<double>> hessian_of(const chainrule::Expression& e, const std::map<std::string, double>& values) {
+  using namespace chainrule;
+  std::map<std::string, Tensor> vars;
+  std::vector<Tensor> xs;
+  for (const auto& name : e.variables()) xs.push_back(vars[name] = tensor(values.at(name), kFloat64).requires_grad_());
+  const Tensor y = e(vars);
+  std::vector<std::vector<double>> h(xs.size(), std::vector<double>(xs.size(), 0.0));
+  if (!y.requires_grad()) return h;
+  GradOptions first;
+  first.create_graph = first.allow_unused = true;
+  const std::vector<Tensor> g = grad({y}, xs, first);
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    if (!g[i].defined() || !g[i].requires_grad()) continue;  // ∂e/∂xᵢ is constant: its row is 0
+    GradOptions second;
+    second.retain_graph = second.allow_unused = true;
+    const std::vector<Tensor> row = grad({g[i]}, xs, second);
+    for (std::size_t j = 0; j < xs.size(); ++j) h[i][j] = row[j].defined() ? row[j].item() : 0.0;
+  }
+  return h;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,7 +98,7 @@ int main(int argc, char** argv) {
   CLI::App* grad = app.add_subcommand("grad", "value and every partial derivative of an expression (float64)");
   std::string text, dot_file, html_file;
   std::vector<std::string> bindings;
-  bool trace = false, json = false;
+  bool trace = false, json = false, hessian = false;
   grad->add_option("expression", text,
                    "e.g. \"tanh(w1*x1 + w2*x2 + b)\": + - * / ^ (or **), parentheses, pi, e, exp log sqrt abs "
                    "sin cos tan tanh sigmoid relu softplus gaussian step max min pow");
@@ -87,6 +110,7 @@ int main(int argc, char** argv) {
                  "print {\"value\": ..., \"grad\": {...}}; non-finite numbers as \"NaN\", \"Infinity\", \"-Infinity\"");
   std::vector<const char*> args(argv, argv + argc);
   const std::string dash_expression = take_dash_expression(args);
+  grad->add_flag("--hessian", hessian, "print every second partial derivative too");
   try {
     app.parse(int(args.size()), const_cast<char**>(args.data()));
     if (!dash_expression.empty()) {
@@ -104,11 +128,13 @@ int main(int argc, char** argv) {
   ExpressionResult r;
   std::string trace_text;
   std::optional<ChainRuleTrace> t;  // records the backward pass for --trace and --html
+  std::vector<std::vector<double>> hess;
   try {
     std::map<std::string, double> values;
     for (const auto& b : bindings)
       if (!values.insert(binding(b)).second) throw std::invalid_argument("'" + b + "': this variable is bound twice");
     Expression e(text);
+    if (hessian) hess = hessian_of(e, values);  // before the trace starts: it records the one backward it shows
     if (trace || !html_file.empty()) t.emplace();
     r = evaluate(e, values);
     if (trace) trace_text = t->str();
@@ -139,6 +165,11 @@ int main(int argc, char** argv) {
     out["value"] = json_number(r.value.item());
     out["grad"] = nlohmann::ordered_json::object();
     for (const auto& name : r.variables) out["grad"][name] = json_number(r.grad.at(name).item());
+    if (hessian) {
+      out["hessian"] = nlohmann::ordered_json::object();
+      for (std::size_t i = 0; i < r.variables.size(); ++i)
+        for (std::size_t j = 0; j < r.variables.size(); ++j) out["hessian"][r.variables[i]][r.variables[j]] = json_number(hess[i][j]);
+    }
     std::cout << out.dump() << "\n";
     return 0;
   }
@@ -148,5 +179,8 @@ int main(int argc, char** argv) {
   std::cout << "value" << std::string(width - 5, ' ') << " = " << r.value.item() << "\n";
   for (const auto& name : r.variables)
     std::cout << "∂/∂" << name << std::string(width - 3 - name.size(), ' ') << " = " << r.grad.at(name).item() << "\n";
+  for (std::size_t i = 0; hessian && i < r.variables.size(); ++i)
+    for (std::size_t j = 0; j < r.variables.size(); ++j)
+      std::cout << "∂²/∂" << r.variables[i] << "∂" << r.variables[j] << " = " << hess[i][j] << "\n";
   return 0;
 }
