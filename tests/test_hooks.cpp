@@ -83,6 +83,22 @@ TEST_CASE("saved tensors: an optimizer step on a parameter still saved in a live
   CHECK(m.find("input #0 of 'mul' [float64 [2], a leaf] is at version 1; expected version 0") != std::string::npos);
 }
 
+TEST_CASE("saved tensors: every optimizer's step counts as one in-place write of each parameter it updates") {
+  for (const char* name : {"sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam"}) {
+    CAPTURE(name);
+    Tensor w = tensor(std::vector<double>{1, 2}, kFloat64).requires_grad_();
+    Tensor frozen = tensor(std::vector<double>{3}, kFloat64).requires_grad_();  // gets no gradient: not updated
+    auto opt = optim::make_optimizer(name, {w, frozen});
+    Tensor loss = sum(w * w);
+    loss.backward(retain_graph);
+    opt->step();
+    CHECK(w.version() == 1);
+    CHECK(frozen.version() == 0);
+    CHECK(test::message([&] { loss.backward(); }).find("input #0 of 'mul' [float64 [2], a leaf] is at version 1") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("saved tensors: the normal training loop (step after backward) never trips the check") {
   manual_seed(5);
   nn::Sequential net({std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(8, 1)});
