@@ -18,7 +18,14 @@ int main(int argc, char** argv) {
   app.add_option("lessons", names, "lessons to run (default: all)");
   app.add_flag("--list", list, "list the lessons and exit");
   app.add_flag("--trace", trace, "print the chain-rule trace of each backward pass");
-  CLI11_PARSE(app, argc, argv);
+  app.set_version_flag("--version", std::string("lecture (chainrule) ") + CHAINRULE_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "lecture: " << e.what() << " (see lecture --help)\n";
+    return 2;
+  }
 
   if (list) {
     for (const auto& l : lecture::lessons()) std::cout << "  " << l.name << std::string(16 - std::string(l.name).size(), ' ')
@@ -29,7 +36,7 @@ int main(int argc, char** argv) {
   try {
     for (const auto& n : names) run.push_back(&lecture::lesson(n));
   } catch (const std::invalid_argument& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << e.what() << "\n";  // "lecture: no lesson 'x' (lessons: ...)"
     return 2;
   }
   lecture::set_trace(trace);

@@ -45,13 +45,19 @@ std::string chromium(const std::string& what) {
          " --disable-component-update --disable-sync --user-data-dir=" + dir.string() + " " + what + " 2>/dev/null";
 }
 
-// The DOM of page at #step=k (k = 0: no fragment), after its script ran.
+// The DOM of page at #step=k (k = 0: no fragment), after its script ran. A browser that fails to start (a busy
+// machine can time it out) is tried again, twice at most; a page that loads is never retried.
 std::string dom(const fs::path& page, int step) {
   const std::string url = "file://" + fs::absolute(page).string() + (step > 0 ? "#step=" + std::to_string(step) : "");
-  auto [status, out] = run(chromium("--dump-dom '" + url + "'"));
-  REQUIRE(status == 0);
-  REQUIRE(out.find("</html>") != std::string::npos);
-  return out;
+  std::pair<int, std::string> r;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    r = run(chromium("--dump-dom '" + url + "'"));
+    if (r.first == 0 && r.second.find("</html>") != std::string::npos) break;
+    MESSAGE("chromium --dump-dom " << url << ": exit status " << r.first << ", " << r.second.size() << " bytes");
+  }
+  REQUIRE(r.first == 0);
+  REQUIRE(r.second.find("</html>") != std::string::npos);
+  return r.second;
 }
 
 // What an element with this id holds: from its opening tag to the matching close (no nesting of the same tag).
@@ -68,8 +74,10 @@ double screenshot(const fs::path& page, int step, const std::string& name, const
   const fs::path png = kOut / name;
   fs::remove(png);
   const std::string url = "file://" + fs::absolute(page).string() + (step > 0 ? "#step=" + std::to_string(step) : "");
-  auto [status, out] = run(chromium(std::string("--hide-scrollbars --window-size=") + size + " --screenshot=" +
-                                    png.string() + " '" + url + "'"));
+  int status = -1;
+  for (int attempt = 0; attempt < 3 && !(status == 0 && fs::exists(png)); ++attempt)  // as dom()
+    status = run(chromium(std::string("--hide-scrollbars --window-size=") + size + " --screenshot=" + png.string() +
+                          " '" + url + "'")).first;
   REQUIRE(status == 0);
   REQUIRE(fs::exists(png));
   png_image image{};
