@@ -15,9 +15,11 @@ namespace chainrule::lecture {
 
 namespace {
 bool g_trace = false;  // lecture --trace
+std::function<std::string(const ChainRuleTrace&)> g_sink;  // lecture --html
 }  // namespace
 
 void set_trace(bool on) { g_trace = on; }
+void set_trace_sink(std::function<std::string(const ChainRuleTrace&)> sink) { g_sink = std::move(sink); }
 
 namespace {
 // printf into an ostream.
@@ -36,10 +38,11 @@ namespace {
 // Every lesson's backward pass goes through here: the one place where the chain rule runs, node by node, and
 // where `lecture --trace` shows it (ChainRuleTrace: each local derivative, contribution and accumulated gradient).
 void run_backward(std::ostream& os, const Tensor& loss) {
-  if (!g_trace) return loss.backward();
+  if (!g_trace && !g_sink) return loss.backward();
   ChainRuleTrace trace;
   loss.backward();
-  os << trace << "\n";
+  if (g_trace) os << trace << "\n";
+  if (g_sink) os << g_sink(trace);
 }
 
 // Element i (flat, row-major) of t as a double.

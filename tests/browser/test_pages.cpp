@@ -179,6 +179,32 @@ TEST_CASE("browser: the playground's page shows the last epoch's losses, the cha
   CHECK(screenshot(dir / "playground.html", 0, "playground.png", "1100,620") > 20);
 }
 
+TEST_CASE("browser: the course as a book: an index in the text's order, lessons with their slips and backward passes") {
+  const fs::path dir = kOut / "lecture";
+  fs::remove_all(dir);
+  REQUIRE(run(std::string(CHAINRULE_LECTURE) + " --html " + dir.string() + " > /dev/null").first == 0);
+  const std::string index = dom(dir / "index.html", 0);
+  const char* order[] = {"perceptrons", "parameters", "identity_error", "mse", "gradient_step", "backprop",
+                         "chain_rule", "xor", "optimizers"};
+  std::size_t at = 0;
+  for (const char* name : order) {  // every lesson, in the order of the text
+    CAPTURE(name);
+    const std::size_t p = index.find(std::string("href=\"") + name + ".html\"");
+    CHECK(p != std::string::npos);
+    CHECK(p >= at);
+    at = p;
+  }
+  const std::string xor_page = dom(dir / "xor.html", 0);
+  CHECK(xor_page.find("δ = o(1 - o)·(t1 - o1) = (0.573499 * (1 - 0.573499)) * 0.426501 = 0.10432") !=
+        std::string::npos);
+  CHECK(xor_page.find("<div class=\"slip\">it prints δ1 = 0.046.") != std::string::npos);
+  CHECK(xor_page.find("<iframe src=\"xor_backward1.html\"") != std::string::npos);
+  // the embedded backward pass is a step-through page like the calculator's
+  const std::string backward = element(dom(dir / "xor_backward1.html", 2), "section", "panel");
+  CHECK(backward.find("The seed: E") != std::string::npos);
+  CHECK(screenshot(dir / "xor.html", 0, "lecture_xor.png", "1100,1400") > 20);
+}
+
 int main(int argc, char** argv) {
   if (::access(kChromium, X_OK) != 0) {
     std::cout << "skipped: " << kChromium << " is absent (Debian: apt-get install chromium; .ci/run installs it)\n";
