@@ -20,7 +20,7 @@ packages=(g++ make cmake ninja-build git pkg-config
           doctest-dev nlohmann-json3-dev zlib1g-dev libcli11-dev)
 [[ $mode == test ]] && packages+=(python3-numpy)   # cross-checks our safetensors files with an independent reader
 [[ $mode == test ]] && packages+=(libopenmpi-dev openmpi-bin)  # chainrule_mpi and its 2-rank tests (mpirun)
-packages+=(libpng-dev)   # the browser tests' screenshot checks
+packages+=(libpng-dev)   # the playground's PNG frames and loss curve; the browser tests' screenshot checks
 [[ $mode == test && ${CHAINRULE_BROWSER:-} == 1 ]] && packages+=(chromium graphviz)  # .ci/run: the browser tests
 [[ $mode == bench ]] && packages+=(libtorch-dev libbenchmark-dev)
 [[ $mode == fuzz ]] && packages+=(clang-14 libclang-rt-14-dev)   # libFuzzer comes with clang's runtime

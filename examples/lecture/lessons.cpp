@@ -4,6 +4,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <ostream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -14,9 +15,11 @@ namespace chainrule::lecture {
 
 namespace {
 bool g_trace = false;  // lecture --trace
+std::function<std::string(const ChainRuleTrace&)> g_sink;  // lecture --html
 }  // namespace
 
 void set_trace(bool on) { g_trace = on; }
+void set_trace_sink(std::function<std::string(const ChainRuleTrace&)> sink) { g_sink = std::move(sink); }
 
 namespace {
 // printf into an ostream.
@@ -35,10 +38,11 @@ namespace {
 // Every lesson's backward pass goes through here: the one place where the chain rule runs, node by node, and
 // where `lecture --trace` shows it (ChainRuleTrace: each local derivative, contribution and accumulated gradient).
 void run_backward(std::ostream& os, const Tensor& loss) {
-  if (!g_trace) return loss.backward();
+  if (!g_trace && !g_sink) return loss.backward();
   ChainRuleTrace trace;
   loss.backward();
-  os << trace << "\n";
+  if (g_trace) os << trace << "\n";
+  if (g_sink) os << g_sink(trace);
 }
 
 // Element i (flat, row-major) of t as a double.
@@ -321,7 +325,8 @@ Numbers xor_network(std::ostream& os) {
   Tensor o = sigmoid(zo).label("o");
   zh.retain_grad(), zo.retain_grad();
   Tensor E = (0.5 * square(1.0 - o)).label("E");
-  run_backward(os, E);
+  std::ostringstream backward_trace;  // printed where the story reaches the backward pass, after the forward one
+  run_backward(backward_trace, E);
 
   const double h1 = at(h, 0), h2 = at(h, 1), ov = o.item();
   say(os, "\nForward propagation of the first input d1: x1 = 0, x2 = 1, expected output t1 = 1\n");
@@ -329,11 +334,15 @@ Numbers xor_network(std::ostream& os) {
   say(os, "Neuron h2: input 0.5*0 + 0.3*1 = %g, output 1/(1+e^-0.3) = %.3f\n", at(zh, 1), h2);
   say(os, "Neuron o1: input 0.2*%.3f + 0.4*%.3f = %.3f, output = %.3f\n", h1, h2, zo.item(), ov);
 
-  // δ as the text defines it: (t − o)·σ'(z), i.e. −∂E/∂z.
+  if (!backward_trace.str().empty()) os << "\nBackpropagation, node by node:\n" << backward_trace.str();
+
+  // δ as the text defines it: (t − o)·σ'(z), i.e. −∂E/∂z. The factors of each product are printed with 6
+  // decimals, so that the product checks out by hand to the digits shown (3-decimal factors would not: the text's
+  // (0.573·(1−0.573))·0.427 is 0.10447, not δ = 0.10432).
   const double delta = -at(zo.grad()), delta1 = -at(zh.grad(), 0), delta2 = -at(zh.grad(), 1);
   say(os, "\nOutput layer weights (neuron o1)\n");
-  say(os, "Error: t1 - o1 = 1 - %.3f = %.3f\n", ov, 1 - ov);
-  say(os, "δ = o(1 - o)·(t1 - o1) = (%.3f * (1 - %.3f)) * %.3f = %.5f\n", ov, ov, 1 - ov, delta);
+  say(os, "Error: t1 - o1 = 1 - %.6f = %.6f\n", ov, 1 - ov);
+  say(os, "δ = o(1 - o)·(t1 - o1) = (%.6f * (1 - %.6f)) * %.6f = %.5f\n", ov, ov, 1 - ov, delta);
   say(os, "The text writes W* = w - η·Δf and then adds η·h·δ: both agree, since δ = (t - o)·σ' is -∂E/∂z, so\n"
           "-η·∂E/∂w = +η·h·δ.\n");
   {
@@ -341,21 +350,22 @@ Numbers xor_network(std::ostream& os) {
     W1.data<double>() -= eta * W1.grad().data<double>();
     W2.data<double>() -= eta * W2.grad().data<double>();
   }
-  say(os, "W2[h1] = 0.2 + %g * %.3f * %.5f = %.5f\n", eta, h1, delta, at(W2, 0));
-  say(os, "W2[h2] = 0.4 + %g * %.3f * %.5f = %.5f\n", eta, h2, delta, at(W2, 1));
+  say(os, "W2[h1] = 0.2 + %g * %.6f * %.6f = %.5f\n", eta, h1, delta, at(W2, 0));
+  say(os, "W2[h2] = 0.4 + %g * %.6f * %.6f = %.5f\n", eta, h2, delta, at(W2, 1));
   say(os, "(The text's 4-decimal values here and below, δ = 0.1044, 0.2086, 0.4149 and 0.3025, come from the\n"
           " rounded o = 0.573 and are cut off, not rounded: the unrounded values are printed to 5 digits.)\n");
 
   say(os, "\nHidden layer weights (δ = %.5f; the old W2 is used, as the gradients are taken before any update)\n",
       delta);
-  say(os, "Neuron h1: δ1 = h1(1 - h1)·(W2[h1]·δ) = %.3f * (1 - %.3f) * (0.2 * %.5f) = %.7f\n", h1, h1, delta, delta1);
+  say(os, "Neuron h1: δ1 = h1(1 - h1)·(W2[h1]·δ) = %.6f * (1 - %.6f) * (0.2 * %.6f) = %.7f\n", h1, h1, delta,
+      delta1);
   say(os, "Slip in the text: it prints δ1 = 0.046. The product is 0.332 * 0.668 * 0.02088 = 0.0046259: a factor of\n"
           "  10 lost (0.2 * 0.1044 = 0.02088, not 0.2088).\n");
   say(os, "   W1[x1->h1] = 0.1 + %g * 0 * δ1 = %g\n", eta, at(W1, 0));
   say(os, "   W1[x2->h1] = -0.7 + %g * 1 * %.7f = %.5f\n", eta, delta1, at(W1, 2));
   say(os, "Slip in the text: it gets -0.684 from its δ1 = 0.046; with δ1 = 0.0046259 it is -0.69884.\n");
   say(os, "Neuron h2 (the text calls its delta δ1 again):\n");
-  say(os, "   δ2 = h2(1 - h2)·(W2[h2]·δ) = %.3f * (1 - %.3f) * (0.4 * %.5f) = %.5f\n", h2, h2, delta, delta2);
+  say(os, "   δ2 = h2(1 - h2)·(W2[h2]·δ) = %.6f * (1 - %.6f) * (0.4 * %.6f) = %.5f\n", h2, h2, delta, delta2);
   say(os, "   W1[x1->h2] = 0.5 + %g * 0 * δ2 = %g\n", eta, at(W1, 1));
   say(os, "   W1[x2->h2] = 0.3 + %g * 1 * %.5f = %.5f\n", eta, delta2, at(W1, 3));
 

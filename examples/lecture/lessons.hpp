@@ -4,10 +4,15 @@
 // text's slips it meets (with the corrected value and why), and returns its key numbers by name so that
 // tests/test_lecture.cpp can check every one.
 //   build/examples/lecture --list | lecture backprop | lecture          (all, in the order of the text)
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <string>
 #include <vector>
+
+namespace chainrule {
+class ChainRuleTrace;
+}
 
 namespace chainrule::lecture {
 
@@ -22,6 +27,9 @@ struct Lesson {
 
 /// Print the chain-rule trace (teach/trace.hpp) of every backward pass the lessons run (`lecture --trace`).
 void set_trace(bool on);
+/// `lecture --html`: each backward pass's trace goes to sink, right after backward; what sink returns is printed at
+/// that point of the lesson (the page writer puts a step-through page there). An empty function turns it off.
+void set_trace_sink(std::function<std::string(const ChainRuleTrace&)> sink);
 
 /// Every lesson, in the order of the text.
 const std::vector<Lesson>& lessons();

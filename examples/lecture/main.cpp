@@ -3,10 +3,12 @@
 //   build/examples/lecture --list       the lessons' names and titles
 //   build/examples/lecture backprop     one lesson (or several: lecture mse xor)
 //   build/examples/lecture --trace backprop    with the chain-rule trace of each backward pass
+//   build/examples/lecture --html out/lecture  the course as a book: a page per lesson and an index
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
+#include "examples/lecture/book.hpp"
 #include "examples/lecture/lessons.hpp"
 
 using namespace chainrule;
@@ -18,8 +20,27 @@ int main(int argc, char** argv) {
   app.add_option("lessons", names, "lessons to run (default: all)");
   app.add_flag("--list", list, "list the lessons and exit");
   app.add_flag("--trace", trace, "print the chain-rule trace of each backward pass");
-  CLI11_PARSE(app, argc, argv);
+  std::string html_dir;
+  app.add_option("--html", html_dir, "write the course as web pages into this directory (index.html first)");
+  app.set_version_flag("--version", std::string("lecture (chainrule) ") + CHAINRULE_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "lecture: " << e.what() << " (see lecture --help)\n";
+    return 2;
+  }
 
+  if (!html_dir.empty()) {
+    try {
+      const std::size_t pages = lecture::write_book(html_dir);
+      std::cout << "wrote " << pages << " pages: " << html_dir << "/index.html (open it in a browser)\n";
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << "lecture: " << e.what() << "\n";
+      return 1;
+    }
+  }
   if (list) {
     for (const auto& l : lecture::lessons()) std::cout << "  " << l.name << std::string(16 - std::string(l.name).size(), ' ')
                                                        << l.title << "\n";
@@ -29,7 +50,7 @@ int main(int argc, char** argv) {
   try {
     for (const auto& n : names) run.push_back(&lecture::lesson(n));
   } catch (const std::invalid_argument& e) {
-    std::cerr << e.what() << "\n";
+    std::cerr << e.what() << "\n";  // "lecture: no lesson 'x' (lessons: ...)"
     return 2;
   }
   lecture::set_trace(trace);

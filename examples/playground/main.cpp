@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <unistd.h>
@@ -110,26 +111,51 @@ std::string ascii(nn::Model& model, const View& v, const nn::Dataset& d, std::si
   return out + "+" + std::string(cols, '-') + "+\n";
 }
 
-// Loss per epoch: training in blue, test in orange, on axes from 0 to the largest loss (no text: the terminal
-// prints the scale).
+// A "nice" tick step (1, 2 or 5 × 10^k) giving about `count` ticks over [0, top].
+double tick_step(double top, int count) {
+  const double raw = top / count, p = std::pow(10.0, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 5.0})
+    if (m * p >= raw) return m * p;
+  return 10 * p;
+}
+
+// Loss per epoch, training in blue and test in orange, on axes with ticks, numbers, axis labels and a legend.
 Image loss_plot(const std::vector<double>& train, const std::vector<double>& test, double top) {
-  const std::size_t w = 480, h = 240, m = 20;
-  Image img(w, h);
-  img.line(m, m, m, double(h - m), kDark);
-  img.line(m, double(h - m), double(w - m), double(h - m), kDark);
-  for (int k = 1; k <= 4; ++k) {  // light grid at quarters of the range
-    const double y = double(h - m) - double(h - 2 * m) * k / 4.0;
-    img.line(m + 1, y, double(w - m), y, {225, 225, 225});
+  const double w = 560, h = 300, L = 56, R = 16, T = 22, B = 40;
+  Image img{std::size_t(w), std::size_t(h)};
+  const double ystep = tick_step(top, 5), ymax = std::ceil(top / ystep - 1e-9) * ystep;
+  const double n = double(std::max<std::size_t>(train.size(), 1)), xstep = std::max(1.0, tick_step(n, 6));
+  auto px = [&](double epoch) { return L + (w - L - R) * epoch / n; };
+  auto py = [&](double l) { return h - B - (h - T - B) * std::min(l / ymax, 1.0); };
+  char label[32];
+  for (double y = 0; y <= ymax + 1e-12; y += ystep) {  // grid, ticks and numbers on the y axis
+    img.line(L + 1, py(y), w - R, py(y), {225, 225, 225});
+    img.line(L - 4, py(y), L, py(y), kDark);
+    std::snprintf(label, sizeof label, ystep >= 0.1 ? "%.1f" : ystep >= 0.01 ? "%.2f" : "%.3f", y);
+    img.text(L - 8 - 6.0 * double(std::strlen(label)), py(y) - 3, label, kDark);
   }
+  for (double x = 0; x <= n + 1e-9; x += xstep) {  // ticks and numbers on the x axis
+    img.line(px(x), h - B, px(x), h - B + 4, kDark);
+    std::snprintf(label, sizeof label, "%g", x);
+    img.text(px(x) - 3.0 * double(std::strlen(label)), h - B + 8, label, kDark);
+  }
+  img.line(L, T, L, h - B, kDark);
+  img.line(L, h - B, w - R, h - B, kDark);
+  img.text((L + w - R) / 2 - 15, h - 14, "epoch", kDark);
+  img.text(8, 6, "loss (cross-entropy)", kDark);
   auto curve = [&](const std::vector<double>& v, Rgb c) {
-    if (v.empty()) return;
-    auto px = [&](std::size_t i) { return m + double(w - 2 * m) * double(i + 1) / double(v.size()); };
-    auto py = [&](double l) { return double(h - m) - double(h - 2 * m) * std::min(l / top, 1.0); };
     for (std::size_t i = 0; i + 1 < v.size(); ++i)
-      for (int dy = 0; dy < 2; ++dy) img.line(px(i), py(v[i]) + dy, px(i + 1), py(v[i + 1]) + dy, c);
+      for (int dy = 0; dy < 2; ++dy)
+        img.line(px(double(i + 1)), py(v[i]) + dy, px(double(i + 2)), py(v[i + 1]) + dy, c);
   };
   curve(test, kOrange);
   curve(train, kBlue);
+  const double lx = w - R - 112, ly = T + 6;  // the legend
+  img.fill(long(lx), long(ly), long(lx + 108), long(ly + 34), kWhite);
+  img.fill(long(lx + 6), long(ly + 8), long(lx + 26), long(ly + 10), kBlue);
+  img.text(lx + 32, ly + 5, "training", kDark);
+  img.fill(long(lx + 6), long(ly + 24), long(lx + 26), long(ly + 26), kOrange);
+  img.text(lx + 32, ly + 21, "test", kDark);
   return img;
 }
 
@@ -159,7 +185,16 @@ class Frames : public nn::Callback {
   void frame(nn::Model& m, std::size_t epoch, double loss, double val_loss, double val_acc) {
     char name[32];
     std::snprintf(name, sizeof name, "frame_%04zu.png", ++count_);
-    playground::write_png(dir_ + "/" + name, render(m, v_, size_, train_, test_));
+    Image img = render(m, v_, size_, train_, test_);
+    char label[96];  // the epoch and losses on the frame, on a white band at the top
+    if (epoch == 0)
+      std::snprintf(label, sizeof label, "epoch 0 (untrained)");
+    else
+      std::snprintf(label, sizeof label, "epoch %zu  loss %.4f  test %.4f", epoch, loss, val_loss);
+    const int scale = size_ >= 12 * std::strlen(label) + 6 ? 2 : 1;  // twice the size where it fits
+    img.fill(0, 0, long(size_), 9 * scale + 2, kWhite);
+    img.text(3, 2, label, kDark, scale);
+    playground::write_png(dir_ + "/" + name, img);
     if (page_) page_->frames.push_back({epoch, loss, val_loss, val_acc, predict_grid(m, v_, page_->grid, page_->grid)});
     if (ascii_) std::printf("%s%s", redraw_ ? "\033[H\033[2J" : "\n", ascii(m, v_, train_).c_str());
     if (epoch == 0)

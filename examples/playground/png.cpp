@@ -5,7 +5,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include <zlib.h>
+#include <png.h>
 
 namespace chainrule::playground {
 
@@ -49,42 +49,57 @@ void Image::fill(long x0, long y0, long x1, long y1, Rgb c) {
 }
 
 namespace {
-void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {  // big-endian, as PNG stores every integer
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(std::uint8_t(v >> shift));
-}
-// length, type, data, CRC-32 of type + data
-void chunk(std::vector<std::uint8_t>& out, const char* type, const std::vector<std::uint8_t>& data) {
-  put32(out, std::uint32_t(data.size()));
-  const std::size_t start = out.size();
-  out.insert(out.end(), type, type + 4);
-  out.insert(out.end(), data.begin(), data.end());
-  put32(out, std::uint32_t(crc32(0, out.data() + start, uInt(out.size() - start))));
-}
+// A 5×7 bitmap font for the labels the playground draws (digits, a few letters, ". - ( ) :"): row bits, MSB left.
+struct Glyph {
+  char c;
+  std::uint8_t rows[7];
+};
+constexpr Glyph kFont[] = {
+    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}}, {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}}, {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
+    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}}, {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
+    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}}, {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
+    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}}, {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
+    {'.', {0, 0, 0, 0, 0, 0x0C, 0x0C}},                {'-', {0, 0, 0, 0x1F, 0, 0, 0}},
+    {' ', {0, 0, 0, 0, 0, 0, 0}},                      {':', {0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0}},
+    {'(', {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02}}, {')', {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08}},
+    {'a', {0, 0, 0x0E, 0x01, 0x0F, 0x11, 0x0F}},       {'c', {0, 0, 0x0E, 0x10, 0x10, 0x11, 0x0E}},
+    {'d', {0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F}}, {'e', {0, 0, 0x0E, 0x11, 0x1F, 0x10, 0x0E}},
+    {'g', {0, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E}},    {'h', {0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11}},
+    {'i', {0x04, 0, 0x0C, 0x04, 0x04, 0x04, 0x0E}},    {'l', {0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'n', {0, 0, 0x16, 0x19, 0x11, 0x11, 0x11}},       {'o', {0, 0, 0x0E, 0x11, 0x11, 0x11, 0x0E}},
+    {'p', {0, 0, 0x1E, 0x11, 0x1E, 0x10, 0x10}},       {'r', {0, 0, 0x16, 0x19, 0x10, 0x10, 0x10}},
+    {'s', {0, 0, 0x0E, 0x10, 0x0E, 0x01, 0x1E}},       {'t', {0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06}},
+    {'u', {0, 0, 0x11, 0x11, 0x11, 0x13, 0x0D}},       {'y', {0, 0, 0x11, 0x11, 0x0F, 0x01, 0x0E}},
+};
 }  // namespace
 
-std::vector<std::uint8_t> encode_png(const Image& img) {
-  std::vector<std::uint8_t> out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  std::vector<std::uint8_t> ihdr;
-  put32(ihdr, std::uint32_t(img.width()));
-  put32(ihdr, std::uint32_t(img.height()));
-  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});  // 8 bits per channel, colour type 2 (RGB), deflate, filter 0, no interlace
-  chunk(out, "IHDR", ihdr);
-
-  // Each row is preceded by its filter type (0: bytes as they are).
-  const std::size_t row = 3 * img.width();
-  std::vector<std::uint8_t> raw;
-  raw.reserve((row + 1) * img.height());
-  for (std::size_t y = 0; y < img.height(); ++y) {
-    raw.push_back(0);
-    raw.insert(raw.end(), img.bytes().begin() + long(y * row), img.bytes().begin() + long((y + 1) * row));
+void Image::text(double x, double y, const std::string& s, Rgb c, int scale) {
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    const Glyph* g = nullptr;
+    for (const Glyph& f : kFont) g = f.c == s[k] ? &f : g;
+    if (!g) throw std::invalid_argument(std::string("Image::text: no glyph for '") + s[k] + "' in \"" + s + "\"");
+    const long x0 = std::lround(x) + long(k) * 6 * scale, y0 = std::lround(y);
+    for (int r = 0; r < 7; ++r)
+      for (int b = 0; b < 5; ++b)
+        if (g->rows[r] & (0x10 >> b)) fill(x0 + b * scale, y0 + r * scale, x0 + (b + 1) * scale, y0 + (r + 1) * scale, c);
   }
-  uLongf size = compressBound(uLong(raw.size()));
-  std::vector<std::uint8_t> idat(size);
-  if (compress2(idat.data(), &size, raw.data(), uLong(raw.size()), Z_BEST_SPEED) != Z_OK)
-    throw std::runtime_error("encode_png: zlib compress2 failed");
-  idat.resize(size);
-  chunk(out, "IDAT", idat);
-  chunk(out, "IEND", {});
+}
+
+// libpng's simplified API: 8-bit RGB, no interlace; libpng chooses the row filters and compresses.
+std::vector<std::uint8_t> encode_png(const Image& img) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = png_uint_32(img.width());
+  image.height = png_uint_32(img.height());
+  image.format = PNG_FORMAT_RGB;
+  png_alloc_size_t size = 0;
+  if (!png_image_write_to_memory(&image, nullptr, &size, 0, img.bytes().data(), 0, nullptr))
+    throw std::runtime_error(std::string("encode_png: libpng: ") + image.message);
+  std::vector<std::uint8_t> out(size);
+  if (!png_image_write_to_memory(&image, out.data(), &size, 0, img.bytes().data(), 0, nullptr))
+    throw std::runtime_error(std::string("encode_png: libpng: ") + image.message);
+  out.resize(size);
   return out;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// A small RGB image with a few drawing primitives, and a PNG writer on zlib (8-bit RGB, no interlace): enough
-// for the playground's decision boundaries and loss curves.
+// A small RGB image with a few drawing primitives and 5×7 text, written as PNG by libpng: enough for the
+// playground's decision boundaries (with their epoch label) and loss curves (with axes, ticks and a legend).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -30,6 +30,9 @@ class Image {
   void disc(double cx, double cy, double r, Rgb c);
   /// Filled rectangle [x0, x1) × [y0, y1).
   void fill(long x0, long y0, long x1, long y1, Rgb c);
+  /// Text in a 5×7 bitmap font (digits, . - : ( ) and the letters of the playground's labels), top-left at
+  /// (x, y), each glyph 6·scale pixels wide; throws std::invalid_argument for a character it has no glyph for.
+  void text(double x, double y, const std::string& s, Rgb c, int scale = 1);
   const std::vector<std::uint8_t>& bytes() const { return px_; }
 
  private:
@@ -37,8 +40,7 @@ class Image {
   std::vector<std::uint8_t> px_;
 };
 
-/// The PNG file's bytes: signature, IHDR, one zlib-compressed IDAT (filter 0 on every row), IEND; each chunk with
-/// its CRC-32.
+/// The PNG file's bytes (libpng: 8-bit RGB, no interlace).
 std::vector<std::uint8_t> encode_png(const Image& img);
 /// Writes encode_png(img) to path; throws std::runtime_error naming the path if it cannot.
 void write_png(const std::string& path, const Image& img);

@@ -45,13 +45,19 @@ std::string chromium(const std::string& what) {
          " --disable-component-update --disable-sync --user-data-dir=" + dir.string() + " " + what + " 2>/dev/null";
 }
 
-// The DOM of page at #step=k (k = 0: no fragment), after its script ran.
+// The DOM of page at #step=k (k = 0: no fragment), after its script ran. A browser that fails to start (a busy
+// machine can time it out) is tried again, twice at most; a page that loads is never retried.
 std::string dom(const fs::path& page, int step) {
   const std::string url = "file://" + fs::absolute(page).string() + (step > 0 ? "#step=" + std::to_string(step) : "");
-  auto [status, out] = run(chromium("--dump-dom '" + url + "'"));
-  REQUIRE(status == 0);
-  REQUIRE(out.find("</html>") != std::string::npos);
-  return out;
+  std::pair<int, std::string> r;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    r = run(chromium("--dump-dom '" + url + "'"));
+    if (r.first == 0 && r.second.find("</html>") != std::string::npos) break;
+    MESSAGE("chromium --dump-dom " << url << ": exit status " << r.first << ", " << r.second.size() << " bytes");
+  }
+  REQUIRE(r.first == 0);
+  REQUIRE(r.second.find("</html>") != std::string::npos);
+  return r.second;
 }
 
 // What an element with this id holds: from its opening tag to the matching close (no nesting of the same tag).
@@ -68,8 +74,10 @@ double screenshot(const fs::path& page, int step, const std::string& name, const
   const fs::path png = kOut / name;
   fs::remove(png);
   const std::string url = "file://" + fs::absolute(page).string() + (step > 0 ? "#step=" + std::to_string(step) : "");
-  auto [status, out] = run(chromium(std::string("--hide-scrollbars --window-size=") + size + " --screenshot=" +
-                                    png.string() + " '" + url + "'"));
+  int status = -1;
+  for (int attempt = 0; attempt < 3 && !(status == 0 && fs::exists(png)); ++attempt)  // as dom()
+    status = run(chromium(std::string("--hide-scrollbars --window-size=") + size + " --screenshot=" + png.string() +
+                          " '" + url + "'")).first;
   REQUIRE(status == 0);
   REQUIRE(fs::exists(png));
   png_image image{};
@@ -169,6 +177,32 @@ TEST_CASE("browser: the playground's page shows the last epoch's losses, the cha
   CHECK(page.find(">training loss</text>") != std::string::npos);  // the chart's legend
   CHECK(page.find(">epoch</text>") != std::string::npos);          // and its axis label
   CHECK(screenshot(dir / "playground.html", 0, "playground.png", "1100,620") > 20);
+}
+
+TEST_CASE("browser: the course as a book: an index in the text's order, lessons with their slips and backward passes") {
+  const fs::path dir = kOut / "lecture";
+  fs::remove_all(dir);
+  REQUIRE(run(std::string(CHAINRULE_LECTURE) + " --html " + dir.string() + " > /dev/null").first == 0);
+  const std::string index = dom(dir / "index.html", 0);
+  const char* order[] = {"perceptrons", "parameters", "identity_error", "mse", "gradient_step", "backprop",
+                         "chain_rule", "xor", "optimizers"};
+  std::size_t at = 0;
+  for (const char* name : order) {  // every lesson, in the order of the text
+    CAPTURE(name);
+    const std::size_t p = index.find(std::string("href=\"") + name + ".html\"");
+    CHECK(p != std::string::npos);
+    CHECK(p >= at);
+    at = p;
+  }
+  const std::string xor_page = dom(dir / "xor.html", 0);
+  CHECK(xor_page.find("δ = o(1 - o)·(t1 - o1) = (0.573499 * (1 - 0.573499)) * 0.426501 = 0.10432") !=
+        std::string::npos);
+  CHECK(xor_page.find("<div class=\"slip\">it prints δ1 = 0.046.") != std::string::npos);
+  CHECK(xor_page.find("<iframe src=\"xor_backward1.html\"") != std::string::npos);
+  // the embedded backward pass is a step-through page like the calculator's
+  const std::string backward = element(dom(dir / "xor_backward1.html", 2), "section", "panel");
+  CHECK(backward.find("The seed: E") != std::string::npos);
+  CHECK(screenshot(dir / "xor.html", 0, "lecture_xor.png", "1100,1400") > 20);
 }
 
 int main(int argc, char** argv) {
