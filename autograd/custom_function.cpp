@@ -37,17 +37,17 @@ template <class T> struct CustomNode final : Value<T> {
 
   CustomNode(Array<T>&& v, std::shared_ptr<autograd::AutogradContext> c, CustomBackward b) : Value<T>(std::move(v)), ctx(std::move(c)), back(b) {}
 
-  // NOTE: first order, the engine runs backward functions under NoGradGuard, so the Tensor ops of the user's
-  // backward record nothing. Once backward runs with grad mode = create_graph, they record themselves and the
-  // gradients are differentiable again; the one change then is the line marked below, which must add the Tensor
-  // (with its grad_fn) rather than its values.
-  void backward() override {
-    const std::vector<Tensor> grads = back(*ctx, Tensor(this->grad));
+  // The user's backward runs in the grad mode the engine sets: off for first order (its Tensor ops record
+  // nothing), on with create_graph (they record themselves, so the gradients can be differentiated again).
+  // Returns one gradient per input (undefined where none is needed), checked against the forward arguments.
+  std::vector<Tensor> input_grads(const Tensor& g_out) {
+    const std::vector<Tensor> grads = back(*ctx, g_out);
     if (grads.size() != arity)
       throw std::logic_error(std::string(this->op) + ": backward returned " + std::to_string(grads.size()) +
                              " gradients, expected " + std::to_string(arity) +
                              " (one per forward argument after ctx; an undefined Tensor for none)");
     std::vector<bool> is_input(arity, false);
+    std::vector<Tensor> out(this->inputs.size());
     for (std::size_t i = 0; i < positions.size(); ++i) {
       is_input[positions[i]] = true;
       const Tensor& g = grads[positions[i]];
@@ -56,13 +56,20 @@ template <class T> struct CustomNode final : Value<T> {
         throw std::logic_error(std::string(this->op) + ": backward returned a " + dtype_name(g.dtype()) +
                                " gradient for argument " + std::to_string(positions[i]) + ", which is " +
                                dtype_name(this->inputs[i]->dtype));
-      accumulate<T>(this->op, i, *this->inputs[i], Array<T>(std::as_const(g).data<T>()));  // create_graph: add g
+      out[i] = g;
     }
     for (std::size_t p = 0; p < arity; ++p)
       if (!is_input[p] && grads[p].defined())
         throw std::logic_error(std::string(this->op) + ": backward returned a gradient for argument " +
                                std::to_string(p) + ", which is not a tensor (return an undefined Tensor there)");
+    return out;
   }
+  void backward() override {
+    std::vector<Tensor> gs = input_grads(Tensor(this->grad));
+    for (std::size_t i = 0; i < gs.size(); ++i)
+      if (gs[i].defined()) accumulate<T>(this->op, i, *this->inputs[i], Array<T>(std::as_const(gs[i]).data<T>()));
+  }
+  std::vector<Tensor> backward_tensors(const Tensor&, const Tensor& g) override { return input_grads(g); }
 };
 }  // namespace
 

@@ -112,3 +112,20 @@ TEST_CASE("custom op: a changed dtype and gradients for non-tensor arguments are
         "bad_grad: backward returned a gradient for argument 1, which is not a tensor (return an undefined Tensor "
         "there)");
 }
+
+TEST_CASE("custom op: a backward written with Tensor ops is differentiable again (create_graph, gradgradcheck)") {
+  // softplus_β(x)'' = β σ(βx)(1 − σ(βx)): at x = 0.5, β = 2: σ(1) = 0.7310585786300049
+  Tensor x = tensor(std::vector<double>{0.5}, kFloat64).requires_grad_();
+  GradOptions o;
+  o.create_graph = true;
+  const Tensor g = grad({sum(SoftplusOp::apply(x, 2.0))}, {x}, o)[0];
+  REQUIRE(g.requires_grad());
+  const double s = 1 / (1 + std::exp(-1.0));
+  CHECK(std::as_const(g).data<double>()(0) == doctest::Approx(s).epsilon(1e-15));
+  const Tensor h = grad({sum(g)}, {x})[0];
+  CHECK(std::as_const(h).data<double>()(0) == doctest::Approx(2 * s * (1 - s)).epsilon(1e-14));
+  auto f = [](const std::vector<Tensor>& in) { return SoftplusOp::apply(in[0], 1.5); };
+  CHECK(gradgradcheck(f, {randn({3, 4}, kFloat64)}));
+  auto m = [](const std::vector<Tensor>& in) { return MulOp::apply(in[0], in[1]); };
+  CHECK(gradgradcheck(m, {randn({3, 4}, kFloat64), randn({1, 4}, kFloat64)}));
+}

@@ -170,6 +170,33 @@ TEST_CASE("hooks: on a non-leaf, the replacement is what flows on to the inputs"
   CHECK(x.grad().item() == 120);  // 10·3·4
 }
 
+TEST_CASE("hooks: with create_graph, hooks see and return differentiable gradients") {
+  // y = x³ at x = 2: dy/dx = 3x² = 12; the hook doubles it (24 = 6x²), whose derivative is 12x = 24.
+  Tensor x = tensor(std::vector<double>{2}, kFloat64).requires_grad_();
+  double seen = 0;
+  x.register_hook([&](const Tensor& g) {
+    seen = g.item();
+    return g * 2.0;
+  });
+  BackwardOptions o;
+  o.create_graph = true;
+  (x * x * x).backward(o);
+  CHECK(seen == 12);
+  Tensor g1 = x.grad();
+  REQUIRE(g1.requires_grad());  // the hook's result keeps its graph
+  CHECK(g1.item() == 24);
+  // A second create_graph backward adds to the leaf's gradient with a recorded sum: 24 + 2·(2x) = 32, and
+  // d/dx (6x² + 4x) = 12x + 4 = 28.
+  (x * x).backward(o);
+  CHECK(seen == 4);
+  Tensor g2 = x.grad();
+  REQUIRE(g2.requires_grad());
+  CHECK(g2.item() == 32);
+  CHECK(grad({g2}, {x})[0].item() == 28);
+  g1 = g2 = Tensor();
+  x.zero_grad(true);  // .grad refers to x through its graph (a cycle, as in torch): break it
+}
+
 TEST_CASE("hooks: remove() unregisters; removing twice, or after the tensor is gone, is harmless") {
   Tensor x = tensor(std::vector<double>{1}, kFloat64).requires_grad_();
   int a = 0, b = 0;
