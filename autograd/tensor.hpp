@@ -97,7 +97,9 @@ struct Node {
 
 template <class T> struct Value : Node {
   Array<T> value;
-  explicit Value(Array<T>&& v) : Node(dtype_of<T>()), value(std::move(v)) {}
+  // flatten: the xarray move (three svector swaps) is inlined here, as GCC did on its own before the op files
+  // grew the Tensor backward instantiations (callgrind, train case a: 2.8% more instructions without it).
+  [[gnu::flatten]] explicit Value(Array<T>&& v) : Node(dtype_of<T>()), value(std::move(v)) {}
   explicit Value(const Array<T>& v) : Node(dtype_of<T>()), value(v) {}
 };
 

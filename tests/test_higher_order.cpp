@@ -377,3 +377,19 @@ TEST_CASE("higher order: chainrule grad --hessian prints every second partial (t
   CHECK(text.find("∂²/∂x∂y = 8.48362767042\n") != std::string::npos);
   CHECK(text.find("∂²/∂y∂y = 10.0976518177\n") != std::string::npos);
 }
+
+TEST_CASE("higher order: through a dtype conversion, and along a 20,000-op chain (no recursion)") {
+  Tensor x = tensor({1.5, -0.5}, kFloat64).requires_grad_();
+  Tensor y = sum(square(x.to(kFloat32)) * x.to(kFloat32));  // Σ x³ in float32
+  Tensor g = grad({y}, {x}, create_graph())[0];
+  CHECK(g.dtype() == kFloat64);
+  CHECK(test::values(g) == std::vector<double>{6.75, 0.75});                        // 3x²
+  CHECK(test::values(grad({sum(g)}, {x})[0]) == std::vector<double>{9, -3});         // 6x
+  // w = z·c^n: ∂w/∂z = cⁿ has a graph of n nodes through c, and ∂²w/∂z∂c = n·cⁿ⁻¹
+  Tensor z = tensor(1.0, kFloat64).requires_grad_(), c = tensor(1.0001, kFloat64).requires_grad_();
+  Tensor w = z;
+  for (int i = 0; i < 20000; ++i) w = w * c;
+  Tensor dz = grad({w}, {z}, create_graph())[0];
+  CHECK(dz.item() == doctest::Approx(std::pow(1.0001, 20000)).epsilon(1e-12));
+  CHECK(grad({dz}, {c})[0].item() == doctest::Approx(20000 * std::pow(1.0001, 19999)).epsilon(1e-12));
+}
