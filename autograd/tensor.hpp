@@ -127,6 +127,10 @@ class Tensor {
   Tensor detach() const;
   /// Copy converted to another dtype; differentiable (the gradient is converted back).
   Tensor to(Dtype d) const;
+  /// In place: this tensor's values ← src's, converted to this dtype (torch's copy_); same shape, else
+  /// std::invalid_argument "copy_: source [2,3] and destination [3,2] differ in shape". Not recorded on the tape:
+  /// for loading weights. Returns *this.
+  Tensor& copy_(const Tensor& src);
 
   /// The value array; throws if T is not this tensor's dtype.
   template <class T> const Array<T>& data() const { return detail::as<T>(checked<T>()).value; }

@@ -37,4 +37,21 @@ void Adadelta::step() {
   });
 }
 
+Config Adadelta::config() const {
+  const Options x = options();
+  return Optimizer::config()
+      .set("rho", x.rho)
+      .set("eps", x.eps)
+      .set("weight_decay", x.weight_decay);
+}
+
+std::unique_ptr<Adadelta> Adadelta::from_config(std::vector<Tensor> params, const Config& c) {
+  Options o;
+  if (c.has("lr")) o.lr = c.number("lr");
+  if (c.has("rho")) o.rho = c.number("rho");
+  if (c.has("eps")) o.eps = c.number("eps");
+  if (c.has("weight_decay")) o.weight_decay = c.number("weight_decay");
+  return std::make_unique<Adadelta>(std::move(params), o);
+}
+
 }  // namespace chainrule::optim

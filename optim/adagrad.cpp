@@ -38,4 +38,23 @@ void Adagrad::step() {
   });
 }
 
+Config Adagrad::config() const {
+  const Options x = options();
+  return Optimizer::config()
+      .set("lr_decay", x.lr_decay)
+      .set("initial_accumulator_value", x.initial_accumulator_value)
+      .set("eps", x.eps)
+      .set("weight_decay", x.weight_decay);
+}
+
+std::unique_ptr<Adagrad> Adagrad::from_config(std::vector<Tensor> params, const Config& c) {
+  Options o;
+  if (c.has("lr")) o.lr = c.number("lr");
+  if (c.has("lr_decay")) o.lr_decay = c.number("lr_decay");
+  if (c.has("initial_accumulator_value")) o.initial_accumulator_value = c.number("initial_accumulator_value");
+  if (c.has("eps")) o.eps = c.number("eps");
+  if (c.has("weight_decay")) o.weight_decay = c.number("weight_decay");
+  return std::make_unique<Adagrad>(std::move(params), o);
+}
+
 }  // namespace chainrule::optim

@@ -1,5 +1,7 @@
 #pragma once
 // Adagrad (Duchi et al., 2011): per-coordinate steps shrinking with the sum of past squared gradients.
+#include <memory>
+
 #include "optim/optimizer.hpp"
 
 namespace chainrule::optim {
@@ -18,6 +20,9 @@ class Adagrad : public Optimizer {
   void step() override;
   /// The options in use (lr as set by set_lr).
   Options options() const;
+  Config config() const override;  // lr and every option
+  /// Options from a config; a missing key keeps its default (as Keras' from_config), a mistyped one throws.
+  static std::unique_ptr<Adagrad> from_config(std::vector<Tensor> params, const Config& c);
 
  private:
   Options opt_;

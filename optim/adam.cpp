@@ -51,4 +51,25 @@ void Adam::step() {
   });
 }
 
+Config Adam::config() const {
+  const Options x = options();
+  return Optimizer::config()
+      .set("beta1", x.beta1)
+      .set("beta2", x.beta2)
+      .set("eps", x.eps)
+      .set("weight_decay", x.weight_decay)
+      .set("amsgrad", x.amsgrad);
+}
+
+std::unique_ptr<Adam> Adam::from_config(std::vector<Tensor> params, const Config& c) {
+  Options o;
+  if (c.has("lr")) o.lr = c.number("lr");
+  if (c.has("beta1")) o.beta1 = c.number("beta1");
+  if (c.has("beta2")) o.beta2 = c.number("beta2");
+  if (c.has("eps")) o.eps = c.number("eps");
+  if (c.has("weight_decay")) o.weight_decay = c.number("weight_decay");
+  if (c.has("amsgrad")) o.amsgrad = c.flag("amsgrad");
+  return std::make_unique<Adam>(std::move(params), o);
+}
+
 }  // namespace chainrule::optim

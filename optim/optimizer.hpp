@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "util/config.hpp"
 
 namespace chainrule::optim {
 
@@ -35,6 +36,9 @@ class Optimizer {
   /// Changes the learning rate from the next step on (learning-rate schedules); throws unless lr ≥ 0 and finite.
   void set_lr(double lr);
   const std::vector<Tensor>& params() const { return params_; }
+  /// Every option, the learning rate as it is now ("lr", "beta1", ...): from_config(params, config()) rebuilds
+  /// this optimizer (Keras' get_config). The name() finds the class in the registry (optim/factory.cpp).
+  virtual Config config() const { return Config().set("lr", lr_); }
   /// Type name ("Adam"), used in every error message.
   const char* name() const { return name_; }
 

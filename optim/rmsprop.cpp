@@ -58,4 +58,25 @@ void RMSprop::step() {
   });
 }
 
+Config RMSprop::config() const {
+  const Options x = options();
+  return Optimizer::config()
+      .set("alpha", x.alpha)
+      .set("eps", x.eps)
+      .set("momentum", x.momentum)
+      .set("centered", x.centered)
+      .set("weight_decay", x.weight_decay);
+}
+
+std::unique_ptr<RMSprop> RMSprop::from_config(std::vector<Tensor> params, const Config& c) {
+  Options o;
+  if (c.has("lr")) o.lr = c.number("lr");
+  if (c.has("alpha")) o.alpha = c.number("alpha");
+  if (c.has("eps")) o.eps = c.number("eps");
+  if (c.has("momentum")) o.momentum = c.number("momentum");
+  if (c.has("centered")) o.centered = c.flag("centered");
+  if (c.has("weight_decay")) o.weight_decay = c.number("weight_decay");
+  return std::make_unique<RMSprop>(std::move(params), o);
+}
+
 }  // namespace chainrule::optim

@@ -1,5 +1,7 @@
 #pragma once
 // RMSprop (Hinton, 2012): gradients divided by a running RMS of their recent values.
+#include <memory>
+
 #include "optim/optimizer.hpp"
 
 namespace chainrule::optim {
@@ -24,6 +26,9 @@ class RMSprop : public Optimizer {
   void step() override;
   /// The options in use (lr as set by set_lr).
   Options options() const;
+  Config config() const override;  // lr and every option
+  /// Options from a config; a missing key keeps its default (as Keras' from_config), a mistyped one throws.
+  static std::unique_ptr<RMSprop> from_config(std::vector<Tensor> params, const Config& c);
 
  private:
   Options opt_;

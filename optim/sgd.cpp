@@ -45,4 +45,23 @@ void SGD::step() {
   });
 }
 
+Config SGD::config() const {
+  const Options x = options();
+  return Optimizer::config()
+      .set("momentum", x.momentum)
+      .set("dampening", x.dampening)
+      .set("nesterov", x.nesterov)
+      .set("weight_decay", x.weight_decay);
+}
+
+std::unique_ptr<SGD> SGD::from_config(std::vector<Tensor> params, const Config& c) {
+  Options o;
+  if (c.has("lr")) o.lr = c.number("lr");
+  if (c.has("momentum")) o.momentum = c.number("momentum");
+  if (c.has("dampening")) o.dampening = c.number("dampening");
+  if (c.has("nesterov")) o.nesterov = c.flag("nesterov");
+  if (c.has("weight_decay")) o.weight_decay = c.number("weight_decay");
+  return std::make_unique<SGD>(std::move(params), o);
+}
+
 }  // namespace chainrule::optim
