@@ -1,5 +1,7 @@
 #include "optim/adadelta.hpp"
 
+#include "optim/trace.hpp"
+
 #include <cmath>
 
 namespace chainrule::optim {
@@ -36,6 +38,20 @@ void Adadelta::step() {
     }
   });
 }
+
+// The trace of step() for one element: each quantity above, as a number, with its formula.
+void Adadelta::explain(UpdateExplanation& e) const {
+  const auto opt = options();
+  const double lr = e.lr();
+  e.options("lr=" + format_number(lr) + ", ρ=" + format_number(opt.rho) + ", ε=" + format_number(opt.eps) +
+            (opt.weight_decay > 0 ? ", λ=" + format_number(opt.weight_decay) : ""));
+  const double g = e.gradient(opt.weight_decay);
+  const double Eg2 = e.after("square_avg"), Edx2_old = e.before("acc_delta");
+  e.add("E[g²]", Eg2, "E[g²] ← ρ·E[g²] + (1 − ρ)·g²  (running average of squared gradients)");
+  const double dx = std::sqrt(Edx2_old + opt.eps) / std::sqrt(Eg2 + opt.eps) * g;
+  e.add("Δx", dx, "Δx = √(E[Δx²] + ε) / √(E[g²] + ε) · g  (E[Δx²] of the previous step: " + format_number(Edx2_old) + ")");
+  e.add("E[Δx²]", e.after("acc_delta"), "E[Δx²] ← ρ·E[Δx²] + (1 − ρ)·Δx²  (running average of squared updates)");
+  e.add("p'", e.p_after(), "p' = p − lr·Δx");}
 
 Config Adadelta::config() const {
   const Options x = options();

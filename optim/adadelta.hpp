@@ -20,6 +20,7 @@ class Adadelta : public Optimizer {
   //   u ← ρ·u + (1 − ρ)·Δ²
   //   p ← p − lr·Δ
   void step() override;
+  void explain(UpdateExplanation& e) const override;  // the trace of step(), beside it in the .cpp
   /// The options in use (lr as set by set_lr).
   Options options() const;
   Config config() const override;  // lr and every option

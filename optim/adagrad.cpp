@@ -1,5 +1,7 @@
 #include "optim/adagrad.hpp"
 
+#include "optim/trace.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -37,6 +39,27 @@ void Adagrad::step() {
     }
   });
 }
+
+// The trace of step() for one element: each quantity above, as a number, with its formula.
+void Adagrad::explain(UpdateExplanation& e) const {
+  const auto opt = options();
+  const double lr = e.lr();
+  e.options("lr=" + format_number(lr) + (opt.lr_decay > 0 ? ", lr_decay=" + format_number(opt.lr_decay) : "") +
+            ", ε=" + format_number(opt.eps) + (opt.weight_decay > 0 ? ", λ=" + format_number(opt.weight_decay) : ""));
+  const double g = e.gradient(opt.weight_decay);
+  const double t = e.after("step"), G = e.after("sum");
+  e.add("t", t, "t ← t + 1");
+  const bool from_g0 = e.first() && opt.initial_accumulator_value != 0;
+  e.add("G", G, from_g0 ? "G ← G₀ + g²  (accumulated squares, G₀ = " + format_number(opt.initial_accumulator_value) + ")"
+                        : "G ← G + g²  (accumulated squares)");
+  double eta = lr;
+  if (opt.lr_decay > 0) {
+    eta = lr / (1 + (t - 1) * opt.lr_decay);
+    e.add("η", eta, "η = lr / (1 + (t − 1)·lr_decay)");
+  }
+  const double delta = eta * g / (std::sqrt(G) + opt.eps);
+  e.add("Δ", delta, opt.lr_decay > 0 ? "Δ = η·g / (√G + ε)" : "Δ = lr·g / (√G + ε)");
+  e.add("p'", e.p_after(), "p' = p − Δ");}
 
 Config Adagrad::config() const {
   const Options x = options();

@@ -18,6 +18,7 @@ class Adagrad : public Optimizer {
   //   G ← G + g²
   //   p ← p − η·g / (√G + ε)
   void step() override;
+  void explain(UpdateExplanation& e) const override;  // the trace of step(), beside it in the .cpp
   /// The options in use (lr as set by set_lr).
   Options options() const;
   Config config() const override;  // lr and every option

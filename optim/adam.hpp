@@ -24,6 +24,7 @@ class Adam : public Optimizer {
   //   p ← p − lr/(1 − β1ᵗ) · m / denom
   // This is the paper's p ← p − lr·m̂/(√v̂ + ε), m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ), rearranged (and rounded) as torch.
   void step() override;
+  void explain(UpdateExplanation& e) const override;  // the trace of step(), beside it in the .cpp
   /// The options in use (lr as set by set_lr).
   Options options() const;
   Config config() const override;  // lr and every option

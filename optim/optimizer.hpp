@@ -13,6 +13,8 @@
 
 namespace chainrule::optim {
 
+class UpdateExplanation;  // optim/trace.hpp
+
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 class Optimizer {
@@ -39,6 +41,9 @@ class Optimizer {
   /// Every option, the learning rate as it is now ("lr", "beta1", ...): from_config(params, config()) rebuilds
   /// this optimizer (Keras' get_config). The name() finds the class in the registry (optim/factory.cpp).
   virtual Config config() const { return Config().set("lr", lr_); }
+  /// Lays out one traced update of one element, quantity by quantity, with the formula of each (optim/trace.hpp):
+  /// each optimizer writes it beside its step(). The base refuses: "no trace rules for this optimizer".
+  virtual void explain(UpdateExplanation& e) const;
   /// Type name ("Adam"), used in every error message.
   const char* name() const { return name_; }
 

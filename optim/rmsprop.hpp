@@ -24,6 +24,7 @@ class RMSprop : public Optimizer {
   //   centered:  ḡ ← α·ḡ + (1 − α)·g ;   a = √(v − ḡ²) + ε        otherwise  a = √v + ε
   //   μ > 0:     b ← μ·b + g / a ;   p ← p − lr·b                 otherwise  p ← p − lr·g / a
   void step() override;
+  void explain(UpdateExplanation& e) const override;  // the trace of step(), beside it in the .cpp
   /// The options in use (lr as set by set_lr).
   Options options() const;
   Config config() const override;  // lr and every option

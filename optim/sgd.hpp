@@ -23,6 +23,7 @@ class SGD : public Optimizer {
   //              g ← g + μ·b   (nesterov)      or      g ← b   (classical momentum)
   //   p ← p − lr·g
   void step() override;
+  void explain(UpdateExplanation& e) const override;  // the trace of step(), beside it in the .cpp
   /// The options in use (lr as set by set_lr).
   Options options() const;
   Config config() const override;  // lr and every option
