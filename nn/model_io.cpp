@@ -112,6 +112,16 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const json& j, std::vector<Tens
   return opt;
 }
 
+Penalty penalty_from(const json& p) {
+  Penalty pen;
+  const int kind = p.at("kind").get<int>();
+  if (kind < 0 || kind > 2) throw std::invalid_argument("penalty kind " + std::to_string(kind) + " is not 0, 1 or 2");
+  pen.kind = static_cast<Penalty::Kind>(kind);
+  pen.alpha = p.at("alpha").get<double>(), pen.r = p.at("r").get<double>();
+  pen.include_bias = p.at("include_bias").get<bool>();
+  return pen;
+}
+
 }  // namespace
 
 void Model::save(const std::string& path) const {
@@ -193,17 +203,7 @@ Model Model::load(const std::string& path) {
       m.compile(make_optimizer(c.at("optimizer_config"), m.parameters()),
                 from_logits ? binary_crossentropy(true) : Loss(c.at("loss").get<std::string>()), metrics);
       m.optimizer_name_ = c.at("optimizer").get<std::string>();
-      if (c.contains("penalty")) {
-        const json& p = c["penalty"];
-        Penalty pen;
-        const int kind = p.at("kind").get<int>();
-        if (kind < 0 || kind > 2)
-          throw std::invalid_argument("penalty kind " + std::to_string(kind) + " is not 0, 1 or 2");
-        pen.kind = static_cast<Penalty::Kind>(kind);
-        pen.alpha = p.at("alpha").get<double>(), pen.r = p.at("r").get<double>();
-        pen.include_bias = p.at("include_bias").get<bool>();
-        m.set_penalty(pen);
-      }
+      if (c.contains("penalty")) m.set_penalty(penalty_from(c["penalty"]));
     } catch (const std::exception& e) {
       throw fail(std::string("bad compile settings: ") + e.what());
     }
