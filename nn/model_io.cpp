@@ -122,6 +122,26 @@ Penalty penalty_from(const json& p) {
   return pen;
 }
 
+// The model description in a file's metadata, its format checked; dt ← the weights' dtype.
+json read_description(const Metadata& md, const std::string& path, Dtype& dt) {
+  auto fail = [&](const std::string& why) { return std::runtime_error(path + ": " + why); };
+  auto it = md.find("chainrule");
+  if (it == md.end()) throw fail("no chainrule model description in the metadata (a plain safetensors file?)");
+  json meta = json::parse(it->second, nullptr, false);
+  if (meta.is_discarded() || !meta.is_object()) throw fail("model description is not valid JSON");
+  if (!meta.contains("format") || meta["format"] != "chainrule.model") throw fail("not a chainrule model file");
+  const json version = meta.contains("format_version") ? meta["format_version"] : json();
+  if (!version.is_number_integer() || version.get<std::int64_t>() < 1 || version.get<std::int64_t>() > kFormatVersion)
+    throw fail("unsupported format_version " + meta.value("format_version", json()).dump() + " (this build reads up to " +
+               std::to_string(kFormatVersion) + ")");
+  const json dtj = meta.contains("dtype") ? meta["dtype"] : json();
+  if (dtj != "float32" && dtj != "float64") throw fail("unknown dtype " + dtj.dump());
+  const std::string dts = dtj.get<std::string>();
+  dt = dts == "float64" ? kFloat64 : kFloat32;
+  if (!meta.contains("architecture")) throw fail("no architecture");
+  return meta;
+}
+
 }  // namespace
 
 void Model::save(const std::string& path) const {
@@ -148,20 +168,8 @@ Model Model::load(const std::string& path) {
   Metadata md;
   NamedTensors tensors = load_safetensors(path, &md);
   auto fail = [&](const std::string& why) { return std::runtime_error(path + ": " + why); };
-  auto it = md.find("chainrule");
-  if (it == md.end()) throw fail("no chainrule model description in the metadata (a plain safetensors file?)");
-  json meta = json::parse(it->second, nullptr, false);
-  if (meta.is_discarded() || !meta.is_object()) throw fail("model description is not valid JSON");
-  if (!meta.contains("format") || meta["format"] != "chainrule.model") throw fail("not a chainrule model file");
-  const json version = meta.contains("format_version") ? meta["format_version"] : json();
-  if (!version.is_number_integer() || version.get<std::int64_t>() < 1 || version.get<std::int64_t>() > kFormatVersion)
-    throw fail("unsupported format_version " + meta.value("format_version", json()).dump() + " (this build reads up to " +
-               std::to_string(kFormatVersion) + ")");
-  const json dtj = meta.contains("dtype") ? meta["dtype"] : json();
-  if (dtj != "float32" && dtj != "float64") throw fail("unknown dtype " + dtj.dump());
-  const std::string dts = dtj.get<std::string>();
-  const Dtype dt = dts == "float64" ? kFloat64 : kFloat32;
-  if (!meta.contains("architecture")) throw fail("no architecture");
+  Dtype dt = kFloat32;
+  json meta = read_description(md, path, dt);
   // The layers may not ask for more values than the file holds, plus some slack so that a file missing a tensor is
   // reported as exactly that (below) rather than as too small: a hostile description then allocates 64 MiB at most.
   std::uint64_t budget = std::uint64_t{1} << 24;
