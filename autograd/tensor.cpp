@@ -111,6 +111,19 @@ Tensor Tensor::detach() const {
   return detail::dispatch(dtype(), [&](auto tag) { return Tensor(Array<decltype(tag)>(data<decltype(tag)>())); });
 }
 
+Tensor& Tensor::copy_(const Tensor& src) {
+  if (src.shape() != shape())
+    throw std::invalid_argument("copy_: source " + shape_str(src.shape()) + " and destination " + shape_str(shape()) +
+                                " differ in shape");
+  const Tensor s = src.to(dtype());
+  detail::dispatch(dtype(), [&](auto tag) {  // element by element into the existing storage: views of it stay valid
+    using T = decltype(tag);
+    const Array<T>& from = s.data<T>();
+    std::copy(from.data(), from.data() + from.size(), data<T>().data());
+  });
+  return *this;
+}
+
 // y = convert(x)        ∂L/∂x = convert_back(g)
 Tensor Tensor::to(Dtype d) const {
   if (d == dtype()) return *this;

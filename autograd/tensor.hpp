@@ -177,6 +177,10 @@ class Tensor {
   Tensor detach() const;
   /// Copy converted to another dtype; differentiable (the gradient is converted back).
   Tensor to(Dtype d) const;
+  /// In place: this tensor's values ← src's, converted to this dtype (torch's copy_); same shape, else
+  /// std::invalid_argument "copy_: source [2,3] and destination [3,2] differ in shape". Not recorded on the tape:
+  /// for loading weights. Returns *this.
+  Tensor& copy_(const Tensor& src);
 
   /// The value array; throws if T is not this tensor's dtype. Through a non-const handle it counts as an in-place
   /// write: it bumps the version, so a backward that needs the old values refuses to run. Read through a const

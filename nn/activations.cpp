@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/names.hpp"
+
 namespace chainrule::nn {
 
 std::string LinearActivation::extra_repr() const {
@@ -55,25 +57,21 @@ std::string LeakyReLU::extra_repr() const {
 
 std::shared_ptr<Module> make_activation(const std::string& name) {
   using Make = std::function<std::shared_ptr<Module>()>;
-  static const std::vector<std::pair<const char*, Make>> table = {
-      {"linear", [] { return std::make_shared<LinearActivation>(); }},
-      {"step", [] { return std::make_shared<Step>(); }},
-      {"piecewise_linear", [] { return std::make_shared<PiecewiseLinear>(); }},
-      {"sigmoid", [] { return std::make_shared<Sigmoid>(); }},
-      {"gaussian", [] { return std::make_shared<Gaussian>(); }},
-      {"tanh", [] { return std::make_shared<Tanh>(); }},
-      {"relu", [] { return std::make_shared<ReLU>(); }},
-      {"leaky_relu", [] { return std::make_shared<LeakyReLU>(); }},
-      {"softmax", [] { return std::make_shared<Softmax>(); }},
-      {"log_softmax", [] { return std::make_shared<LogSoftmax>(); }},
-  };
-  std::string key = name;
-  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const auto& [n, make] : table)
-    if (key == n) return make();
-  std::string valid;
-  for (const auto& [n, make] : table) valid += std::string(valid.empty() ? "" : ", ") + n;
-  throw std::invalid_argument("make_activation: unknown activation '" + name + "'; valid names: " + valid);
+  static const NameTable<Make> table = [] {
+    NameTable<Make> t("activation");
+    t.add("linear", [] { return std::make_shared<LinearActivation>(); });
+    t.add("step", [] { return std::make_shared<Step>(); });
+    t.add("piecewise_linear", [] { return std::make_shared<PiecewiseLinear>(); });
+    t.add("sigmoid", [] { return std::make_shared<Sigmoid>(); });
+    t.add("gaussian", [] { return std::make_shared<Gaussian>(); });
+    t.add("tanh", [] { return std::make_shared<Tanh>(); });
+    t.add("relu", [] { return std::make_shared<ReLU>(); });
+    t.add("leaky_relu", [] { return std::make_shared<LeakyReLU>(); });
+    t.add("softmax", [] { return std::make_shared<Softmax>(); });
+    t.add("log_softmax", [] { return std::make_shared<LogSoftmax>(); });
+    return t;
+  }();
+  return table.at("make_activation", name)();
 }
 
 }  // namespace chainrule::nn

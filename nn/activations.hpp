@@ -17,6 +17,10 @@ class LinearActivation : public Module {
   double a() const { return a_; }
   double b() const { return b_; }
   std::string name() const override { return "LinearActivation"; }
+  Config config() const override { return Config().set("a", a_).set("b", b_); }
+  static std::shared_ptr<LinearActivation> from_config(const Config& c, Dtype) {
+    return std::make_shared<LinearActivation>(c.number("a"), c.number("b"));
+  }
   std::string extra_repr() const override;
  private:
   double a_, b_;
@@ -37,6 +41,10 @@ class PiecewiseLinear : public Module {
   double x_min() const { return x_min_; }
   double x_max() const { return x_max_; }
   std::string name() const override { return "PiecewiseLinear"; }
+  Config config() const override { return Config().set("x_min", x_min_).set("x_max", x_max_); }
+  static std::shared_ptr<PiecewiseLinear> from_config(const Config& c, Dtype) {
+    return std::make_shared<PiecewiseLinear>(c.number("x_min"), c.number("x_max"));
+  }
   std::string extra_repr() const override;
  private:
   double x_min_, x_max_;
@@ -79,6 +87,10 @@ class LeakyReLU : public Module {
   Tensor forward(const Tensor& x) override { return leaky_relu(x, slope_); }
   double slope() const { return slope_; }
   std::string name() const override { return "LeakyReLU"; }
+  Config config() const override { return Config().set("slope", slope_); }
+  static std::shared_ptr<LeakyReLU> from_config(const Config& c, Dtype) {
+    return std::make_shared<LeakyReLU>(c.number("slope"));
+  }
   std::string extra_repr() const override;
  private:
   double slope_;

@@ -174,9 +174,8 @@ void EarlyStopping::on_epoch_end(Model& m, std::size_t epoch, Logs& logs) {
   if (improved(v, best_, o_.min_delta, maximize_) || best_epoch_ == 0) {
     best_ = v, best_epoch_ = epoch + 1, wait_ = 0;
     if (o_.restore_best_weights) {
-      best_weights_.clear();
-      for (const auto& p : m.parameters()) best_weights_.push_back(p.detach());
-      for (const auto& [n, b] : m.net().named_buffers()) best_weights_.push_back(b.detach());
+      best_weights_ = m.net().state_dict();
+      for (auto& [n, t] : best_weights_) t = t.detach();  // a copy: training goes on
     }
   } else if (++wait_ >= std::max<std::size_t>(std::size_t(o_.patience), 1)) {
     stopped_epoch_ = epoch + 1;
@@ -187,14 +186,7 @@ void EarlyStopping::on_epoch_end(Model& m, std::size_t epoch, Logs& logs) {
 }
 
 void EarlyStopping::on_train_end(Model& m) {
-  if (!o_.restore_best_weights || best_weights_.empty()) return;
-  std::vector<Tensor> dst = m.parameters();
-  for (const auto& [n, b] : m.net().named_buffers()) dst.push_back(b);
-  for (std::size_t i = 0; i < dst.size(); ++i)
-    detail::dispatch(dst[i].dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      dst[i].data<T>() = best_weights_[i].data<T>();
-    });
+  if (o_.restore_best_weights && !best_weights_.empty()) m.net().load_state_dict(best_weights_);
 }
 
 // ---- ModelCheckpoint --------------------------------------------------------------------------------------------

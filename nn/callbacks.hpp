@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "nn/module.hpp"
 
 namespace chainrule::nn {
 
@@ -112,7 +113,7 @@ class EarlyStopping : public Callback {
   bool maximize_ = false;
   double best_ = 0;
   std::size_t wait_ = 0, stopped_epoch_ = 0, best_epoch_ = 0;
-  std::vector<Tensor> best_weights_;
+  NamedTensors best_weights_;  // the best epoch's state_dict, copied
 };
 
 /// Saves the model to `path` after each epoch, or only when `monitor` improved (save_best_only). mode: "min",

@@ -103,6 +103,31 @@ History Model::fit_impl(const Tensor& x, const Tensor& y, const FitOptions& o) {
     std::shared_ptr<ProcessGroup>& g;
     ~Reset() { g.reset(); }
   } reset{group_};
+  prepare(r);
+
+  stop_training = false;
+  stop_reason.clear();
+  r.each([&](Callback& c) { c.on_train_begin(*this); });
+  for (std::size_t epoch = o.initial_epoch; epoch < o.epochs && !stop_training; ++epoch) {
+    r.each([&](Callback& c) { c.on_epoch_begin(*this, epoch); });
+    Logs logs;
+    if (!run_epoch(r, epoch, logs)) break;  // not one finite batch (a NaN in the first)
+    r.dp->broadcast_buffers();  // BatchNorm's running statistics: rank 0's, so replicas evaluate alike
+    if (r.val.size() > 0) evaluate_batches(r, logs);
+    logs["lr"] = optimizer_->lr();
+    logs["epoch"] = static_cast<double>(epoch + 1);
+    r.each([&](Callback& c) { c.on_epoch_end(*this, epoch, logs); });
+  }
+  r.each([&](Callback& c) { c.on_train_end(*this); });
+  r.dp->group().barrier();  // rank 0's checkpoints are on disk when fit returns on any rank
+  batch_ = TrainBatch{};
+  return r.history->history();
+}
+
+// The process group (a local one without FitOptions::process_group), the check that every rank runs the same fit,
+// and the callbacks: the NaN stop first, the user's, then History and the progress bar.
+void Model::prepare(Run& r) {
+  const FitOptions& o = r.o;
   group_ = o.process_group ? o.process_group : local_group();
   std::vector<Tensor> buffers;
   for (const auto& [n, b] : net_->named_buffers()) buffers.push_back(b);
@@ -128,24 +153,6 @@ History Model::fit_impl(const Tensor& x, const Tensor& y, const FitOptions& o) {
   r.callbacks.insert(r.callbacks.end(), o.callbacks.begin(), o.callbacks.end());
   r.callbacks.push_back(r.history);
   if (verbose > 0) r.callbacks.push_back(std::make_shared<ProgressBar>(verbose, o.epochs, r.spans.size(), order));
-
-  stop_training = false;
-  stop_reason.clear();
-  r.each([&](Callback& c) { c.on_train_begin(*this); });
-  for (std::size_t epoch = o.initial_epoch; epoch < o.epochs && !stop_training; ++epoch) {
-    r.each([&](Callback& c) { c.on_epoch_begin(*this, epoch); });
-    Logs logs;
-    if (!run_epoch(r, epoch, logs)) break;  // not one finite batch (a NaN in the first)
-    r.dp->broadcast_buffers();  // BatchNorm's running statistics: rank 0's, so replicas evaluate alike
-    if (r.val.size() > 0) evaluate_batches(r, logs);
-    logs["lr"] = optimizer_->lr();
-    logs["epoch"] = static_cast<double>(epoch + 1);
-    r.each([&](Callback& c) { c.on_epoch_end(*this, epoch, logs); });
-  }
-  r.each([&](Callback& c) { c.on_train_end(*this); });
-  r.dp->group().barrier();  // rank 0's checkpoints are on disk when fit returns on any rank
-  batch_ = TrainBatch{};
-  return r.history->history();
 }
 
 // One epoch of train_step over the batches; logs ← the means over its rows ("loss", metrics). False if no batch

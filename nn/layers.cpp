@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "nn/activations.hpp"
+#include "util/names.hpp"
 
 namespace chainrule::nn {
 namespace {
@@ -28,6 +29,15 @@ Linear::Linear(std::size_t in, std::size_t out, Options o) : in_(in), out_(out) 
 
 std::string Linear::extra_repr() const {
   return "in=" + std::to_string(in_) + ", out=" + std::to_string(out_) + ", bias=" + (bias_.defined() ? "true" : "false");
+}
+
+Config Linear::config() const {
+  return Config().set("in", std::uint64_t{in_}).set("out", std::uint64_t{out_}).set("bias", bias_.defined());
+}
+std::shared_ptr<Linear> Linear::from_config(const Config& c, Dtype dtype) {
+  Options o;
+  o.dtype = dtype, o.bias = c.flag("bias");
+  return std::make_shared<Linear>(c.count("in"), c.count("out"), o);
 }
 
 // y = x·W + b        (the gradient comes from matmul and the broadcast add)
@@ -81,6 +91,16 @@ std::shared_ptr<Sequential> MLP(const std::vector<std::size_t>& sizes, const std
 }
 
 // ---- BatchNorm1d -----------------------------------------------------------------------------------------------
+Config BatchNorm1d::config() const {
+  return Config().set("features", std::uint64_t{features_}).set("eps", opt_.eps).set("momentum", opt_.momentum)
+      .set("affine", opt_.affine);
+}
+std::shared_ptr<BatchNorm1d> BatchNorm1d::from_config(const Config& c, Dtype dtype) {
+  Options o;
+  o.dtype = dtype, o.eps = c.number("eps"), o.momentum = c.number("momentum"), o.affine = c.flag("affine");
+  return std::make_shared<BatchNorm1d>(c.count("features"), o);
+}
+
 BatchNorm1d::BatchNorm1d(std::size_t features, Options o) : features_(features), opt_(o) {
   if (features == 0) throw std::invalid_argument("BatchNorm1d: features must be >= 1, got 0");
   if (!(o.eps > 0)) throw std::invalid_argument("BatchNorm1d: eps must be > 0, got " + std::to_string(o.eps));
@@ -159,12 +179,17 @@ Tensor Dropout::forward(const Tensor& x) {
 // ---- Dense -----------------------------------------------------------------------------------------------------
 Dense::Dense(std::size_t in, std::size_t out, std::string activation, Linear::Options o)
     : Linear(in, out, o), activation_(std::move(activation)) {
-  std::transform(activation_.begin(), activation_.end(), activation_.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  activation_ = lower(activation_);
   if (activation_ != "linear") act_ = make_activation(activation_);  // identity needs no node
 }
 Tensor Dense::forward(const Tensor& x) { return act_ ? act_->forward(Linear::forward(x)) : Linear::forward(x); }
 std::string Dense::extra_repr() const { return Linear::extra_repr() + ", activation=" + activation_; }
+Config Dense::config() const { return Linear::config().set("activation", activation_); }
+std::shared_ptr<Dense> Dense::from_config(const Config& c, Dtype dtype) {
+  Options o;
+  o.dtype = dtype, o.bias = c.flag("bias");
+  return std::make_shared<Dense>(c.count("in"), c.count("out"), c.text("activation"), o);
+}
 std::string Dense::output_activation() const {
   return activation_ == "softmax" || activation_ == "sigmoid" ? activation_ : "";
 }

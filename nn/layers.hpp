@@ -29,6 +29,8 @@ class Linear : public Module {
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "Linear"; }
   std::string extra_repr() const override;  // "in=784, out=128, bias=true"
+  Config config() const override;            // in, out, bias
+  static std::shared_ptr<Linear> from_config(const Config& c, Dtype dtype);
 
   std::size_t in_features() const { return in_; }
   std::size_t out_features() const { return out_; }
@@ -52,6 +54,8 @@ class Dense : public Linear {
   /// x·W + b, before the activation (the logits when the activation is softmax).
   Tensor pre_activation(const Tensor& x) override { return Linear::forward(x); }
   std::string output_activation() const override;
+  Config config() const override;  // in, out, bias, activation
+  static std::shared_ptr<Dense> from_config(const Config& c, Dtype dtype);
 
  private:
   std::string activation_;
@@ -112,6 +116,8 @@ class BatchNorm1d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "BatchNorm1d"; }
   std::string extra_repr() const override;  // "features=4, eps=1e-05, momentum=0.1, affine=true"
+  Config config() const override;            // features, eps, momentum, affine
+  static std::shared_ptr<BatchNorm1d> from_config(const Config& c, Dtype dtype);
   std::size_t features() const { return features_; }
   const Options& options() const { return opt_; }
   const Tensor& running_mean() const { return running_mean_; }
@@ -132,6 +138,8 @@ class Dropout : public Module {
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "Dropout"; }
   std::string extra_repr() const override;  // "p=0.5"
+  Config config() const override { return Config().set("p", p_); }
+  static std::shared_ptr<Dropout> from_config(const Config& c, Dtype) { return std::make_shared<Dropout>(c.number("p")); }
   double p() const { return p_; }
 
  private:

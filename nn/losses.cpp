@@ -224,6 +224,8 @@ void register_loss(const std::string& name, LossFunction fn) {
   loss_table().add(name, {std::move(fn), "", {}, false});
 }
 
+void unregister_loss(const std::string& name) { loss_table().remove(name); }
+
 LossFunction loss_by_name(const std::string& name) { return loss_table().at("loss_by_name", name).fn; }
 
 }  // namespace chainrule::nn

@@ -88,6 +88,8 @@ class Loss {
 Loss binary_crossentropy(bool from_logits = false);
 /// Adds a loss to the table under `name` (case-insensitive): compile("adam", name) and Model::load then find it.
 void register_loss(const std::string& name, LossFunction fn);
+/// Removes a loss from the table (a test's own registration, say).
+void unregister_loss(const std::string& name);
 /// The table's loss function by name (the Loss above, as a plain function). Unknown name → std::invalid_argument
 /// "loss_by_name: unknown loss 'x'; valid names: ...".
 LossFunction loss_by_name(const std::string& name);

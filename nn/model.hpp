@@ -108,6 +108,7 @@ class Model {
  private:
   struct Run;  // one fit call: its data, options, callbacks and process group (nn/fit.cpp)
   History fit_impl(const Tensor& x, const Tensor& y, const FitOptions& o);
+  void prepare(Run& r);  // the process group, its checks, the callbacks
   bool run_epoch(Run& r, std::size_t epoch, Logs& logs);
   double train_step(Run& r, std::size_t lo, std::size_t hi, std::vector<double>& values);
   void evaluate_batches(Run& r, Logs& logs);

@@ -1,6 +1,9 @@
 #include "nn/module.hpp"
 
+#include <map>
 #include <ostream>
+#include <set>
+#include <stdexcept>
 
 namespace chainrule::nn {
 
@@ -103,6 +106,35 @@ NamedTensors Module::named_buffers() const {
   NamedTensors out;
   collect("", out, true);
   return out;
+}
+
+NamedTensors Module::state_dict() const {
+  NamedTensors out = named_parameters();
+  collect("", out, true);
+  return out;
+}
+
+void Module::load_state_dict(const NamedTensors& dict, bool strict) {
+  NamedTensors own = state_dict();
+  std::map<std::string, Tensor*> by_name;
+  for (auto& [n, t] : own) by_name.emplace(n, &t);
+  std::vector<std::pair<Tensor*, const Tensor*>> copies;
+  std::set<std::string> given;
+  for (const auto& [n, t] : dict) {
+    auto it = by_name.find(n);
+    if (it == by_name.end())
+      throw std::invalid_argument("load_state_dict: unexpected key '" + n + "' (the module has no such parameter or "
+                                  "buffer)");
+    if (!given.insert(n).second) throw std::invalid_argument("load_state_dict: key '" + n + "' given twice");
+    if (t.shape() != it->second->shape())
+      throw std::invalid_argument("load_state_dict: '" + n + "' is " + shape_str(t.shape()) + " in the dict, " +
+                                  shape_str(it->second->shape()) + " in the module");
+    copies.emplace_back(it->second, &t);
+  }
+  if (strict)
+    for (const auto& [n, t] : own)
+      if (!given.count(n)) throw std::invalid_argument("load_state_dict: missing key '" + n + "'");
+  for (auto& [dst, src] : copies) dst->copy_(*src);
 }
 
 std::vector<Tensor> Module::parameters() const {

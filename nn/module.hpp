@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "util/config.hpp"
 
 namespace chainrule::nn {
 
@@ -31,6 +32,9 @@ class Module {
   /// Settings shown in printing ("in=784, out=128, bias=true").
   virtual std::string extra_repr() const { return ""; }
 
+  /// The settings that rebuild this layer (Keras' get_config): a static from_config(config, dtype) reads them
+  /// back, found by name() in the layer registry (nn/registry.hpp). Children and weights are not part of it.
+  virtual Config config() const { return {}; }
   /// "softmax" or "sigmoid" for a layer that ends in that function (a Softmax, a Dense with that activation), so
   /// that a cross-entropy loss can be taken stably from pre_activation(x), the logits before it; "" otherwise.
   virtual std::string output_activation() const { return ""; }
@@ -43,6 +47,14 @@ class Module {
   NamedTensors named_parameters() const;
   /// Non-trainable state (BatchNorm's running statistics), dotted names.
   NamedTensors named_buffers() const;
+  /// Parameters and buffers by dotted name ("0.weight", "1.running_mean"), the module's own tensors (no copy):
+  /// what load_state_dict reads, and what save_safetensors(path, m.state_dict()) writes (torch's state_dict).
+  NamedTensors state_dict() const;
+  /// Copies each entry into the parameter or buffer of that name (Tensor::copy_, dtype converted). Checks every
+  /// entry before copying any: a shape that differs ("load_state_dict: '0.weight' is [3,8] in the dict, [2,8] in
+  /// the module"), a name the module does not have, or (strict) a parameter or buffer the dict lacks is an
+  /// std::invalid_argument naming the key, and the module is untouched. Not strict: missing names keep their values.
+  void load_state_dict(const NamedTensors& dict, bool strict = true);
   /// Number of trainable scalars.
   std::size_t parameter_count() const;
   /// Clears the gradients of all parameters (see Tensor::zero_grad).

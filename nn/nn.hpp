@@ -13,4 +13,5 @@
 #include "nn/model.hpp"
 #include "nn/module.hpp"
 #include "nn/penalties.hpp"
+#include "nn/registry.hpp"
 #include "nn/serialize.hpp"

@@ -1,5 +1,7 @@
 #include "optim/adadelta.hpp"
 
+#include "optim/trace.hpp"
+
 #include <cmath>
 
 namespace chainrule::optim {
@@ -35,6 +37,37 @@ void Adadelta::step() {
       p[k] -= lr * delta;
     }
   });
+}
+
+// The trace of step() for one element: each quantity above, as a number, with its formula.
+void Adadelta::explain(UpdateExplanation& e) const {
+  const auto opt = options();
+  const double lr = e.lr();
+  e.options("lr=" + format_number(lr) + ", ρ=" + format_number(opt.rho) + ", ε=" + format_number(opt.eps) +
+            (opt.weight_decay > 0 ? ", λ=" + format_number(opt.weight_decay) : ""));
+  const double g = e.gradient(opt.weight_decay);
+  const double Eg2 = e.after("square_avg"), Edx2_old = e.before("acc_delta");
+  e.add("E[g²]", Eg2, "E[g²] ← ρ·E[g²] + (1 − ρ)·g²  (running average of squared gradients)");
+  const double dx = std::sqrt(Edx2_old + opt.eps) / std::sqrt(Eg2 + opt.eps) * g;
+  e.add("Δx", dx, "Δx = √(E[Δx²] + ε) / √(E[g²] + ε) · g  (E[Δx²] of the previous step: " + format_number(Edx2_old) + ")");
+  e.add("E[Δx²]", e.after("acc_delta"), "E[Δx²] ← ρ·E[Δx²] + (1 − ρ)·Δx²  (running average of squared updates)");
+  e.add("p'", e.p_after(), "p' = p − lr·Δx");}
+
+Config Adadelta::config() const {
+  const Options x = options();
+  return Optimizer::config()
+      .set("rho", x.rho)
+      .set("eps", x.eps)
+      .set("weight_decay", x.weight_decay);
+}
+
+std::unique_ptr<Adadelta> Adadelta::from_config(std::vector<Tensor> params, const Config& c) {
+  Options o;
+  if (c.has("lr")) o.lr = c.number("lr");
+  if (c.has("rho")) o.rho = c.number("rho");
+  if (c.has("eps")) o.eps = c.number("eps");
+  if (c.has("weight_decay")) o.weight_decay = c.number("weight_decay");
+  return std::make_unique<Adadelta>(std::move(params), o);
 }
 
 }  // namespace chainrule::optim

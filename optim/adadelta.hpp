@@ -1,5 +1,7 @@
 #pragma once
 // Adadelta (Zeiler, 2012): steps scaled by the ratio of running RMS of past updates to that of gradients.
+#include <memory>
+
 #include "optim/optimizer.hpp"
 
 namespace chainrule::optim {
@@ -18,8 +20,12 @@ class Adadelta : public Optimizer {
   //   u ← ρ·u + (1 − ρ)·Δ²
   //   p ← p − lr·Δ
   void step() override;
+  void explain(UpdateExplanation& e) const override;  // the trace of step(), beside it in the .cpp
   /// The options in use (lr as set by set_lr).
   Options options() const;
+  Config config() const override;  // lr and every option
+  /// Options from a config; a missing key keeps its default (as Keras' from_config), a mistyped one throws.
+  static std::unique_ptr<Adadelta> from_config(std::vector<Tensor> params, const Config& c);
 
  private:
   Options opt_;

@@ -1,5 +1,7 @@
 #include "optim/adagrad.hpp"
 
+#include "optim/trace.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -36,6 +38,46 @@ void Adagrad::step() {
       p[k] -= eta * gk / (std::sqrt(G[k]) + eps);
     }
   });
+}
+
+// The trace of step() for one element: each quantity above, as a number, with its formula.
+void Adagrad::explain(UpdateExplanation& e) const {
+  const auto opt = options();
+  const double lr = e.lr();
+  e.options("lr=" + format_number(lr) + (opt.lr_decay > 0 ? ", lr_decay=" + format_number(opt.lr_decay) : "") +
+            ", ε=" + format_number(opt.eps) + (opt.weight_decay > 0 ? ", λ=" + format_number(opt.weight_decay) : ""));
+  const double g = e.gradient(opt.weight_decay);
+  const double t = e.after("step"), G = e.after("sum");
+  e.add("t", t, "t ← t + 1");
+  const bool from_g0 = e.first() && opt.initial_accumulator_value != 0;
+  e.add("G", G, from_g0 ? "G ← G₀ + g²  (accumulated squares, G₀ = " + format_number(opt.initial_accumulator_value) + ")"
+                        : "G ← G + g²  (accumulated squares)");
+  double eta = lr;
+  if (opt.lr_decay > 0) {
+    eta = lr / (1 + (t - 1) * opt.lr_decay);
+    e.add("η", eta, "η = lr / (1 + (t − 1)·lr_decay)");
+  }
+  const double delta = eta * g / (std::sqrt(G) + opt.eps);
+  e.add("Δ", delta, opt.lr_decay > 0 ? "Δ = η·g / (√G + ε)" : "Δ = lr·g / (√G + ε)");
+  e.add("p'", e.p_after(), "p' = p − Δ");}
+
+Config Adagrad::config() const {
+  const Options x = options();
+  return Optimizer::config()
+      .set("lr_decay", x.lr_decay)
+      .set("initial_accumulator_value", x.initial_accumulator_value)
+      .set("eps", x.eps)
+      .set("weight_decay", x.weight_decay);
+}
+
+std::unique_ptr<Adagrad> Adagrad::from_config(std::vector<Tensor> params, const Config& c) {
+  Options o;
+  if (c.has("lr")) o.lr = c.number("lr");
+  if (c.has("lr_decay")) o.lr_decay = c.number("lr_decay");
+  if (c.has("initial_accumulator_value")) o.initial_accumulator_value = c.number("initial_accumulator_value");
+  if (c.has("eps")) o.eps = c.number("eps");
+  if (c.has("weight_decay")) o.weight_decay = c.number("weight_decay");
+  return std::make_unique<Adagrad>(std::move(params), o);
 }
 
 }  // namespace chainrule::optim

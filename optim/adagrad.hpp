@@ -1,5 +1,7 @@
 #pragma once
 // Adagrad (Duchi et al., 2011): per-coordinate steps shrinking with the sum of past squared gradients.
+#include <memory>
+
 #include "optim/optimizer.hpp"
 
 namespace chainrule::optim {
@@ -16,8 +18,12 @@ class Adagrad : public Optimizer {
   //   G ← G + g²
   //   p ← p − η·g / (√G + ε)
   void step() override;
+  void explain(UpdateExplanation& e) const override;  // the trace of step(), beside it in the .cpp
   /// The options in use (lr as set by set_lr).
   Options options() const;
+  Config config() const override;  // lr and every option
+  /// Options from a config; a missing key keeps its default (as Keras' from_config), a mistyped one throws.
+  static std::unique_ptr<Adagrad> from_config(std::vector<Tensor> params, const Config& c);
 
  private:
   Options opt_;

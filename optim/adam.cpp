@@ -1,5 +1,7 @@
 #include "optim/adam.hpp"
 
+#include "optim/trace.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -49,6 +51,51 @@ void Adam::step() {
       p[k] -= step_size * m[k] / denom;
     }
   });
+}
+
+// The trace of step() for one element: each quantity above, as a number, with its formula.
+void Adam::explain(UpdateExplanation& e) const {
+  const auto opt = options();
+  const double lr = e.lr();
+  e.options("lr=" + format_number(lr) + ", β1=" + format_number(opt.beta1) + ", β2=" + format_number(opt.beta2) + ", ε=" + format_number(opt.eps) +
+            (opt.amsgrad ? ", amsgrad" : "") + (opt.weight_decay > 0 ? ", λ=" + format_number(opt.weight_decay) : ""));
+  e.gradient(opt.weight_decay);
+  const double t = e.after("step"), m = e.after("exp_avg"), v = e.after("exp_avg_sq");
+  e.add("t", t, "t ← t + 1");
+  e.add("m", m, "m ← β1·m + (1 − β1)·g  (first moment: momentum)");
+  e.add("v", v, "v ← β2·v + (1 − β2)·g²  (second moment)");
+  double v_used = v;
+  if (opt.amsgrad) {
+    v_used = e.after("max_exp_avg_sq");
+    e.add("v_max", v_used, "v_max ← max(v_max, v)  (AMSGrad)");
+  }
+  const double m_hat = m / (1 - std::pow(opt.beta1, t)), v_hat = v_used / (1 - std::pow(opt.beta2, t));
+  e.add("m̂", m_hat, "m̂ = m / (1 − β1ᵗ)  (bias-corrected)");
+  e.add("v̂", v_hat, opt.amsgrad ? "v̂ = v_max / (1 − β2ᵗ)  (bias-corrected)" : "v̂ = v / (1 − β2ᵗ)  (bias-corrected)");
+  const double delta = lr * m_hat / (std::sqrt(v_hat) + opt.eps);
+  e.add("Δ", delta, "Δ = lr·m̂ / (√v̂ + ε)");
+  e.add("p'", e.p_after(), "p' = p − Δ");
+}
+
+Config Adam::config() const {
+  const Options x = options();
+  return Optimizer::config()
+      .set("beta1", x.beta1)
+      .set("beta2", x.beta2)
+      .set("eps", x.eps)
+      .set("weight_decay", x.weight_decay)
+      .set("amsgrad", x.amsgrad);
+}
+
+std::unique_ptr<Adam> Adam::from_config(std::vector<Tensor> params, const Config& c) {
+  Options o;
+  if (c.has("lr")) o.lr = c.number("lr");
+  if (c.has("beta1")) o.beta1 = c.number("beta1");
+  if (c.has("beta2")) o.beta2 = c.number("beta2");
+  if (c.has("eps")) o.eps = c.number("eps");
+  if (c.has("weight_decay")) o.weight_decay = c.number("weight_decay");
+  if (c.has("amsgrad")) o.amsgrad = c.flag("amsgrad");
+  return std::make_unique<Adam>(std::move(params), o);
 }
 
 }  // namespace chainrule::optim

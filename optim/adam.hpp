@@ -1,5 +1,7 @@
 #pragma once
 // Adam (Kingma & Ba, 2015): momentum on the gradient, scaled by a running RMS, both bias-corrected.
+#include <memory>
+
 #include "optim/optimizer.hpp"
 
 namespace chainrule::optim {
@@ -22,8 +24,12 @@ class Adam : public Optimizer {
   //   p ← p − lr/(1 − β1ᵗ) · m / denom
   // This is the paper's p ← p − lr·m̂/(√v̂ + ε), m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ), rearranged (and rounded) as torch.
   void step() override;
+  void explain(UpdateExplanation& e) const override;  // the trace of step(), beside it in the .cpp
   /// The options in use (lr as set by set_lr).
   Options options() const;
+  Config config() const override;  // lr and every option
+  /// Options from a config; a missing key keeps its default (as Keras' from_config), a mistyped one throws.
+  static std::unique_ptr<Adam> from_config(std::vector<Tensor> params, const Config& c);
 
  private:
   Options opt_;

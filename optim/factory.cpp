@@ -1,7 +1,6 @@
+// The optimizer registry: one row per name.
 #include "optim/factory.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <stdexcept>
 
 #include "optim/adadelta.hpp"
@@ -9,38 +8,56 @@
 #include "optim/adam.hpp"
 #include "optim/rmsprop.hpp"
 #include "optim/sgd.hpp"
+#include "util/names.hpp"
 
 namespace chainrule::optim {
 
 namespace {
-/// Options o with lr replaced, unless lr is the "default" marker −1.
-template <class Options> Options with_lr(Options o, double lr) {
-  if (lr != -1) o.lr = lr;
-  return o;
+struct OptimizerRow {
+  OptimizerFactory make;
+  Config preset;  // the options this name stands for
+};
+
+template <class O> OptimizerFactory factory() {
+  return [](std::vector<Tensor> params, const Config& c) -> std::unique_ptr<Optimizer> {
+    return O::from_config(std::move(params), c);
+  };
+}
+
+NameTable<OptimizerRow>& optimizer_table() {
+  static NameTable<OptimizerRow> t = [] {
+    NameTable<OptimizerRow> t("optimizer");
+    t.add("sgd", {factory<SGD>(), {}});
+    t.add("momentum", {factory<SGD>(), Config().set("momentum", 0.9)});
+    t.add("nag", {factory<SGD>(), Config().set("momentum", 0.9).set("nesterov", true)});
+    t.add("nesterov", {factory<SGD>(), Config().set("momentum", 0.9).set("nesterov", true)});
+    t.add("adagrad", {factory<Adagrad>(), {}});
+    t.add("adadelta", {factory<Adadelta>(), {}});
+    t.add("rmsprop", {factory<RMSprop>(), {}});
+    t.add("adam", {factory<Adam>(), {}});
+    return t;
+  }();
+  return t;
 }
 }  // namespace
 
 std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<Tensor> params, double lr) {
-  std::string key = name;
-  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (key == "sgd") return std::make_unique<SGD>(std::move(params), with_lr(SGD::Options{}, lr));
-  if (key == "momentum") {
-    SGD::Options o;
-    o.momentum = 0.9;
-    return std::make_unique<SGD>(std::move(params), with_lr(o, lr));
-  }
-  if (key == "nag" || key == "nesterov") {
-    SGD::Options o;
-    o.momentum = 0.9;
-    o.nesterov = true;
-    return std::make_unique<SGD>(std::move(params), with_lr(o, lr));
-  }
-  if (key == "adagrad") return std::make_unique<Adagrad>(std::move(params), with_lr(Adagrad::Options{}, lr));
-  if (key == "adadelta") return std::make_unique<Adadelta>(std::move(params), with_lr(Adadelta::Options{}, lr));
-  if (key == "rmsprop") return std::make_unique<RMSprop>(std::move(params), with_lr(RMSprop::Options{}, lr));
-  if (key == "adam") return std::make_unique<Adam>(std::move(params), with_lr(Adam::Options{}, lr));
-  throw std::invalid_argument("make_optimizer: unknown optimizer '" + name +
-                              "'; valid names: sgd, momentum, nag, nesterov, adagrad, adadelta, rmsprop, adam");
+  const OptimizerRow& row = optimizer_table().at("make_optimizer", name);
+  Config c = row.preset;
+  if (lr != -1) c.set("lr", lr);  // −1: the optimizer's default rate
+  return row.make(std::move(params), c);
 }
+
+std::unique_ptr<Optimizer> optimizer_from_config(const std::string& type, std::vector<Tensor> params,
+                                                 const Config& config) {
+  return optimizer_table().at("optimizer_from_config", type).make(std::move(params), config);
+}
+
+void register_optimizer(const std::string& name, OptimizerFactory make, Config preset) {
+  if (!make) throw std::invalid_argument("register_optimizer: empty factory for '" + name + "'");
+  optimizer_table().add(name, {std::move(make), std::move(preset)});
+}
+
+void unregister_optimizer(const std::string& name) { optimizer_table().remove(name); }
 
 }  // namespace chainrule::optim

@@ -9,8 +9,11 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "util/config.hpp"
 
 namespace chainrule::optim {
+
+class UpdateExplanation;  // optim/trace.hpp
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
@@ -35,6 +38,12 @@ class Optimizer {
   /// Changes the learning rate from the next step on (learning-rate schedules); throws unless lr ≥ 0 and finite.
   void set_lr(double lr);
   const std::vector<Tensor>& params() const { return params_; }
+  /// Every option, the learning rate as it is now ("lr", "beta1", ...): from_config(params, config()) rebuilds
+  /// this optimizer (Keras' get_config). The name() finds the class in the registry (optim/factory.cpp).
+  virtual Config config() const { return Config().set("lr", lr_); }
+  /// Lays out one traced update of one element, quantity by quantity, with the formula of each (optim/trace.hpp):
+  /// each optimizer writes it beside its step(). The base refuses: "no trace rules for this optimizer".
+  virtual void explain(UpdateExplanation& e) const;
   /// Type name ("Adam"), used in every error message.
   const char* name() const { return name_; }
 

@@ -1,5 +1,7 @@
 #include "optim/rmsprop.hpp"
 
+#include "optim/trace.hpp"
+
 #include <cmath>
 
 namespace chainrule::optim {
@@ -56,6 +58,56 @@ void RMSprop::step() {
       }
     }
   });
+}
+
+// The trace of step() for one element: each quantity above, as a number, with its formula.
+void RMSprop::explain(UpdateExplanation& e) const {
+  const auto opt = options();
+  const double lr = e.lr();
+  e.options("lr=" + format_number(lr) + ", α=" + format_number(opt.alpha) + ", ε=" + format_number(opt.eps) +
+            (opt.momentum > 0 ? ", μ=" + format_number(opt.momentum) : "") + (opt.centered ? ", centered" : "") +
+            (opt.weight_decay > 0 ? ", λ=" + format_number(opt.weight_decay) : ""));
+  const double g = e.gradient(opt.weight_decay);
+  const double Eg2 = e.after("square_avg");
+  e.add("E[g²]", Eg2, "E[g²] ← α·E[g²] + (1 − α)·g²  (running average of squared gradients)");
+  double a;
+  if (opt.centered) {
+    const double gbar = e.after("grad_avg");
+    e.add("ḡ", gbar, "ḡ ← α·ḡ + (1 − α)·g  (running average of gradients)");
+    a = std::sqrt(Eg2 - gbar * gbar) + opt.eps;
+    e.add("a", a, "a = √(E[g²] − ḡ²) + ε");
+  } else {
+    a = std::sqrt(Eg2) + opt.eps;
+    e.add("a", a, "a = √E[g²] + ε  (the running RMS of g)");
+  }
+  if (opt.momentum > 0) {
+    e.add("b", e.after("momentum_buffer"), "b ← μ·b + g / a");
+    e.add("p'", e.p_after(), "p' = p − lr·b");
+  } else {
+    e.add("Δ", lr * g / a, "Δ = lr·g / a");
+    e.add("p'", e.p_after(), "p' = p − Δ");
+  }
+}
+
+Config RMSprop::config() const {
+  const Options x = options();
+  return Optimizer::config()
+      .set("alpha", x.alpha)
+      .set("eps", x.eps)
+      .set("momentum", x.momentum)
+      .set("centered", x.centered)
+      .set("weight_decay", x.weight_decay);
+}
+
+std::unique_ptr<RMSprop> RMSprop::from_config(std::vector<Tensor> params, const Config& c) {
+  Options o;
+  if (c.has("lr")) o.lr = c.number("lr");
+  if (c.has("alpha")) o.alpha = c.number("alpha");
+  if (c.has("eps")) o.eps = c.number("eps");
+  if (c.has("momentum")) o.momentum = c.number("momentum");
+  if (c.has("centered")) o.centered = c.flag("centered");
+  if (c.has("weight_decay")) o.weight_decay = c.number("weight_decay");
+  return std::make_unique<RMSprop>(std::move(params), o);
 }
 
 }  // namespace chainrule::optim

@@ -1,5 +1,7 @@
 #pragma once
 // RMSprop (Hinton, 2012): gradients divided by a running RMS of their recent values.
+#include <memory>
+
 #include "optim/optimizer.hpp"
 
 namespace chainrule::optim {
@@ -22,8 +24,12 @@ class RMSprop : public Optimizer {
   //   centered:  ḡ ← α·ḡ + (1 − α)·g ;   a = √(v − ḡ²) + ε        otherwise  a = √v + ε
   //   μ > 0:     b ← μ·b + g / a ;   p ← p − lr·b                 otherwise  p ← p − lr·g / a
   void step() override;
+  void explain(UpdateExplanation& e) const override;  // the trace of step(), beside it in the .cpp
   /// The options in use (lr as set by set_lr).
   Options options() const;
+  Config config() const override;  // lr and every option
+  /// Options from a config; a missing key keeps its default (as Keras' from_config), a mistyped one throws.
+  static std::unique_ptr<RMSprop> from_config(std::vector<Tensor> params, const Config& c);
 
  private:
   Options opt_;

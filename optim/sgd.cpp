@@ -1,5 +1,7 @@
 #include "optim/sgd.hpp"
 
+#include "optim/trace.hpp"
+
 #include <cmath>
 
 namespace chainrule::optim {
@@ -43,6 +45,47 @@ void SGD::step() {
       p[k] -= lr * d;
     }
   });
+}
+
+// The trace of step() for one element: each quantity above, as a number, with its formula.
+void SGD::explain(UpdateExplanation& e) const {
+  const auto opt = options();
+  const double lr = e.lr();
+  e.options("lr=" + format_number(lr) + (opt.momentum > 0 ? ", μ=" + format_number(opt.momentum) : "") +
+            (opt.dampening > 0 ? ", τ=" + format_number(opt.dampening) : "") + (opt.nesterov ? ", nesterov" : "") +
+            (opt.weight_decay > 0 ? ", λ=" + format_number(opt.weight_decay) : ""));
+  const double g = e.gradient(opt.weight_decay);
+  double d = g;
+  if (opt.momentum > 0) {
+    const double b = e.after("momentum_buffer");
+    e.add("b", b, e.first()                 ? "b ← g at the first step (velocity)"
+                 : opt.dampening > 0 ? "b ← μ·b + (1 − τ)·g (velocity)"
+                                     : "b ← μ·b + g (velocity)");
+    d = opt.nesterov ? g + opt.momentum * b : b;
+    e.add("d", d, opt.nesterov ? "d = g + μ·b (Nesterov: look ahead along b)" : "d = b");
+    e.add("p'", e.p_after(), "p' = p − lr·d");
+  } else {
+    e.add("p'", e.p_after(), "p' = p − lr·g");
+  }
+}
+
+Config SGD::config() const {
+  const Options x = options();
+  return Optimizer::config()
+      .set("momentum", x.momentum)
+      .set("dampening", x.dampening)
+      .set("nesterov", x.nesterov)
+      .set("weight_decay", x.weight_decay);
+}
+
+std::unique_ptr<SGD> SGD::from_config(std::vector<Tensor> params, const Config& c) {
+  Options o;
+  if (c.has("lr")) o.lr = c.number("lr");
+  if (c.has("momentum")) o.momentum = c.number("momentum");
+  if (c.has("dampening")) o.dampening = c.number("dampening");
+  if (c.has("nesterov")) o.nesterov = c.flag("nesterov");
+  if (c.has("weight_decay")) o.weight_decay = c.number("weight_decay");
+  return std::make_unique<SGD>(std::move(params), o);
 }
 
 }  // namespace chainrule::optim

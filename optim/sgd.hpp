@@ -1,5 +1,7 @@
 #pragma once
 // Stochastic gradient descent, with optional (Nesterov) momentum: the course's SGD, Momentum and NAG.
+#include <memory>
+
 #include "optim/optimizer.hpp"
 
 namespace chainrule::optim {
@@ -21,8 +23,12 @@ class SGD : public Optimizer {
   //              g ← g + μ·b   (nesterov)      or      g ← b   (classical momentum)
   //   p ← p − lr·g
   void step() override;
+  void explain(UpdateExplanation& e) const override;  // the trace of step(), beside it in the .cpp
   /// The options in use (lr as set by set_lr).
   Options options() const;
+  Config config() const override;  // lr and every option
+  /// Options from a config; a missing key keeps its default (as Keras' from_config), a mistyped one throws.
+  static std::unique_ptr<SGD> from_config(std::vector<Tensor> params, const Config& c);
 
  private:
   Options opt_;

@@ -20,6 +20,7 @@
 // denominators) are computed from it with the formula shown; p' is the parameter as step() left it.
 #include <cstddef>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,10 +45,39 @@ struct TraceStep {
 };
 std::ostream& operator<<(std::ostream& os, const TraceStep& s);
 
+/// What an optimizer's explain() reads (the traced element and its state before and after step()) and writes (the
+/// header's options and one line per quantity).
+class UpdateExplanation {
+ public:
+  double p() const { return p_; }              // the value before the step
+  double p_after() const { return p_after_; }  // as step() left it
+  double lr() const { return lr_; }
+  bool first() const { return before_.empty(); }  // the parameter's first update (its state started at zeros)
+  /// A state slot's value for the element ("exp_avg"), before or after the step (0 if it had none).
+  double before(const std::string& slot) const { return at(before_, slot); }
+  double after(const std::string& slot) const { return at(after_, slot); }
+  /// The options shown in the header: "lr=0.1, β1=0.9".
+  void options(const std::string& text) { options_ = text; }
+  /// Lines p and g, with weight decay folded in as every optimizer here does (g ← ∂L/∂p + λ·p); returns g.
+  double gradient(double weight_decay);
+  void add(std::string symbol, double value, std::string formula);
+
+ private:
+  friend class UpdateTrace;
+  static double at(const std::map<std::string, double>& m, const std::string& k) {
+    auto it = m.find(k);
+    return it == m.end() ? 0.0 : it->second;
+  }
+  double p_ = 0, p_after_ = 0, lr_ = 0, g_raw_ = 0;
+  std::map<std::string, double> before_, after_;
+  std::string options_;
+  std::vector<TraceLine> lines_;
+};
+
 class UpdateTrace {
  public:
-  /// Traces element `element` (flat, row-major) of opt.params()[param]. The optimizer must be one of SGD,
-  /// Adagrad, Adadelta, RMSprop, Adam; throws std::invalid_argument otherwise or when an index is out of range.
+  /// Traces element `element` (flat, row-major) of opt.params()[param]. The optimizer must explain itself (SGD,
+  /// Adagrad, Adadelta, RMSprop, Adam do); throws std::invalid_argument otherwise or when an index is out of range.
   UpdateTrace(Optimizer& opt, std::size_t param = 0, std::size_t element = 0);
   /// Runs opt.step() (all parameters) and returns the traced element's quantities. Throws std::logic_error,
   /// without stepping, if the traced parameter has no gradient (step() would skip it).
@@ -58,8 +88,7 @@ class UpdateTrace {
   const std::vector<TraceStep>& history() const { return history_; }
 
  private:
-  struct Snapshot;
-  Snapshot snapshot() const;
+  std::map<std::string, double> slots() const;  // the traced element's state, slot name → value
   Optimizer& opt_;
   std::size_t param_, element_;
   std::vector<TraceStep> history_;

@@ -44,3 +44,63 @@ TEST_CASE("model io: a file of format_version 1 saved by the old code loads and 
   m.fit(x, y, fo);
   CHECK(flat_values(m.predict(x)) == j["predict_after_one_more_epoch"].get<std::vector<double>>());
 }
+
+// ---- state dicts -------------------------------------------------------------------------------------------------
+namespace {
+nn::Sequential small_net(std::uint64_t seed) {
+  manual_seed(seed);
+  nn::Linear::Options lo;
+  lo.dtype = kFloat64;
+  nn::BatchNorm1dOptions bo;
+  bo.dtype = kFloat64;
+  return nn::Sequential({std::make_shared<nn::Linear>(2, 3, lo), std::make_shared<nn::BatchNorm1d>(3, bo)});
+}
+std::vector<std::string> keys(const nn::NamedTensors& d) {
+  std::vector<std::string> k;
+  for (const auto& [n, t] : d) k.push_back(n);
+  return k;
+}
+}  // namespace
+
+TEST_CASE("state_dict: parameters then buffers by dotted name, the module's own tensors") {
+  nn::Sequential net = small_net(1);
+  const auto d = net.state_dict();
+  CHECK(keys(d) == std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
+                                            "1.running_var"});
+  Tensor w = d[0].second;
+  w.data<double>()(0, 0) = 42;  // shares storage with the module
+  CHECK(net.parameters()[0].data<double>()(0, 0) == 42);
+}
+
+TEST_CASE("load_state_dict: copies in place between models, shape-checked, strict or not") {
+  nn::Sequential a = small_net(1), b = small_net(2);
+  const Tensor before = b.parameters()[0];  // an optimizer holds this handle: it must stay the parameter
+  Tensor rm = a.state_dict()[4].second;
+  rm.data<double>()(1) = 0.5;  // a buffer that differs from the default
+  b.load_state_dict(a.state_dict());
+  for (std::size_t i = 0; i < 6; ++i) CHECK(b.state_dict()[i].second.data<double>() == a.state_dict()[i].second.data<double>());
+  CHECK(before.data<double>() == a.parameters()[0].data<double>());
+
+  nn::Sequential c = small_net(3);
+  const auto c0 = c.state_dict()[0].second.detach();
+  auto d = a.state_dict();
+  d[1].second = zeros({4}, kFloat64);
+  CHECK(test::message([&] { c.load_state_dict(d); }) == "load_state_dict: '0.bias' is [4] in the dict, [3] in the module");
+  CHECK(c.state_dict()[0].second.data<double>() == c0.data<double>());  // nothing copied
+  d = a.state_dict();
+  d.emplace_back("2.weight", zeros({1}, kFloat64));
+  CHECK(test::message([&] { c.load_state_dict(d); }) ==
+        "load_state_dict: unexpected key '2.weight' (the module has no such parameter or buffer)");
+  d = {a.state_dict()[0]};
+  CHECK(test::message([&] { c.load_state_dict(d); }) == "load_state_dict: missing key '0.bias'");
+  c.load_state_dict(d, /*strict=*/false);
+  CHECK(c.state_dict()[0].second.data<double>() == a.state_dict()[0].second.data<double>());
+}
+
+TEST_CASE("copy_: converts the dtype and refuses another shape") {
+  Tensor dst = zeros({2}, kFloat32);
+  dst.copy_(tensor({0.1, 2.5}, kFloat64));
+  CHECK(dst.data<float>()(0) == 0.1f);
+  CHECK(dst.data<float>()(1) == 2.5f);
+  CHECK(test::message([&] { dst.copy_(zeros({3})); }) == "copy_: source [3] and destination [2] differ in shape");
+}

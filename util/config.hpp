@@ -17,15 +17,14 @@ class Config {
  public:
   using Value = std::variant<bool, std::uint64_t, double, std::string>;
 
-  /// Sets key (replacing an earlier value); returns *this so calls chain.
-  Config& set(const std::string& key, Value v) {
-    for (auto& [k, old] : items_)
-      if (k == key) return old = std::move(v), *this;
-    items_.emplace_back(key, std::move(v));
-    return *this;
-  }
-  Config& set(const std::string& key, const char* text) { return set(key, Value(std::string(text))); }
-  Config& set(const std::string& key, int v) = delete;  // say which: std::size_t (a count) or double
+  /// Sets key (replacing an earlier value); returns *this so calls chain. One overload per kind, so that a
+  /// double never turns into a flag or a count by accident.
+  Config& set(const std::string& key, double v) { return put(key, v); }
+  Config& set(const std::string& key, bool v) { return put(key, v); }
+  Config& set(const std::string& key, std::uint64_t v) { return put(key, v); }
+  Config& set(const std::string& key, std::string v) { return put(key, std::move(v)); }
+  Config& set(const std::string& key, const char* v) { return put(key, std::string(v)); }
+  Config& set(const std::string& key, const Value& v) { return put(key, v); }
   const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
   bool has(const std::string& key) const { return get(key) != nullptr; }
 
@@ -56,6 +55,12 @@ class Config {
   }
 
  private:
+  Config& put(const std::string& key, Value v) {
+    for (auto& [k, old] : items_)
+      if (k == key) return old = std::move(v), *this;
+    items_.emplace_back(key, std::move(v));
+    return *this;
+  }
   const Value* get(const std::string& key) const {
     for (const auto& [k, v] : items_)
       if (k == key) return &v;

@@ -3,6 +3,7 @@
 // case-insensitively, through aliases, and with one error when it is unknown:
 //   "Model::compile: unknown loss 'hinge'; valid names: mean_squared_error, mse, ..."
 #include <algorithm>
+#include <iterator>
 #include <cctype>
 #include <map>
 #include <stdexcept>
@@ -31,6 +32,17 @@ template <class V> class NameTable {
     rows_.emplace_back(key, std::move(value));
     return *this;
   }
+  /// Removes a row (and the aliases of it); no-op if absent.
+  NameTable& remove(const std::string& name) {
+    const std::string key = lower(name);
+    for (auto it = rows_.begin(); it != rows_.end(); ++it)
+      if (it->first == key) {
+        rows_.erase(it);
+        break;
+      }
+    for (auto it = aliases_.begin(); it != aliases_.end();) it = it->second == key ? aliases_.erase(it) : std::next(it);
+    return *this;
+  }
   /// Another spelling of a row, accepted but not listed ("acc" for "accuracy").
   NameTable& alias(const std::string& spelling, const std::string& name) {
     aliases_[lower(spelling)] = lower(name);
@@ -50,10 +62,12 @@ template <class V> class NameTable {
       if (!key.empty() && row.first == key) return &row.second;
     return nullptr;
   }
-  /// The value for name; std::invalid_argument "<who>: unknown <kind> '<name>'; valid names: ..." if none.
+  /// The value for name; std::invalid_argument "<who>: unknown <kind> '<name>'; valid names: ..." if none (no
+  /// "<who>: " when who is empty).
   const V& at(const std::string& who, const std::string& name) const {
     if (const V* v = find(name)) return *v;
-    throw std::invalid_argument(who + ": unknown " + kind_ + " '" + name + "'; valid names: " + names());
+    throw std::invalid_argument((who.empty() ? "" : who + ": ") + "unknown " + kind_ + " '" + name +
+                                "'; valid names: " + names());
   }
   /// The listed names, comma-separated.
   std::string names() const {
