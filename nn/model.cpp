@@ -72,7 +72,7 @@ Tensor Model::loss_on(const Tensor& x, const Tensor& y, Tensor* out) {
   if (!optimizer_) throw std::logic_error("Model: not compiled; call compile() first");
   Tensor h = x;
   const std::size_t n = net_->size();
-  for (std::size_t i = 0; i + 1 < n; ++i) h = (*net_)[i]->forward(h);
+  for (std::size_t i = 0; i + 1 < n; ++i) h = (*(*net_)[i])(h);  // operator(): module hooks fire
   Module& last = *(*net_)[n - 1];
   Tensor loss;
   if (fused_) {
@@ -83,7 +83,7 @@ Tensor Model::loss_on(const Tensor& x, const Tensor& y, Tensor* out) {
     }
     loss = loss_.from_logits(logits, y);
   } else {
-    h = last.forward(h);
+    h = last(h);
     if (out) *out = h;
     loss = loss_(h, y);
   }
@@ -119,8 +119,8 @@ Tensor Model::predict(const Tensor& x, std::size_t batch_size) {
   net_->eval();
   NoGradGuard no_grad;
   std::vector<Tensor> parts;
-  for (const auto& [lo, hi] : batches(x.size(0), batch_size)) parts.push_back(net_->forward(rows(x, lo, hi)));
-  if (parts.empty()) parts.push_back(net_->forward(x));  // no rows: the [0, outputs] result, as Keras
+  for (const auto& [lo, hi] : batches(x.size(0), batch_size)) parts.push_back((*net_)(rows(x, lo, hi)));
+  if (parts.empty()) parts.push_back((*net_)(x));  // no rows: the [0, outputs] result, as Keras
   net_->train(was_training);
   return parts.size() == 1 ? parts[0] : concat(parts, 0);
 }
