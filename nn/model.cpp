@@ -693,9 +693,10 @@ void Model::save(const std::string& path) const {
   save_safetensors(path, tensors, {{"chainrule", meta.dump()}});
 }
 
-Model Model::load(const std::string& path) {
+Model Model::load(const std::string& path, const LoadOptions& options) {
   Metadata md;
   NamedTensors tensors = load_safetensors(path, &md);
+  check_finite(path, tensors, options);  // NaN weights or optimizer state cannot train (issue 15)
   auto fail = [&](const std::string& why) { return std::runtime_error(path + ": " + why); };
   auto it = md.find("chainrule");
   if (it == md.end()) throw fail("no chainrule model description in the metadata (a plain safetensors file?)");

@@ -20,6 +20,7 @@
 #include "nn/layers.hpp"
 #include "nn/losses.hpp"
 #include "nn/penalties.hpp"
+#include "nn/serialize.hpp"
 #include "optim/optimizer.hpp"
 
 namespace chainrule::nn {
@@ -210,7 +211,7 @@ class Model {
   /// architecture, compile settings and a format version (JSON). Written atomically: a failed save leaves the
   /// previous file intact.
   void save(const std::string& path) const;
-  static Model load(const std::string& path);
+  static Model load(const std::string& path, const LoadOptions& options = {});
 
   Sequential& net() { return *net_; }
   const Sequential& net() const { return *net_; }
