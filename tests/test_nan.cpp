@@ -82,9 +82,9 @@ const std::map<std::string, Function>& nan_ops() {
   return ops;
 }
 
-Shape shape_of(const nan_json& t) { return t["shape"].get<Shape>(); }
+Shape nan_shape_of(const nan_json& t) { return t["shape"].get<Shape>(); }
 
-std::vector<double> numbers(const nan_json& t) {
+std::vector<double> nan_numbers(const nan_json& t) {
   std::vector<double> v;
   for (const auto& s : t["data"]) v.push_back(std::strtod(s.get<std::string>().c_str(), nullptr));
   return v;
@@ -95,34 +95,34 @@ std::vector<double> numbers(const nan_json& t) {
 /// such as softmax's gradient on a uniform row is rounding noise of either sign (5.6e-17 in torch, 0 here).
 /// With signed_zero false the sign of a zero is not compared: softmax's gradient y·(g − Σg·y) at y = 0 is 0 times
 /// rounding noise, +0 or −0 by chance.
-bool same(double want, double got, double rel, bool signed_zero = true) {
+bool nan_same(double want, double got, double rel, bool signed_zero = true) {
   if (std::isnan(want) || std::isnan(got)) return std::isnan(want) && std::isnan(got);
   if (std::isinf(want) || std::isinf(got)) return want == got;
   if (want == 0 && got == 0) return !signed_zero || std::signbit(want) == std::signbit(got);
   return std::abs(got - want) <= rel * std::max(1.0, std::abs(want));
 }
 
-std::string show(const std::vector<double>& v) {
+std::string nan_show(const std::vector<double>& v) {
   std::ostringstream s;
   for (double x : v) s << x << ' ';
   return s.str();
 }
 
 /// Runs one case; returns a description of each disagreement ("" when none).
-std::string run_case(const std::string& op, const nan_json& c, Dtype dtype, double rel) {
+std::string nan_run_case(const std::string& op, const nan_json& c, Dtype dtype, double rel) {
   std::vector<Tensor> in;
   for (std::size_t i = 0; i < c["inputs"].size(); ++i) {
-    Tensor t = from_vector(numbers(c["inputs"][i]), shape_of(c["inputs"][i]), dtype);
+    Tensor t = from_vector(nan_numbers(c["inputs"][i]), nan_shape_of(c["inputs"][i]), dtype);
     if (!c["grads"][i].is_null()) t.requires_grad_();
     in.push_back(t);
   }
   Tensor y = nan_ops().at(op)(in);
   std::string out;
   auto compare = [&](const std::string& what, const nan_json& want_j, const Tensor& got_t, bool signed_zero) {
-    const std::vector<double> want = numbers(want_j), got = test::values(got_t);
-    bool ok = got_t.shape() == shape_of(want_j) && want.size() == got.size();
-    for (std::size_t k = 0; ok && k < want.size(); ++k) ok = same(want[k], got[k], rel, signed_zero);
-    if (!ok) out += op + " " + what + ": torch " + show(want) + "| chainrule " + show(got) + "\n";
+    const std::vector<double> want = nan_numbers(want_j), got = test::values(got_t);
+    bool ok = got_t.shape() == nan_shape_of(want_j) && want.size() == got.size();
+    for (std::size_t k = 0; ok && k < want.size(); ++k) ok = nan_same(want[k], got[k], rel, signed_zero);
+    if (!ok) out += op + " " + what + ": torch " + nan_show(want) + "| chainrule " + nan_show(got) + "\n";
   };
   compare("value", c["value"], y, true);
   if (y.requires_grad()) sum(y).backward();
@@ -150,7 +150,7 @@ TEST_CASE("nan: every op keeps torch's NaN, infinities and signed zeros, value a
         numbers_checked += c["value"]["data"].size();
         for (const auto& g : c["grads"])
           if (!g.is_null()) numbers_checked += g["data"].size();
-        const std::string diff = run_case(op, c, dtype, rel);
+        const std::string diff = nan_run_case(op, c, dtype, rel);
         INFO(name, ": ", diff);
         CHECK(diff.empty());
       }
