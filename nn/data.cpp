@@ -16,6 +16,8 @@
 
 #include <zlib.h>
 
+#include "autograd/files.hpp"
+
 namespace chainrule::nn {
 
 namespace fs = std::filesystem;
@@ -369,11 +371,17 @@ CsvData read_csv(const std::string& path, const CsvOptions& opt) {
                                 "use label_index");
   std::error_code ec;
   if (!fs::exists(path, ec)) throw std::runtime_error("read_csv: cannot open " + path + ": no such file");
-  if (fs::is_directory(path, ec)) throw std::runtime_error("read_csv: cannot open " + path + ": it is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("read_csv: cannot open " + path + " for reading");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw std::runtime_error("read_csv: error while reading " + path);
+  std::string text;
+  {
+    const int fd = files::open_regular(path, "read_csv: ");  // a FIFO or a device is refused, never waited on
+    char buf[1 << 16];
+    ssize_t got = 0;
+    while ((got = ::read(fd, buf, sizeof buf)) > 0 || (got < 0 && errno == EINTR))
+      if (got > 0) text.append(buf, std::size_t(got));
+    const int err = errno;
+    ::close(fd);
+    if (got < 0) throw std::runtime_error("read_csv: error while reading " + path + ": " + std::strerror(err));
+  }
 
   std::string_view rest(text);
   if (rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);  // UTF-8 byte order mark (Excel)
@@ -473,10 +481,12 @@ std::vector<unsigned char> read_maybe_gzip(const std::string& path, const char* 
                                            std::size_t (*wanted)(const std::vector<unsigned char>&)) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw std::runtime_error(std::string(who) + ": cannot open " + path + ": no such file");
-  if (fs::is_directory(path, ec))
-    throw std::runtime_error(std::string(who) + ": cannot open " + path + ": it is a directory");
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw std::runtime_error(std::string(who) + ": cannot open " + path + " for reading");
+  const int fd = files::open_regular(path, std::string(who) + ": ");  // FIFOs, devices, directories: refused
+  gzFile f = gzdopen(fd, "rb");  // owns fd from here
+  if (!f) {
+    ::close(fd);
+    throw std::runtime_error(std::string(who) + ": cannot open " + path + " for reading");
+  }
   gzbuffer(f, 1 << 17);
   std::vector<unsigned char> bytes;
   constexpr unsigned kChunk = 1 << 20;

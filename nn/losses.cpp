@@ -142,7 +142,12 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Reduction r) {
           << "))";
         throw std::invalid_argument(s.str());
       }
-      labels[i] = static_cast<std::size_t>(std::min(v, double(c)));  // ≥ C stays ≥ C: reported by the label form
+      if (v >= double(c)) {  // here, not in the label form: a size_t would have to cap 1e20, and name the cap
+        std::ostringstream s;
+        s << "cross_entropy: label " << v << " at row " << i << " is out of range for C = " << c << " classes";
+        throw std::out_of_range(s.str());
+      }
+      labels[i] = static_cast<std::size_t>(v);
     }
   });
   return cross_entropy(logits, labels, r);

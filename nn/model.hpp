@@ -22,6 +22,7 @@
 #include "nn/losses.hpp"
 #include "nn/metrics.hpp"
 #include "nn/penalties.hpp"
+#include "nn/serialize.hpp"
 #include "optim/optimizer.hpp"
 
 namespace chainrule::nn {
@@ -85,7 +86,7 @@ class Model {
   /// architecture, compile settings and a format version (JSON). Written atomically: a failed save leaves the
   /// previous file intact.
   void save(const std::string& path) const;
-  static Model load(const std::string& path);
+  static Model load(const std::string& path, const LoadOptions& options = {});
 
   Sequential& net() { return *net_; }
   const Sequential& net() const { return *net_; }

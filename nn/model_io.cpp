@@ -164,9 +164,10 @@ void Model::save(const std::string& path) const {
   save_safetensors(path, tensors, {{"chainrule", meta.dump()}});
 }
 
-Model Model::load(const std::string& path) {
+Model Model::load(const std::string& path, const LoadOptions& options) {
   Metadata md;
   NamedTensors tensors = load_safetensors(path, &md);
+  check_finite(path, tensors, options);  // NaN weights or optimizer state cannot train
   auto fail = [&](const std::string& why) { return std::runtime_error(path + ": " + why); };
   Dtype dt = kFloat32;
   json meta = read_description(md, path, dt);

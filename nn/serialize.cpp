@@ -1,6 +1,7 @@
 #include "nn/serialize.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,14 +9,18 @@
 #include <cstdint>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "autograd/files.hpp"
 
 // The data section holds little-endian values, which a little-endian host writes and reads as they are in memory.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "chainrule's safetensors I/O assumes a little-endian host");
@@ -70,6 +75,32 @@ struct Chunk {
   std::size_t size;
 };
 
+// Removes `<path>.tmp.<pid>.<n>` files that a save by a process no longer running left behind (killed mid-save):
+// kill(pid, 0) failing with ESRCH says no process has that id. A live process's temporary, this one's included, is
+// never touched (a reused id only keeps a stale file longer). Best effort: a save does not fail over this.
+void remove_stale_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  fs::directory_iterator it(target.parent_path().empty() ? fs::path(".") : target.parent_path(), ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = name.substr(prefix.size());  // "<pid>.<n>"
+    const auto dot = rest.find('.');
+    const auto digits = [](const std::string& d) {
+      return !d.empty() && d.size() < 10 && std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (dot == std::string::npos || !digits(rest.substr(0, dot)) || !digits(rest.substr(dot + 1))) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dot)));
+    if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) {
+      std::error_code ignored;
+      fs::remove(it->path(), ignored);
+    }
+  }
+}
+
 // Writes the chunks to a fresh temporary file next to `path`, makes it durable, then renames it over `path`.
 // rename() within one directory is atomic on POSIX: readers see the old file or the new one, never a mix.
 void write_atomic(const std::string& path, const std::vector<Chunk>& chunks) {
@@ -78,6 +109,8 @@ void write_atomic(const std::string& path, const std::vector<Chunk>& chunks) {
     throw std::runtime_error(path + ": save failed at " + io_testing::write_stage_name(s) + ": " + std::strerror(err));
   };
 
+  files::check_save_target(path);  // a FIFO, socket, device or directory is never replaced
+  remove_stale_temporaries(path);
   std::string tmp;
   int fd = -1;
   if (injected(WriteStage::Open)) refuse(WriteStage::Open, errno);
@@ -143,9 +176,7 @@ std::size_t read_fully(int fd, void* buf, std::size_t n, const std::string& path
 // Owns a file descriptor opened for reading.
 class InputFile {
  public:
-  explicit InputFile(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-    if (fd_ < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  }
+  explicit InputFile(const std::string& path) : fd_(files::open_regular(path)) {}  // FIFOs, devices: refused
   ~InputFile() { ::close(fd_); }
   InputFile(const InputFile&) = delete;
   InputFile& operator=(const InputFile&) = delete;
@@ -318,7 +349,6 @@ NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
   InputFile file(path);
   struct stat st {};
   if (::fstat(file.fd(), &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
   const auto file_bytes = static_cast<std::uint64_t>(st.st_size);
   const auto truncated = [&] { fail(path, "file ended while reading (was it changed during the load?)"); };
 
@@ -387,6 +417,20 @@ NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
   }
   if (metadata != nullptr) *metadata = std::move(meta);
   return out;
+}
+
+void check_finite(const std::string& path, const NamedTensors& tensors, const LoadOptions& o) {
+  if (o.allow_non_finite) return;
+  for (const auto& [name, t] : tensors)
+    detail::dispatch(t.dtype(), [&, &name = name, &t = t](auto tag) {
+      const auto& a = t.template data<decltype(tag)>();
+      const auto bad = std::find_if(a.begin(), a.end(), [](auto v) { return !std::isfinite(v); });
+      if (bad == a.end()) return;
+      std::ostringstream s;
+      s << "tensor '" << name << "' holds a non-finite value (" << *bad << " at element " << (bad - a.begin())
+        << "); set LoadOptions::allow_non_finite to load it anyway";
+      fail(path, s.str());
+    });
 }
 
 void save_text_atomic(const std::string& path, const std::string& text) {

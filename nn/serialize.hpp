@@ -46,6 +46,20 @@ void save_text_atomic(const std::string& path, const std::string& text);
 /// The whole file as a string; std::runtime_error "<path>: cannot read: <errno text>" on failure.
 std::string read_text_file(const std::string& path);
 
+// Every reader here refuses a path that is not a regular file (FIFO, socket, device, directory) with
+// "<path>: is a FIFO, not a regular file" before reading a byte, and never blocks on it; every save refuses such a
+// target ("<path>: cannot save over a FIFO (not a regular file)") and first removes the "<path>.tmp.<pid>.<n>"
+// files that saves of the same target by processes no longer running left behind (never a live process's).
+
+/// What Model::load accepts beyond a well-formed file.
+struct LoadOptions {
+  bool allow_non_finite = false;  ///< load weights holding NaN or ±inf (refused by default: they cannot train)
+};
+
+/// Throws std::runtime_error "<path>: tensor '<name>' holds a non-finite value (<v> at element <k>) ..." for the
+/// first tensor holding NaN or ±inf, unless o.allow_non_finite.
+void check_finite(const std::string& path, const NamedTensors& tensors, const LoadOptions& o = {});
+
 // Test hooks; a namespace of their own, because an nn::detail would hide chainrule::detail in nn's sources.
 namespace io_testing {
 /// The steps of an atomic save, in order.

@@ -7,7 +7,7 @@
 namespace chainrule::optim {
 
 Adadelta::Adadelta(std::vector<Tensor> params, Options o)
-    : Optimizer(std::move(params), o.lr, "Adadelta", {{"step", true}, {"square_avg"}, {"acc_delta"}}), opt_(o) {
+    : Optimizer(std::move(params), o.lr, "Adadelta", {{"step", true}, {"square_avg", false, true}, {"acc_delta", false, true}}), opt_(o) {
   check_option(o.rho >= 0 && o.rho <= 1, "rho", "in [0, 1]", o.rho);
   check_option(o.eps >= 0 && std::isfinite(o.eps), "eps", ">= 0", o.eps);
   check_option(o.weight_decay >= 0 && std::isfinite(o.weight_decay), "weight_decay", ">= 0", o.weight_decay);

@@ -8,7 +8,7 @@
 namespace chainrule::optim {
 
 Adagrad::Adagrad(std::vector<Tensor> params, Options o)
-    : Optimizer(std::move(params), o.lr, "Adagrad", {{"step", true}, {"sum"}}), opt_(o) {
+    : Optimizer(std::move(params), o.lr, "Adagrad", {{"step", true}, {"sum", false, true}}), opt_(o) {
   check_option(o.lr_decay >= 0 && std::isfinite(o.lr_decay), "lr_decay", ">= 0", o.lr_decay);
   check_option(o.initial_accumulator_value >= 0 && std::isfinite(o.initial_accumulator_value),
                "initial_accumulator_value", ">= 0", o.initial_accumulator_value);

@@ -9,8 +9,8 @@ namespace chainrule::optim {
 
 namespace {
 std::vector<Optimizer::Slot> slots(const Adam::Options& o) {
-  std::vector<Optimizer::Slot> s{{"step", true}, {"exp_avg"}, {"exp_avg_sq"}};
-  if (o.amsgrad) s.push_back({"max_exp_avg_sq"});
+  std::vector<Optimizer::Slot> s{{"step", true}, {"exp_avg"}, {"exp_avg_sq", false, true}};
+  if (o.amsgrad) s.push_back({"max_exp_avg_sq", false, true});
   return s;
 }
 }  // namespace

@@ -94,6 +94,16 @@ void Optimizer::load_state(const NamedTensors& state) {
         throw std::invalid_argument(where + "'" + key + "' is a step count of " + format_number(steps) +
                                     ", not a whole number >= 0");
     }
+    // State no run can reach is refused: it would turn the next step's weights into NaN, silently.
+    const std::vector<double> v = detail::dispatch(value.dtype(), [&](auto tag) {
+      const auto& a = value.data<decltype(tag)>();
+      return std::vector<double>(a.begin(), a.end());
+    });
+    for (std::size_t e = 0; e < v.size(); ++e)
+      if (!std::isfinite(v[e]) || (slots_[k].non_negative && v[e] < 0))
+        throw std::invalid_argument(where + "'" + key + "' holds " + format_number(v[e]) + " at element " +
+                                    std::to_string(e) + (std::isfinite(v[e]) ? ", but a sum of squares is >= 0"
+                                                                             : ", not a finite number"));
     loaded[i][k] = value.detach();  // a copy: later steps leave the caller's tensors alone
   }
   for (std::size_t i = 0; i < params_.size(); ++i) {

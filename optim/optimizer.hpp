@@ -23,6 +23,7 @@ class Optimizer {
   struct Slot {
     std::string name;
     bool counter = false;
+    bool non_negative = false;  // a running sum or average of squares: a negative value cannot have been reached
   };
 
   Optimizer(const Optimizer&) = delete;

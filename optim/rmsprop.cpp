@@ -8,7 +8,7 @@ namespace chainrule::optim {
 
 namespace {
 std::vector<Optimizer::Slot> slots(const RMSprop::Options& o) {
-  std::vector<Optimizer::Slot> s{{"step", true}, {"square_avg"}};
+  std::vector<Optimizer::Slot> s{{"step", true}, {"square_avg", false, true}};
   if (o.momentum > 0) s.push_back({"momentum_buffer"});
   if (o.centered) s.push_back({"grad_avg"});
   return s;

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "autograd/files.hpp"
 #include "autograd/function.hpp"
 
 namespace chainrule {
@@ -526,6 +527,7 @@ std::string to_dot(const Tensor& root, const DotOptions& o) {
 }
 
 void write_dot(const std::string& path, const Tensor& root, const DotOptions& o) {
+  files::check_save_target(path, "write_dot: ");  // never replace a FIFO, a device or a directory
   const std::string text = to_dot(root, o), tmp = path + ".tmp";
   auto fail = [&](const char* what) {
     const std::string why = std::strerror(errno);

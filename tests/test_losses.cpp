@@ -199,6 +199,13 @@ TEST_CASE("losses: cross-entropy errors name the label, row and classes") {
         "cross_entropy: label 7 at row 2 is out of range for C = 5 classes");
   CHECK(message([&] { cross_entropy(z, tensor({0.0, 1.0, 2.0, 5.0})); }) ==
         "cross_entropy: label 5 at row 3 is out of range for C = 5 classes");
+  // the label as given, not capped at C (a cap once made both of these "label 5")
+  CHECK(message([&] { cross_entropy(z, tensor({0.0, 1.0, 9.0, 2.0})); }) ==
+        "cross_entropy: label 9 at row 2 is out of range for C = 5 classes");
+  CHECK(message([&] { cross_entropy(z, tensor({0.0, 1e20, 2.0, 3.0})); }) ==
+        "cross_entropy: label 1e+20 at row 1 is out of range for C = 5 classes");
+  CHECK(message([&] { loss_by_name("sparse_categorical_crossentropy")(z, tensor({{7.0}, {0.0}, {0.0}, {0.0}})); }) ==
+        "cross_entropy: label 7 at row 0 is out of range for C = 5 classes");
   CHECK(message([&] { cross_entropy(z, tensor({0.0, 1.5, 2.0, 3.0})); }) ==
         "cross_entropy: target 1.5 at row 1 is not a class index (an integer in [0, 5))");
   CHECK(message([&] { cross_entropy(z, tensor({0.0, -1.0, 2.0, 3.0})); }) ==

@@ -333,7 +333,7 @@ TEST_CASE("model: history exports to CSV") {
 
 TEST_CASE("model: one epoch on a Fashion-MNIST slice learns (when the data is installed)") {
   if (!fs::is_directory(nn::kFashionMnistDir)) {
-    MESSAGE("skipped: " << nn::kFashionMnistDir << " is absent (Debian package dataset-fashion-mnist)");
+    MESSAGE("CHAINRULE_TEST_SKIPPED: " << nn::kFashionMnistDir << " is absent (Debian package dataset-fashion-mnist)");
     return;
   }
   const nn::Dataset test = nn::load_fashion_mnist(nn::kFashionMnistDir, false);  // 10,000 images: quick to load

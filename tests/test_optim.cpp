@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -398,6 +399,19 @@ TEST_CASE("optim: trajectories of the seven optimizers match torch 1.13 (float64
     check_trajectory(ref, run, run["trajectory"]);
   }
   CHECK(ref["optimizers"].size() == 7);
+}
+
+TEST_CASE("optim: trajectories with weight_decay = 0.1 match torch 1.13 for every optimizer (float64, 1e-12)") {
+  const json ref = load_reference();
+  std::set<std::string> types;
+  for (const auto& [name, run] : ref["weight_decay"].items()) {
+    CAPTURE(name);
+    REQUIRE(run["hyperparams"]["weight_decay"] == 0.1);
+    check_trajectory(ref, run, run["trajectory"]);
+    types.insert(run["type"].get<std::string>());
+  }
+  CHECK(ref["weight_decay"].size() == 9);  // sgd, momentum, nesterov, adagrad, adadelta, rmsprop (+ centred), adam
+  CHECK(types == std::set<std::string>{"Adadelta", "Adagrad", "Adam", "RMSprop", "SGD"});  // (+ amsgrad)
 }
 
 TEST_CASE("optim: L1, L2 and elastic-net penalised trajectories match torch 1.13 (float64, 1e-12 relative)") {

@@ -143,7 +143,7 @@ TEST_CASE("serialize: metadata round-trips, a JSON document fits in one value") 
 TEST_CASE("serialize: Python reads our file, and we read a file Python wrote (numpy + json)") {
   const std::string py = python_with_numpy();
   if (py.empty()) {
-    MESSAGE("skipped: no python3 with numpy on this machine");
+    MESSAGE("CHAINRULE_TEST_SKIPPED: no python3 with numpy on this machine");
     return;
   }
   const std::string script = std::string(CHAINRULE_TEST_DATA) + "/check_safetensors.py";
@@ -195,7 +195,7 @@ TEST_CASE("serialize: missing, unreadable and too-short files throw naming the f
   const std::string missing = dir / "missing.safetensors";
   CHECK_THROWS_WITH_AS(load_safetensors(missing), (missing + ": cannot open: No such file or directory").c_str(),
                        std::runtime_error);
-  CHECK_THROWS_WITH_AS(load_safetensors(dir / ""), (dir / "" + ": not a regular file").c_str(), std::runtime_error);
+  CHECK_THROWS_WITH_AS(load_safetensors(dir / ""), (dir / "" + ": is a directory, not a regular file").c_str(), std::runtime_error);
   write_bytes(dir / "short", std::string("\x08\0\0", 3));
   CHECK_THROWS_WITH_AS(load_safetensors(dir / "short"),
                        (dir / "short" + ": file has 3 bytes, too few for the 8-byte header length").c_str(),
@@ -299,6 +299,15 @@ TEST_CASE("serialize: a header that lies is refused with a message naming the fi
        "bytes [16, 32] of the data section belong to no tensor"},
       {"{" + f32("a", "[8]", "[0,32]") + "}", d64, "bytes [32, 64] of the data section belong to no tensor"},
       {"{}", d64, "bytes [0, 64] of the data section belong to no tensor"},
+      // off by one byte: each of these once loaded the wrong numbers silently when only 16-byte gaps were tested
+      {"{" + f32("a", "[8]", "[0,32]") + "," + f32("b", "[7]", "[33,61]") + "," + f32("c", "[0]", "[64,64]") + "}",
+       d64, "bytes [32, 33] of the data section belong to no tensor"},
+      {"{" + f32("a", "[8]", "[0,32]") + "," + f32("b", "[8]", "[31,63]") + "}", d64,
+       "tensor 'b': data_offsets [31, 63] overlap tensor 'a' [0, 32]"},
+      {"{" + f32("a", "[8]", "[1,33]") + "," + f32("b", "[8]", "[33,65]") + "}", d64 + '\0',
+       "bytes [0, 1] of the data section belong to no tensor"},
+      {"{" + f32("a", "[8]", "[0,32]") + "," + f32("b", "[8]", "[32,64]") + "}", d64 + '\0',
+       "bytes [64, 65] of the data section belong to no tensor"},
       // metadata
       {R"({"__metadata__":["format","pt"]})", "", "__metadata__ is not a JSON object"},
       {R"({"__metadata__":{"epochs":10}})", "", "__metadata__ value of 'epochs' is not a string"},
@@ -399,7 +408,7 @@ TEST_CASE("serialize: a save that the file system refuses names the path and err
                        (path + ": save failed at open: No such file or directory").c_str(), std::runtime_error);
   fs::create_directory(dir / "a_directory");  // rename() cannot replace a directory with a file
   CHECK_THROWS_WITH_AS(save_safetensors(dir / "a_directory", small_tensors()),
-                       (dir / "a_directory" + ": save failed at rename: Is a directory").c_str(), std::runtime_error);
+                       (dir / "a_directory" + ": cannot save over a directory (not a regular file)").c_str(), std::runtime_error);
   CHECK(dir.files() == std::vector<std::string>{"a_directory"});
 }
 
@@ -422,7 +431,7 @@ TEST_CASE("serialize: save_json_atomic and save_text_atomic write text that read
   CHECK(read_text_file(path) == "1" + big);
   CHECK_THROWS_WITH_AS(read_text_file(dir / "missing.json"),
                        (dir / "missing.json" + ": cannot open: No such file or directory").c_str(), std::runtime_error);
-  CHECK_THROWS_WITH_AS(read_text_file(dir / ""), (dir / "" + ": cannot read: Is a directory").c_str(),
+  CHECK_THROWS_WITH_AS(read_text_file(dir / ""), (dir / "" + ": is a directory, not a regular file").c_str(),
                        std::runtime_error);
   CHECK(dir.files() == std::vector<std::string>{"config.json"});
 }

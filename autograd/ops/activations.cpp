@@ -42,10 +42,10 @@ Tensor tanh(const Tensor& x) {
   return unary("tanh", x, [](auto x) { return std::tanh(x); }, [](auto g, auto, auto y) { return g * (1 - y * y); });
 }
 
-// y = max(x, 0)          ∂x = g·[x > 0]      NOTE: subgradient 0 at x = 0, as torch
+// y = max(x, 0)          ∂x = g·[x > 0]      NOTE: subgradient 0 at x = 0; NaN gives NaN with ∂x = g, as torch
 Tensor relu(const Tensor& x) {
-  return unary("relu", x, [](auto x) { return x > 0 ? x : decltype(x)(0); },
-               [](auto g, auto x, auto) { return math::select(x > 0, g, math::zero(g)); });
+  return unary("relu", x, [](auto x) { return x < 0 ? decltype(x)(0) : x; },
+               [](auto g, auto x, auto) { return math::select(x <= 0, math::zero(g), g); });
 }
 
 // y = x > 0 ? x : s·x    ∂x = g·(x > 0 ? 1 : s)      (slope s at x = 0, as torch)

@@ -47,12 +47,16 @@ Tensor neg(const Tensor& x) {
   return unary("neg", x, [](auto x) { return -x; }, [](auto g, auto, auto) { return -g; });
 }
 
-// y = a^b                ∂a = g ⊙ b·a^(b−1)      ∂b = g ⊙ y·ln a   NOTE: ∂b = 0 where a = 0, as torch
+// y = a^b                ∂a = g ⊙ b·a^(b−1)      ∂b = g ⊙ y·ln a   NOTE: as torch, ∂a = 0 where b = 0 (even
+//                        at a = 0 or NaN), and ∂b = 0 where a = 0 and b ≥ 0 (ln 0 = −∞ counts for b < 0)
 Tensor pow(const Tensor& a, const Tensor& b) {
   return binary("pow", a, b, [](auto a, auto b) { return std::pow(a, b); },
-                [](auto g, auto a, auto b, auto) { return g * b * math::pow(a, b - 1); },
-                [](auto g, auto a, auto, auto y) {
-                  return math::select(math::equal(a, math::zero(a)), math::zero(g), g * y * math::log(a));
+                [](auto g, auto a, auto b, auto) {
+                  return math::select(math::equal(b, math::zero(b)), math::zero(g), g * b * math::pow(a, b - 1));
+                },
+                [](auto g, auto a, auto b, auto y) {
+                  const auto d = g * y * math::log(a);  // ln 0 = −∞ counts for b < 0 only
+                  return math::select(math::equal(a, math::zero(a)), math::select(b >= 0, math::zero(g), d), d);
                 });
 }
 
@@ -101,25 +105,27 @@ Tensor cos(const Tensor& x) {
   return unary("cos", x, [](auto x) { return std::cos(x); }, [](auto g, auto x, auto) { return -g * math::sin(x); });
 }
 
-// y = max(a, b)          ∂a = g·[a>b] + ½g·[a=b]     ∂b = g·[b>a] + ½g·[a=b]   NOTE: ties split, as torch
+// y = max(a, b)          ∂a = g·[¬(a<b)], ½g at a=b     ∂b = g·[¬(b<a)], ½g at a=b   NOTE: ties split, as torch;
+//                        a NaN on either side gives y = NaN, and both sides get g (torch's where + masked_fill);
+//                        max(0, −0) = −0 and max(−0, 0) = 0: b at a tie, as torch
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  return binary("maximum", a, b, [](auto a, auto b) { return a < b ? b : a; },
+  return binary("maximum", a, b, [](auto a, auto b) { return a != a ? a : b != b ? b : a > b ? a : b; },
                 [](auto g, auto a, auto b, auto) {
-                  return math::select(a > b, g, math::select(math::equal(a, b), g / 2, math::zero(g)));
+                  return math::select(a < b, math::zero(g), math::select(math::equal(a, b), g / 2, g));
                 },
                 [](auto g, auto a, auto b, auto) {
-                  return math::select(b > a, g, math::select(math::equal(a, b), g / 2, math::zero(g)));
+                  return math::select(b < a, math::zero(g), math::select(math::equal(a, b), g / 2, g));
                 });
 }
 
-// y = min(a, b)          ∂a = g·[a<b] + ½g·[a=b]     ∂b = g·[b<a] + ½g·[a=b]
+// y = min(a, b)          ∂a = g·[¬(a>b)], ½g at a=b     ∂b = g·[¬(b>a)], ½g at a=b   (NaN as in maximum)
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  return binary("minimum", a, b, [](auto a, auto b) { return b < a ? b : a; },
+  return binary("minimum", a, b, [](auto a, auto b) { return a != a ? a : b != b ? b : a < b ? a : b; },
                 [](auto g, auto a, auto b, auto) {
-                  return math::select(a < b, g, math::select(math::equal(a, b), g / 2, math::zero(g)));
+                  return math::select(a > b, math::zero(g), math::select(math::equal(a, b), g / 2, g));
                 },
                 [](auto g, auto a, auto b, auto) {
-                  return math::select(b < a, g, math::select(math::equal(a, b), g / 2, math::zero(g)));
+                  return math::select(b > a, math::zero(g), math::select(math::equal(a, b), g / 2, g));
                 });
 }
 

@@ -1,5 +1,6 @@
 // Reductions: sum, mean (composite), max, over all axes or given ones.
 #include <algorithm>
+#include <limits>
 
 #include <xtensor/xreducer.hpp>
 #include <xtensor/xstrided_view.hpp>
@@ -71,14 +72,19 @@ Tensor mean(const Tensor& x, std::vector<long> axes, bool keepdims) {
 }
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 
-// y = max_axes x         ∂x = g·[x = y] / #ties    NOTE: ties share the gradient equally (torch's amax)
+// y = max_axes x         ∂x = g·[x = y] / #ties    NOTE: ties share the gradient equally (torch's amax);
+//                        a line holding NaN has max NaN and ∂x = 0/0 = NaN on the whole line, as torch's amax
 Tensor max(const Tensor& x, std::vector<long> axes, bool keepdims) {
   Reduction r = plan("max", x, axes, keepdims);
   if (r.count == 0 || x.numel() == 0)
     throw std::invalid_argument("max: reducing " + shape_str(x.shape()) + " over an empty axis");
   return detail::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    Array<T> y = xt::amax(x.data<T>(), r.axes, xt::keep_dims | xt::evaluation_strategy::immediate);
+    // Not xt::amax: it starts from lowest() (a line of −inf gave −1.8e308) and keeps whichever of a NaN and a
+    // larger value it meets first. Here a line's max starts at −inf and a NaN anywhere makes it NaN, as torch.
+    const auto nan_max = [](T m, T v) { return m != m || v < m ? m : v; };
+    Array<T> y = xt::reduce(xt::make_xreducer_functor(nan_max, xt::const_value<T>(-std::numeric_limits<T>::infinity())),
+                            x.data<T>(), r.axes, xt::keep_dims | xt::evaluation_strategy::immediate);
     y.reshape(r.out);
     return record<T>("max", std::move(y), {x},
                      [kept = r.kept, axes = r.axes](auto& d, const Array<T>& g, const auto& in, const Array<T>& y) {

@@ -7,24 +7,42 @@
 #include <filesystem>
 #include <memory>
 
+#include "examples/cli.hpp"
 #include "nn/nn.hpp"
 
 using namespace chainrule;
 
-int main() {
-  if (!std::filesystem::exists(std::string(nn::kFashionMnistDir) + "/train-images-idx3-ubyte.gz")) {
-    std::fprintf(stderr, "Fashion-MNIST not found in %s: apt-get install dataset-fashion-mnist\n",
-                 nn::kFashionMnistDir);
+int main(int argc, char** argv) {
+  CLI::App app{"Model capacity: grow the network while the validation loss improves", "capacity"};
+  std::size_t limit = 6000, epochs = 30, batch_size = 64;
+  int patience = 2;
+  double validation_split = 0.3;
+  std::string dir = nn::kFashionMnistDir;
+  app.add_option("--limit", limit, "use the first N training images")
+      ->check(CLI::Range(std::size_t{10}, std::size_t{60000}))->capture_default_str();
+  app.add_option("--epochs", epochs, "most epochs per candidate")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))->capture_default_str();
+  app.add_option("--batch-size", batch_size, "mini-batch size")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{60000}))->capture_default_str();
+  app.add_option("--patience", patience, "EarlyStopping's patience")->check(CLI::Range(0, 1000))->capture_default_str();
+  app.add_option("--validation-split", validation_split, "held-out fraction of the N images")
+      ->check(examples::fraction_below_one())->capture_default_str();
+  app.add_option("--data-dir", dir, "directory of the IDX files")->capture_default_str();
+  if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
+  if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz") &&
+      !std::filesystem::exists(dir + "/train-images-idx3-ubyte")) {
+    std::fprintf(stderr, "capacity: Fashion-MNIST not found in %s: apt-get install dataset-fashion-mnist\n",
+                 dir.c_str());
     return 1;
   }
-  const nn::Dataset data = nn::load_fashion_mnist().slice(0, 6000);  // 4200 to train, the last 1800 to validate
-  const nn::Dataset test = nn::load_fashion_mnist(nn::kFashionMnistDir, false);
+  const nn::Dataset data = nn::load_fashion_mnist(dir).slice(0, limit);  // the last fraction validates
+  const nn::Dataset test = nn::load_fashion_mnist(dir, false);
 
   struct Candidate { std::size_t layers, nodes; };  // hidden layers, nodes per layer: smallest first
   const std::vector<Candidate> ladder = {{1, 16}, {1, 64}, {1, 256}, {2, 256}, {3, 256}};
 
-  std::printf("Fashion-MNIST, 6000 images, validation_split 0.3; Adam, batch 64, up to 30 epochs, "
-              "EarlyStopping(patience=2)\n\n");
+  std::printf("Fashion-MNIST, %zu images, validation_split %g; Adam, batch %zu, up to %zu epochs, "
+              "EarlyStopping(patience=%d)\n\n", limit, validation_split, batch_size, epochs, patience);
   std::printf("%6s %6s %9s %7s %5s %9s %8s   %s\n", "hidden", "nodes", "params", "epochs", "best", "val_loss",
               "val_acc", "next step");
   double best_loss = INFINITY;
@@ -40,10 +58,11 @@ int main() {
     model->compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
 
     nn::EarlyStopping::Options eo;
-    eo.patience = 2, eo.restore_best_weights = true;  // monitor val_loss
+    eo.patience = patience, eo.restore_best_weights = true;  // monitor val_loss
     auto stopper = std::make_shared<nn::EarlyStopping>(eo);
     nn::FitOptions fo;
-    fo.epochs = 30, fo.batch_size = 64, fo.validation_split = 0.3, fo.verbose = 0, fo.callbacks = {stopper};
+    fo.epochs = epochs, fo.batch_size = batch_size, fo.validation_split = validation_split, fo.verbose = 0;
+    fo.callbacks = {stopper};
     nn::History h = model->fit(data.x(), data.y(), fo);
     const double val_loss = h["val_loss"][stopper->best_epoch() - 1];
     const double val_acc = h["val_accuracy"][stopper->best_epoch() - 1];

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "autograd/autograd.hpp"
+#include "examples/cli.hpp"
 
 using namespace chainrule;
 
@@ -13,7 +14,10 @@ void show(const Tensor& t) { std::printf("  %-5s = %9.4f   dL/d%-4s = %9.4f\n", 
                                          t.label().c_str(), t.grad().defined() ? t.grad().item() : 0.0); }
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  CLI::App app{"The chain rule at work on two small graphs: every forward value and gradient printed", "chain_rule"};
+  if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
+
   std::printf("Backpropagation, the course's example: inputs (0, 1), hidden ReLU nodes, output weights 1 and 2\n");
   Tensor x1 = tensor(0.0, kFloat64), x2 = tensor(1.0, kFloat64);
   Tensor w3 = scalar(0, "w3"), w4 = scalar(1, "w4"), w5 = scalar(2, "w5"), w6 = scalar(3, "w6");

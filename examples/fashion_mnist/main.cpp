@@ -4,6 +4,7 @@
 //   build/examples/fashion_mnist                      # the full recipe
 //   build/examples/fashion_mnist --limit 5000 --epochs 3 --threads 1 --validation-split 0.1 --standardize
 //   mpirun -np 2 build/examples/fashion_mnist --distributed --threads 1   # data-parallel over MPI (README)
+//   build/examples/fashion_mnist --dtype float64 --out run1    # float64; model and history saved in run1/
 // The last line is machine-readable: result: test_accuracy=0.8812 seconds_per_epoch=0.84 epochs=10
 #include <CLI/CLI.hpp>
 
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "examples/cli.hpp"
 #include "nn/nn.hpp"
 #ifdef CHAINRULE_HAVE_MPI
 #include "nn/distributed.hpp"
@@ -21,27 +23,34 @@ extern "C" void openblas_set_num_threads(int);  // OpenBLAS' own call (cblas.h d
 using namespace chainrule;
 
 int main(int argc, char** argv) {
-  CLI::App app{"Fashion-MNIST with a 784-128-64-10 ReLU network"};
+  CLI::App app{"Fashion-MNIST with a 784-128-64-10 ReLU network", "fashion_mnist"};
   std::size_t epochs = 10, batch_size = 64, limit = 0;
   double lr = 1e-3, validation_split = 0;
   std::uint64_t seed = 0;
   bool standardize = false, distributed = false;
   int threads = 0, verbose = 1;
-  std::string save, dir = nn::kFashionMnistDir;
-  app.add_option("--epochs", epochs, "training epochs")->capture_default_str();
-  app.add_option("--batch-size", batch_size, "mini-batch size")->capture_default_str();
-  app.add_option("--lr", lr, "Adam's learning rate")->capture_default_str();
+  std::string save, out, dtype = "float32", dir = nn::kFashionMnistDir;
+  app.add_option("--epochs", epochs, "training epochs")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
+  app.add_option("--batch-size", batch_size, "mini-batch size")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{60000}))->capture_default_str();
+  app.add_option("--lr", lr, "Adam's learning rate")->check(examples::positive())->capture_default_str();
+  app.add_option("--dtype", dtype, "float32 or float64 (weights, data and arithmetic)")
+      ->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
   app.add_option("--seed", seed, "seed of the initial weights and of the shuffles")->capture_default_str();
   app.add_flag("--standardize", standardize, "StandardScaler fit on the training pixels (after /255)");
-  app.add_option("--validation-split", validation_split, "hold out the last fraction of the training set");
+  app.add_option("--validation-split", validation_split, "hold out the last fraction of the training set")
+      ->check(examples::fraction_below_one());
   app.add_option("--save", save, "save the trained model (safetensors) to this path");
-  app.add_option("--threads", threads, "OpenBLAS threads (default: OpenBLAS decides)");
-  app.add_option("--limit", limit, "train on the first N images only");
+  app.add_option("--out", out, "write model.safetensors and history.csv into this folder (created if absent)");
+  app.add_option("--threads", threads, "OpenBLAS threads (default: OpenBLAS decides)")->check(CLI::Range(0, 1024));
+  app.add_option("--limit", limit, "train on the first N images only (0: all)");
   app.add_option("--data-dir", dir, "directory of the IDX files")->capture_default_str();
   app.add_option("--verbose", verbose, "fit's verbose: 0 silent, 1 progress bar, 2 one line per epoch")
-      ->capture_default_str();
+      ->check(CLI::Range(0, 2))->capture_default_str();
   app.add_flag("--distributed", distributed, "data-parallel over MPI: run as mpirun -np P fashion_mnist --distributed");
-  CLI11_PARSE(app, argc, argv);
+  if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
+  const Dtype dt = dtype == "float64" ? kFloat64 : kFloat32;
 
   // Data-parallel: every rank loads the data and builds the model; fit shards the batches, and only rank 0 prints.
   std::shared_ptr<nn::ProcessGroup> group;
@@ -66,7 +75,8 @@ int main(int argc, char** argv) {
 
   nn::Dataset train = nn::load_fashion_mnist(dir, true), test = nn::load_fashion_mnist(dir, false);  // pixels /255
   if (limit > 0 && limit < train.size()) train = train.slice(0, limit);
-  Tensor x_train = train.x(), x_test = test.x();
+  Tensor x_train = train.x().to(dt), x_test = test.x().to(dt);
+  const Tensor y_train = train.y().to(dt), y_test = test.y().to(dt);
   if (standardize) {
     nn::StandardScaler scaler;
     x_train = scaler.fit_transform(x_train);  // statistics of the training images only
@@ -82,8 +92,11 @@ int main(int argc, char** argv) {
   }
 
   manual_seed(seed);  // initial weights
+  nn::Linear::Options lo;
+  lo.dtype = dt;
   nn::Model model;
-  model.add(nn::make_dense(784, 128, "relu")).add(nn::make_dense(128, 64, "relu")).add(nn::make_dense(64, 10, "softmax"));
+  model.add(nn::make_dense(784, 128, "relu", lo)).add(nn::make_dense(128, 64, "relu", lo))
+      .add(nn::make_dense(64, 10, "softmax", lo));
   model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"}, lr);
   if (main_rank) model.summary();
 
@@ -92,12 +105,12 @@ int main(int argc, char** argv) {
   fo.verbose = verbose;
   fo.process_group = group;  // null: one process
   const auto t0 = std::chrono::steady_clock::now();
-  nn::History h = model.fit(x_train, train.y(), fo);
+  nn::History h = model.fit(x_train, y_train, fo);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double per_epoch = h.epochs ? seconds / static_cast<double>(h.epochs) : 0;
 
   if (!main_rank) return 0;  // the replicas are identical: rank 0 tests and saves
-  nn::Logs scores = model.evaluate(x_test, test.y());
+  nn::Logs scores = model.evaluate(x_test, y_test);
   std::printf("\ntest loss %.4f, test accuracy %.4f (%zu epochs, %.2f s per epoch)\n", scores["loss"],
               scores["accuracy"], h.epochs, per_epoch);
 
@@ -112,6 +125,12 @@ int main(int argc, char** argv) {
   if (!save.empty()) {
     model.save(save);
     std::printf("saved to %s\n", save.c_str());
+  }
+  if (!out.empty()) {
+    std::filesystem::create_directories(out);
+    model.save(out + "/model.safetensors");
+    h.to_csv(out + "/history.csv");
+    std::printf("wrote %s/model.safetensors and %s/history.csv\n", out.c_str(), out.c_str());
   }
   std::printf("result: test_accuracy=%.4f seconds_per_epoch=%.2f epochs=%zu\n", scores["accuracy"], per_epoch,
               h.epochs);

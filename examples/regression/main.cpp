@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "examples/cli.hpp"
 #include "nn/nn.hpp"
 
 using namespace chainrule;
@@ -40,8 +41,17 @@ std::vector<double> solve(Matrix a, std::vector<double> c) {
 double at(const Tensor& t, std::size_t i, std::size_t j = 0) { return t.data<double>()(i, j); }
 }  // namespace
 
-int main() {
-  manual_seed(42);
+int main(int argc, char** argv) {
+  CLI::App app{"Linear and logistic regression as one-layer networks", "regression"};
+  std::uint64_t seed = 42;
+  std::size_t epochs = 300;
+  double lr = 0.1;
+  app.add_option("--seed", seed, "seed of the data and the initial weights")->capture_default_str();
+  app.add_option("--epochs", epochs, "gradient-descent epochs of the linear regression")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
+  app.add_option("--lr", lr, "learning rate of the linear regression")->check(examples::positive())->capture_default_str();
+  if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
+  manual_seed(seed);
   nn::Linear::Options f64;
   f64.dtype = kFloat64;
 
@@ -64,17 +74,18 @@ int main() {
   // Gradient descent: the same model as a Dense layer, loss = mean (ŷ − y)², every step on all n rows.
   nn::Model model;
   model.add(nn::make_dense(3, 1, "linear", f64));
-  model.compile("sgd", "mse", {}, 0.1);
+  model.compile("sgd", "mse", {}, lr);
   nn::FitOptions fo;
-  fo.epochs = 300, fo.batch_size = n, fo.shuffle = false, fo.verbose = 0;
+  fo.epochs = epochs, fo.batch_size = n, fo.shuffle = false, fo.verbose = 0;
   nn::History h = model.fit(x, y, fo);
   auto& dense = model.net().at<nn::Dense>(0);
   const std::vector<double> gd = {dense.bias().data<double>()(0), at(dense.weight(), 0), at(dense.weight(), 1),
                                   at(dense.weight(), 2)};
 
   std::printf("1. Linear regression, %zu samples, y = 3 + 2 x1 - 1 x2 + 0.5 x3 + N(0, 0.3^2) noise\n", n);
-  std::printf("   MSE during gradient descent (lr 0.1, full batch):");
-  for (std::size_t e : {1, 10, 30, 100, 300}) std::printf("  epoch %zu: %.6f", e, h["loss"][e - 1]);
+  std::printf("   MSE during gradient descent (lr %g, full batch):", lr);
+  for (std::size_t e : {std::size_t{1}, std::size_t{10}, std::size_t{30}, std::size_t{100}, epochs})
+    if (e <= h["loss"].size()) std::printf("  epoch %zu: %.6f", e, h["loss"][e - 1]);
   std::printf("\n   %-26s %10s %10s %10s %10s\n", "", "b", "w1", "w2", "w3");
   std::printf("   %-26s %10.6f %10.6f %10.6f %10.6f\n", "normal equations", beta[0], beta[1], beta[2], beta[3]);
   std::printf("   %-26s %10.6f %10.6f %10.6f %10.6f\n", "gradient descent (Dense)", gd[0], gd[1], gd[2], gd[3]);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "examples/cli.hpp"
 #include "nn/nn.hpp"
 
 using namespace chainrule;
@@ -27,8 +28,19 @@ std::pair<Tensor, Tensor> noisy_moons(std::size_t n, double noise, double flip) 
 }
 }  // namespace
 
-int main() {
-  manual_seed(7);
+int main(int argc, char** argv) {
+  CLI::App app{"XOR: a perceptron cannot learn it, one hidden layer can; then early stopping", "xor"};
+  std::uint64_t seed = 7;
+  std::size_t epochs = 1000, patience = 10;
+  double lr = 0.05;
+  app.add_option("--seed", seed, "seed of the data and the initial weights")->capture_default_str();
+  app.add_option("--epochs", epochs, "Adam epochs on the four XOR cases")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str();
+  app.add_option("--lr", lr, "Adam's learning rate on XOR")->check(examples::positive())->capture_default_str();
+  app.add_option("--patience", patience, "EarlyStopping's patience in part 3")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{300}))->capture_default_str();
+  if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
+  manual_seed(seed);
   const Tensor x = tensor({{0, 0}, {0, 1}, {1, 0}, {1, 1}}), t = tensor({0, 1, 1, 0});
 
   std::printf("1. A single perceptron on XOR (targets 0 1 1 0)\n");
@@ -47,19 +59,19 @@ int main() {
   std::printf("  (never 0: it cycles forever)\n");
   nn::Model unit;
   unit.add(nn::make_dense(2, 1, "sigmoid"));
-  unit.compile("adam", "binary_crossentropy", {"accuracy"}, 0.05);
+  unit.compile("adam", "binary_crossentropy", {"accuracy"}, lr);
   nn::FitOptions fo;
-  fo.epochs = 1000, fo.batch_size = 4, fo.verbose = 0;
+  fo.epochs = epochs, fo.batch_size = 4, fo.verbose = 0;
   unit.fit(x, t, fo);
   Tensor p = unit.predict(x);
-  std::printf("   sigmoid unit, 1000 epochs of Adam on cross-entropy: outputs %.3f %.3f %.3f %.3f, accuracy %.2f\n",
-              at(p, 0), at(p, 1), at(p, 2), at(p, 3), unit.evaluate(x, t)["accuracy"]);
+  std::printf("   sigmoid unit, %zu epochs of Adam on cross-entropy: outputs %.3f %.3f %.3f %.3f, accuracy %.2f\n",
+              epochs, at(p, 0), at(p, 1), at(p, 2), at(p, 3), unit.evaluate(x, t)["accuracy"]);
   std::printf("   (the best a line can do is 0.5 everywhere: any tilt that helps one case hurts another)\n\n");
 
   std::printf("2. A 2-4-1 network: one hidden layer of 4 tanh units, sigmoid output\n");
   nn::Model mlp;
   mlp.add(nn::make_dense(2, 4, "tanh")).add(nn::make_dense(4, 1, "sigmoid"));
-  mlp.compile("adam", "binary_crossentropy", {"accuracy"}, 0.05);
+  mlp.compile("adam", "binary_crossentropy", {"accuracy"}, lr);
   mlp.fit(x, t, fo);
   p = mlp.predict(x);
   for (std::size_t i = 0; i < 4; ++i)
@@ -80,7 +92,7 @@ int main() {
   nn::Model full = make();
   nn::History hf = full.fit(x_train, y_train, fo);
   nn::EarlyStopping::Options eo;
-  eo.monitor = "val_loss", eo.patience = 10, eo.restore_best_weights = true;
+  eo.monitor = "val_loss", eo.patience = int(patience), eo.restore_best_weights = true;
   auto stopper = std::make_shared<nn::EarlyStopping>(eo);
   fo.callbacks = {stopper};
   nn::Model early = make();
@@ -88,8 +100,8 @@ int main() {
   const std::size_t best = stopper->best_epoch();
   std::printf("   without early stopping: 300 epochs, train loss %.4f, val_loss %.4f, val_accuracy %.3f\n",
               hf["loss"].back(), hf["val_loss"].back(), hf["val_accuracy"].back());
-  std::printf("   EarlyStopping(val_loss, patience 10, restore_best_weights): stopped at epoch %zu, best epoch %zu "
-              "(val_loss %.4f)\n", stopper->stopped_epoch(), best, he["val_loss"][best - 1]);
+  std::printf("   EarlyStopping(val_loss, patience %zu, restore_best_weights): stopped at epoch %zu, best epoch %zu "
+              "(val_loss %.4f)\n", patience, stopper->stopped_epoch(), best, he["val_loss"][best - 1]);
   nn::Logs restored = early.evaluate(x_val, y_val);
   std::printf("   restored model: val_loss %.4f, val_accuracy %.3f  (%s)\n", restored["loss"], restored["accuracy"],
               he.stop_reason.c_str());

@@ -15,6 +15,8 @@ optim_trajectories.json
     the step and every parameter AFTER it.
       optimizers: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam
                   (hyperparameters are stored next to each trajectory)
+      weight_decay: each of them again with weight_decay = 0.1, plus RMSprop
+                  centred with momentum and Adam with amsgrad
       penalties (SGD lr=0.1, F = mse + alpha*C, C over the two weight
                  matrices only, n = 20 weight elements):
         l1: C = sum|w|/n,  l2: C = sum w^2/(2n),
@@ -103,6 +105,13 @@ OPTIMIZERS = {
 }
 
 
+# Variants that take weight decay along another path through the update (RMSprop centred with momentum, AMSGrad).
+WEIGHT_DECAY_VARIANTS = {
+    "rmsprop": {"": {}, "_centered_momentum": dict(centered=True, momentum=0.9)},
+    "adam": {"": {}, "_amsgrad": dict(amsgrad=True)},
+}
+
+
 def run(state, X, Y, opt_cls, hyper, penalty=None):
     """5 full-batch steps; penalty(net) -> (extra loss term) or None."""
     net = make_net(state)
@@ -159,6 +168,15 @@ def optim_trajectories():
         out["optimizers"][name] = {              # (json writes tuples as lists)
             "type": cls.__name__, "hyperparams": hyper,
             "trajectory": run(state, X, Y, cls, hyper)}
+
+    # The same optimizers with weight decay (torch's L2 form: g += wd·w before the update), so that its sign and
+    # its place in each formula are checked against torch, not only against the library itself.
+    out["weight_decay"] = {}
+    for name, (cls, hyper) in OPTIMIZERS.items():
+        for variant, extra in WEIGHT_DECAY_VARIANTS.get(name, {"": {}}).items():
+            h = dict(hyper, weight_decay=0.1, **extra)
+            out["weight_decay"][name + variant + "_wd"] = {
+                "type": cls.__name__, "hyperparams": h, "trajectory": run(state, X, Y, cls, h)}
 
     n = sum(state[k].numel() for k in ("0.weight", "2.weight"))
     assert n == 20
