@@ -73,7 +73,8 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b);
 // ---- activations of the course (ops/activations.cpp) ----------------------------------------------------------
 Tensor linear(const Tensor& x, double a = 1, double b = 0);  // y = a·x + b         ∂x = a·g
 /// Binary step: y = 1 if x ≥ 0 else 0. Its derivative is 0 wherever it exists (and undefined at 0), so
-/// no gradient flows through it: ∂x = 0. That is why the course replaces it by smooth activations.
+/// no gradient flows through it: ∂x = 0 (and so every higher derivative: 0). That is why the course replaces it by
+/// smooth activations.
 Tensor step(const Tensor& x);
 /// Piecewise linear: y = clamp((x − x_min)/(x_max − x_min), 0, 1).    ∂x = g/(x_max − x_min)·[x_min ≤ x ≤ x_max]
 /// (a composite of clamp, so at the two kinks it takes clamp's convention: the gradient passes)
