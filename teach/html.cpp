@@ -2,6 +2,8 @@
 // the backward pass as a list of steps that a small script walks through.
 #include "teach/html.hpp"
 
+#include "autograd/files.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -645,6 +647,7 @@ std::string to_html(const ChainRuleTrace& trace, const HtmlOptions& o) {
 }
 
 void write_html(const std::string& path, const ChainRuleTrace& trace, const HtmlOptions& o) {
+  files::check_save_target(path, "write_html: ");  // never replace a FIFO, a device or a directory
   const std::string text = to_html(trace, o), tmp = path + ".tmp";
   auto fail = [&](const char* what) {
     const std::string why = std::strerror(errno);

@@ -86,6 +86,9 @@ TEST_CASE("refusals: no save replaces a FIFO, a socket or a directory; the targe
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   std::filesystem::create_directory(folder);
   const nn::Model m = trained_adam();
+  Tensor a = tensor(2.0).requires_grad_();
+  ChainRuleTrace trace;  // a backward pass for write_html to show
+  (a * a).backward();
   for (const auto& [path, kind] : {std::pair{fifo, "a FIFO"}, {folder, "a directory"}}) {
     CAPTURE(path);
     const std::string refused = path + ": cannot save over " + std::string(kind) + " (not a regular file)";
@@ -93,6 +96,7 @@ TEST_CASE("refusals: no save replaces a FIFO, a socket or a directory; the targe
     CHECK(message([&] { nn::save_json_atomic(path, "{}"); }) == refused);
     CHECK(message([&] { nn::History().to_csv(path); }) == refused);
     CHECK(message([&] { write_dot(path, tensor(1.0)); }) == "write_dot: " + refused);
+    CHECK(message([&] { write_html(path, trace); }) == "write_html: " + refused);
   }
   struct stat st {};
   REQUIRE(::stat(fifo.c_str(), &st) == 0);

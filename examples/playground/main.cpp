@@ -3,7 +3,8 @@
 // ASCII in the terminal.
 //   build/examples/playground --dataset spiral --layers 16,16 --activation tanh --optimizer adam --lr 0.01
 //                             --l2 0.001 --epochs 600 --every 20 --out out/playground --ascii --html
-// --html writes playground.html: every frame, a slider and a play button, the loss chart (open it in a browser).
+// --html [FILE] writes one page (default OUT/playground.html): every frame, a slider and a play button, the loss
+// chart (open it in a browser).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -256,8 +257,11 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "seed of the data, the initial weights and the shuffles")->capture_default_str();
   app.add_option("--out", out, "directory for the frames, loss.png and loss.csv")->capture_default_str();
   app.add_flag("--ascii", show_ascii, "draw the boundary in the terminal at every frame");
-  bool html = false;
-  app.add_flag("--html", html, "also write playground.html: the frames with a slider and a play button, the loss chart");
+  std::string html_file;  // --html alone: OUT/playground.html
+  const CLI::Option* html_opt =
+      app.add_option("--html", html_file, "also write a web page (default OUT/playground.html): the frames with a "
+                                          "slider and a play button, the loss chart")
+          ->expected(0, 1);
   app.set_version_flag("--version", std::string("playground (chainrule) ") + CHAINRULE_VERSION);
   try {
     app.parse(argc, argv);
@@ -291,7 +295,7 @@ int main(int argc, char** argv) {
     playground::Page page;
     page.grid = 70;
     auto frames = std::make_shared<Frames>(view, size, every, epochs, out, show_ascii, train, test,
-                                           html ? &page : nullptr);
+                                           html_opt->count() ? &page : nullptr);
     nn::FitOptions fo;
     fo.epochs = epochs, fo.batch_size = batch_size, fo.seed = seed, fo.verbose = 0;
     fo.validation_data = std::pair{test.x(), test.y()};
@@ -307,7 +311,8 @@ int main(int argc, char** argv) {
                                 *std::max_element(frames->val_loss().begin(), frames->val_loss().end()));
     playground::write_png(out + "/loss.png", loss_plot(frames->loss(), frames->val_loss(), top));
     h.to_csv(out + "/loss.csv");
-    if (html) {
+    if (html_opt->count()) {
+      if (html_file.empty()) html_file = out + "/playground.html";
       page.title = "playground: " + dataset + ", " + std::to_string(train.size()) + " training and " +
                    std::to_string(test.size()) + " test points";
       page.subtitle = "network " + arch + "-1 (" + activation + " hidden, sigmoid output), " + optimizer + " lr " +
@@ -317,8 +322,8 @@ int main(int argc, char** argv) {
       page.y0 = view.cy - view.half, page.y1 = view.cy + view.half;
       page.train = points(train), page.test = points(test);
       page.loss = frames->loss(), page.val_loss = frames->val_loss();
-      playground::write_html(out + "/playground.html", page);
-      std::printf("page: %s/playground.html (open it in a browser: slider, play button, loss chart)\n", out.c_str());
+      playground::write_html(html_file, page);
+      std::printf("page: %s (open it in a browser: slider, play button, loss chart)\n", html_file.c_str());
     }
     std::printf("%zu frames: %s/frame_0001.png ... frame_%04zu.png (decision boundary; white-rimmed dots train, "
                 "dark-rimmed test)\n", frames->frames(), out.c_str(), frames->frames());
