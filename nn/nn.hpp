@@ -15,3 +15,4 @@
 #include "nn/penalties.hpp"
 #include "nn/registry.hpp"
 #include "nn/serialize.hpp"
+#include "nn/torch_state_dict.hpp"

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/files.hpp"
+#include "nn/torch_state_dict.hpp"  // half_to_float, bfloat16_to_float
 
 // The data section holds little-endian values, which a little-endian host writes and reads as they are in memory.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "chainrule's safetensors I/O assumes a little-endian host");
@@ -211,20 +212,61 @@ bool valid_utf8(const std::string& s) {
   }
 }
 
+// A dtype a safetensors file may hold: its name, its bytes per element, and the dtype chainrule loads it as.
+struct FileDtype {
+  const char* name;
+  std::size_t size;
+  Dtype loaded_as;
+  bool torch_only;  // accepted with SafetensorsDtypes::Torch only
+};
+constexpr FileDtype kFileDtypes[] = {
+    {"F32", 4, kFloat32, false}, {"F64", 8, kFloat64, false}, {"F16", 2, kFloat32, true},
+    {"BF16", 2, kFloat32, true}, {"I64", 8, kFloat64, true},  {"I32", 4, kFloat64, true},
+};
+
 // One tensor as the header describes it, after validation.
 struct Entry {
   std::string name;
-  Dtype dtype;
+  const FileDtype* file_dtype;
   Shape shape;
   std::uint64_t begin, end;
 };
+
+// Converts the raw little-endian bytes of a torch-only dtype into `values` (sized to the element count).
+// memcpy per element: the bytes have no alignment guarantee.
+template <class T>
+void convert(const std::string& path, const Entry& e, const std::vector<unsigned char>& raw, Array<T>& values) {
+  const std::string d = e.file_dtype->name;
+  const bool half = d == "F16", bfloat = d == "BF16", int32 = d == "I32";
+  const unsigned char* p = raw.data();
+  for (std::size_t k = 0; k < values.size(); ++k, p += e.file_dtype->size) {
+    if (half || bfloat) {
+      std::uint16_t h = 0;
+      std::memcpy(&h, p, 2);
+      values.data()[k] = static_cast<T>(half ? half_to_float(h) : bfloat16_to_float(h));
+    } else if (int32) {
+      std::int32_t v = 0;
+      std::memcpy(&v, p, 4);
+      values.data()[k] = static_cast<T>(v);
+    } else {  // I64: exact in float64 up to 2^53 in magnitude
+      std::int64_t v = 0;
+      std::memcpy(&v, p, 8);
+      constexpr std::int64_t kExact = std::int64_t{1} << 53;
+      if (v > kExact || v < -kExact)
+        fail(path, "tensor '" + e.name + "': I64 value " + std::to_string(v) + " at element " + std::to_string(k) +
+                       " is not exactly a float64 (|v| > 2^53)");
+      values.data()[k] = static_cast<T>(v);
+    }
+  }
+}
 
 std::string offsets_str(std::uint64_t begin, std::uint64_t end) {
   return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
 }
 
 // Checks one tensor's header entry against the format and the data section's size.
-Entry parse_entry(const std::string& path, const std::string& name, const Json& j, std::uint64_t data_bytes) {
+Entry parse_entry(const std::string& path, const std::string& name, const Json& j, std::uint64_t data_bytes,
+                  SafetensorsDtypes accepted) {
   const std::string where = "tensor '" + name + "': ";
   if (!j.is_object()) fail(path, where + "entry is not a JSON object");
   for (const auto& item : j.items())
@@ -233,12 +275,15 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
   for (const char* field : {"dtype", "shape", "data_offsets"})
     if (!j.contains(field)) fail(path, where + "missing field '" + field + "'");
 
-  Entry e{name, kFloat32, {}, 0, 0};
+  Entry e{name, nullptr, {}, 0, 0};
   const Json& dtype = j["dtype"];
   if (!dtype.is_string()) fail(path, where + "dtype " + dtype.dump() + " is not a string");
-  if (dtype == "F32") e.dtype = kFloat32;
-  else if (dtype == "F64") e.dtype = kFloat64;
-  else fail(path, where + "unsupported dtype '" + dtype.get<std::string>() + "' (chainrule reads F32 and F64)");
+  const bool torch = accepted == SafetensorsDtypes::Torch;
+  for (const FileDtype& d : kFileDtypes)
+    if (dtype == d.name && (torch || !d.torch_only)) e.file_dtype = &d;
+  if (e.file_dtype == nullptr)
+    fail(path, where + "unsupported dtype '" + dtype.get<std::string>() + "' (chainrule reads " +
+                   (torch ? "F32, F64, F16, BF16, I64 and I32" : "F32 and F64") + ")");
 
   const Json& shape = j["shape"];
   if (!shape.is_array()) fail(path, where + "shape " + shape.dump() + " is not an array");
@@ -256,7 +301,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
     e.shape.push_back(static_cast<std::size_t>(n));
   }
   std::uint64_t need = 0;
-  if (!empty && __builtin_mul_overflow(nonzero_product, std::uint64_t{itemsize(e.dtype)}, &need))
+  if (!empty && __builtin_mul_overflow(nonzero_product, std::uint64_t{e.file_dtype->size}, &need))
     fail(path, where + "shape " + shape.dump() + " has too many elements");
 
   const Json& offsets = j["data_offsets"];
@@ -268,7 +313,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
     fail(path, where + range + " out of range (data section has " + std::to_string(data_bytes) + " bytes)");
   if (e.end - e.begin != need)
     fail(path, where + range + " holds " + std::to_string(e.end - e.begin) + " bytes, but " +
-                   safetensors_dtype(e.dtype) + " shape " + shape.dump() + " needs " + std::to_string(need));
+                   e.file_dtype->name + " shape " + shape.dump() + " needs " + std::to_string(need));
   return e;
 }
 
@@ -346,6 +391,10 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
 }
 
 NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
+  return load_safetensors(path, metadata, SafetensorsDtypes::Chainrule);
+}
+
+NamedTensors load_safetensors(const std::string& path, Metadata* metadata, SafetensorsDtypes accepted) {
   InputFile file(path);
   struct stat st {};
   if (::fstat(file.fd(), &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
@@ -374,7 +423,7 @@ NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
   std::vector<Entry> entries;
   for (const auto& item : header.items()) {
     if (item.key() != "__metadata__") {
-      entries.push_back(parse_entry(path, item.key(), item.value(), data_bytes));
+      entries.push_back(parse_entry(path, item.key(), item.value(), data_bytes, accepted));
       continue;
     }
     if (!item.value().is_object()) fail(path, "__metadata__ is not a JSON object");
@@ -407,11 +456,17 @@ NamedTensors load_safetensors(const std::string& path, Metadata* metadata) {
   NamedTensors out;
   out.reserve(entries.size());
   for (const Entry& e : entries) {
-    detail::dispatch(e.dtype, [&](auto tag) {
+    detail::dispatch(e.file_dtype->loaded_as, [&](auto tag) {
       using T = decltype(tag);
       Array<T> values = Array<T>::from_shape(e.shape);
-      const std::size_t bytes = values.size() * sizeof(T);
-      if (read_fully(file.fd(), values.data(), bytes, path) != bytes) truncated();
+      const std::size_t bytes = values.size() * e.file_dtype->size;
+      if (!e.file_dtype->torch_only) {  // F32, F64: the bytes are the values
+        if (read_fully(file.fd(), values.data(), bytes, path) != bytes) truncated();
+      } else {
+        std::vector<unsigned char> raw(bytes);
+        if (read_fully(file.fd(), raw.data(), bytes, path) != bytes) truncated();
+        convert(path, e, raw, values);
+      }
       out.emplace_back(e.name, Tensor(std::move(values)));
     });
   }

@@ -34,6 +34,16 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
 /// shape × itemsize, overlap, or leave bytes of the data section to no tensor (safetensors requires exact tiling).
 NamedTensors load_safetensors(const std::string& path, Metadata* metadata = nullptr);
 
+/// Which safetensors dtypes load_safetensors accepts.
+enum class SafetensorsDtypes : std::uint8_t {
+  Chainrule,  ///< F32 and F64, what chainrule writes: anything else in a chainrule file is a defect
+  Torch,      ///< also what PyTorch's files hold, converted exactly: F16 and BF16 → float32 (every value, subnormals,
+              ///< ±inf and NaN included, is a float32); I32 → float64; I64 → float64 when |v| ≤ 2^53, else refused
+              ///< ("tensor '<name>': I64 value <v> at element <k> is not exactly a float64")
+};
+/// load_safetensors with the dtypes of `accepted`; every other check is the same.
+NamedTensors load_safetensors(const std::string& path, Metadata* metadata, SafetensorsDtypes accepted);
+
 /// Writes `text` to `path` atomically: a temporary file in the same directory (path + ".tmp.<pid>.<n>") is
 /// written, flushed, fsync'ed and closed, every result checked, then renamed over `path`. On any failure the
 /// temporary file is removed and std::runtime_error "<path>: save failed at <stage>: <errno text>" is thrown;
