@@ -1,6 +1,6 @@
 // A layer of your own, first class: a gated residual block, registered once, trained with fit, saved, loaded
 // and predicting the same numbers bit for bit. Also a loss and a metric of your own, by callable.
-//   build/examples/custom_model --out /tmp/custom     (writes /tmp/custom/model.safetensors)
+//   build/examples/custom_model [--out DIR]     (writes DIR/model.safetensors; default out/custom_model)
 #include <CLI/CLI.hpp>
 
 #include <cmath>
@@ -48,11 +48,11 @@ Tensor huber(const Tensor& pred, const Tensor& target) {
 
 int main(int argc, char** argv) {
   CLI::App app{"A user-defined layer: build, fit, save, load, predict"};
-  std::string out = "custom_model_out";
+  std::string out = "out/custom_model";
   std::size_t epochs = 200;
   app.add_option("--out", out, "directory for model.safetensors")->capture_default_str();
   app.add_option("--epochs", epochs, "training epochs")->capture_default_str()->check(CLI::Range(1, 100000));
-  app.set_version_flag("--version", "custom_model (chainrule)");
+  app.set_version_flag("--version", std::string("custom_model (chainrule) ") + CHAINRULE_VERSION);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
