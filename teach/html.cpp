@@ -647,21 +647,8 @@ std::string to_html(const ChainRuleTrace& trace, const HtmlOptions& o) {
 }
 
 void write_html(const std::string& path, const ChainRuleTrace& trace, const HtmlOptions& o) {
-  files::check_save_target(path, "write_html: ");  // never replace a FIFO, a device or a directory
-  const std::string text = to_html(trace, o), tmp = path + ".tmp";
-  auto fail = [&](const char* what) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    return std::runtime_error("write_html: cannot " + std::string(what) + " '" + path + "': " + why);
-  };
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) throw fail("create");
-    f << text;
-    f.flush();
-    if (!f) throw fail("write");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw fail("rename into place");
+  files::check_save_target(path, "write_html: ");  // before the work of rendering
+  detail::write_text_file("write_html: ", path, to_html(trace, o));
 }
 
 }  // namespace chainrule

@@ -526,13 +526,13 @@ std::string to_dot(const Tensor& root, const DotOptions& o) {
   return s.str();
 }
 
-void write_dot(const std::string& path, const Tensor& root, const DotOptions& o) {
-  files::check_save_target(path, "write_dot: ");  // never replace a FIFO, a device or a directory
-  const std::string text = to_dot(root, o), tmp = path + ".tmp";
+void detail::write_text_file(const char* who, const std::string& path, const std::string& text) {
+  files::check_save_target(path, who);  // never replace a FIFO, a device or a directory
+  const std::string tmp = path + ".tmp";
   auto fail = [&](const char* what) {
     const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());
-    return std::runtime_error("write_dot: cannot " + std::string(what) + " '" + path + "': " + why);
+    return std::runtime_error(std::string(who) + "cannot " + what + " '" + path + "': " + why);
   };
   {
     std::ofstream f(tmp, std::ios::binary);
@@ -542,6 +542,11 @@ void write_dot(const std::string& path, const Tensor& root, const DotOptions& o)
     if (!f) throw fail("write");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw fail("rename into place");
+}
+
+void write_dot(const std::string& path, const Tensor& root, const DotOptions& o) {
+  files::check_save_target(path, "write_dot: ");  // before the work of rendering
+  detail::write_text_file("write_dot: ", path, to_dot(root, o));
 }
 
 }  // namespace chainrule

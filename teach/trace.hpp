@@ -119,4 +119,10 @@ std::string to_dot(const Tensor& root, const DotOptions& o = {});
 /// Writes to_dot(root, o) to path (through a temporary file renamed into place); throws naming the path.
 void write_dot(const std::string& path, const Tensor& root, const DotOptions& o = {});
 
+namespace detail {
+/// Writes text to path atomically (a temporary renamed into place), refusing FIFOs, devices and directories;
+/// errors read "<who>cannot create '<path>': <reason>". Shared by write_dot and write_html.
+void write_text_file(const char* who, const std::string& path, const std::string& text);
+}  // namespace detail
+
 }  // namespace chainrule
