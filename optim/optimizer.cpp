@@ -63,8 +63,9 @@ NamedTensors Optimizer::state() const {
 void Optimizer::load_state(const NamedTensors& state) {
   const std::string where = std::string(name_) + ": load_state: ";
   std::vector<std::vector<Tensor>> loaded(params_.size(), std::vector<Tensor>(slots_.size()));
-  for (const auto& [key, value] : state) {
-    // key = "<slot>.<i>"
+  for (const auto& entry : state) {  // (not a structured binding: C++17 lambdas cannot capture one, clang says)
+    const std::string& key = entry.first;  // "<slot>.<i>"
+    const Tensor& value = entry.second;
     const auto dot = key.rfind('.');
     const std::string slot = key.substr(0, dot), index = dot == std::string::npos ? "" : key.substr(dot + 1);
     std::size_t k = 0, i = 0;
