@@ -221,11 +221,13 @@ Numbers backprop(std::ostream& os) {
   Tensor pred = (w1 * h1 + w2 * h2).label("prediction");
   pred.retain_grad();
   Tensor loss = square(pred - 4.0).label("loss");
-  run_backward(os, loss);
+  std::ostringstream backward_trace;  // printed where the story reaches the backward pass, after the forward one
+  run_backward(backward_trace, loss);
 
   say(os, "Inputs (0, 1), ReLU hidden nodes, W3..W6 = 0, 1, 2, 3; output weights w1 = 1, w2 = 2; target 4.\n");
   say(os, "Forward: hidden nodes = %g and %g, prediction = 1*%g + 2*%g = %g, error = %g\n", h1.item(), h2.item(),
       h1.item(), h2.item(), pred.item(), pred.item() - 4);
+  if (!backward_trace.str().empty()) os << "\nBackpropagation, node by node:\n" << backward_trace.str() << "\n";
   say(os, "For each weight multiply 3 things: node value feeding in * slope of the loss w.r.t. the node fed into *\n"
           "slope of the activation there.\n");
   say(os, "1. Node values feeding into w1, w2: %g & %g\n", h1.item(), h2.item());
