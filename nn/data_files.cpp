@@ -68,34 +68,55 @@ std::vector<std::string> split_line(std::string_view line, char delim, const std
   }
 }
 
-}  // namespace
-
-CsvData read_csv(const std::string& path, const CsvOptions& opt) {
-  if (!opt.label.empty() && opt.label_index)
-    throw std::invalid_argument("read_csv: set the label column by name or by index, not both");
-  if (!opt.label.empty() && !opt.header)
-    throw std::invalid_argument("read_csv: label '" + opt.label + "' is given by name but header = false; "
-                                "use label_index");
+/// The whole file as text; a FIFO or a device is refused, never waited on.
+std::string read_csv_text(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw std::runtime_error("read_csv: cannot open " + path + ": no such file");
   std::string text;
-  {
-    const int fd = files::open_regular(path, "read_csv: ");  // a FIFO or a device is refused, never waited on
-    char buf[1 << 16];
-    ssize_t got = 0;
-    while ((got = ::read(fd, buf, sizeof buf)) > 0 || (got < 0 && errno == EINTR))
-      if (got > 0) text.append(buf, std::size_t(got));
-    const int err = errno;
-    ::close(fd);
-    if (got < 0) throw std::runtime_error("read_csv: error while reading " + path + ": " + std::strerror(err));
-  }
+  const int fd = files::open_regular(path, "read_csv: ");
+  char buf[1 << 16];
+  ssize_t got = 0;
+  while ((got = ::read(fd, buf, sizeof buf)) > 0 || (got < 0 && errno == EINTR))
+    if (got > 0) text.append(buf, std::size_t(got));
+  const int err = errno;
+  ::close(fd);
+  if (got < 0) throw std::runtime_error("read_csv: error while reading " + path + ": " + std::strerror(err));
+  return text;
+}
 
-  std::string_view rest(text);
+/// One cell as a finite number that fits `dtype`; column() names it in the error, built only when the cell is bad
+/// ("data.csv:7: column 'age': 'abc' is not a number").
+template <class ColumnName>
+double parse_csv_cell(const std::string& cell, Dtype dtype, const std::string& where, const ColumnName& column) {
+  const auto bad = [&](const std::string& what) { return std::runtime_error(where + ": " + column() + ": " + what); };
+  std::string_view s = cell;
+  if (s.empty()) throw bad("empty cell (missing values are not accepted)");
+  if (s.size() > 1 && s[0] == '+' && s[1] != '-' && s[1] != '+') s.remove_prefix(1);  // from_chars takes no '+'
+  double v = 0;
+  const auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (end != s.data() + s.size() || (err != std::errc() && err != std::errc::result_out_of_range))
+    throw bad("'" + cell + "' is not a number");
+  if (err == std::errc::result_out_of_range)  // beyond ±1.8e308 (or below the smallest subnormal)
+    throw bad("'" + cell + "' is out of range for float64");
+  if (!std::isfinite(v)) throw bad("'" + cell + "' is not a finite number (NaN and infinity are not accepted)");
+  if (dtype == kFloat32 && std::abs(v) > double(std::numeric_limits<float>::max()))
+    throw bad("'" + cell + "' is out of range for float32");
+  return v;
+}
+
+/// A CSV file's cells: every column's name (from the header, else "0", "1", ...) and every value, row-major.
+struct CsvTable {
+  std::vector<std::string> names;
+  std::vector<double> values;
+  std::size_t cols = 0, rows = 0;
+};
+
+/// Parses the lines of `text`: skips a UTF-8 byte order mark, CRLF endings and blank lines, takes the header
+/// (if opt.header) from the first non-blank line, and checks that every row has as many fields as that line.
+CsvTable parse_csv_table(std::string_view rest, const std::string& path, const CsvOptions& opt) {
   if (rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);  // UTF-8 byte order mark (Excel)
-
-  std::vector<std::string> names;   // all columns, in file order
-  std::vector<double> values;       // all cells, row-major
-  std::size_t cols = 0, rows = 0, line_no = 0, first_line = 0;
+  CsvTable t;
+  std::size_t line_no = 0, first_line = 0;
   bool have_columns = false;
   while (!rest.empty()) {
     const std::size_t eol = std::min(rest.find('\n'), rest.size());
@@ -109,69 +130,72 @@ CsvData read_csv(const std::string& path, const CsvOptions& opt) {
     if (!have_columns) {
       have_columns = true;
       first_line = line_no;
-      cols = cells.size();
+      t.cols = cells.size();
       if (opt.header) {
-        names = std::move(cells);
+        t.names = std::move(cells);
         continue;
       }
-      for (std::size_t c = 0; c < cols; ++c) names.push_back(num(c));
+      for (std::size_t c = 0; c < t.cols; ++c) t.names.push_back(num(c));
     }
-    if (cells.size() != cols)
-      throw std::runtime_error(where + ": expected " + num(cols) + " fields (as on line " + num(first_line) +
+    if (cells.size() != t.cols)
+      throw std::runtime_error(where + ": expected " + num(t.cols) + " fields (as on line " + num(first_line) +
                                "), found " + num(cells.size()));
-    for (std::size_t c = 0; c < cols; ++c) {
-      // "data.csv:7: column 'age': 'abc' is not a number" (built only when a cell is bad)
-      const auto bad = [&](const std::string& what) {
-        const std::string column = opt.header ? "column '" + names[c] + "'" : "column " + num(c);
-        return std::runtime_error(where + ": " + column + ": " + what);
-      };
-      std::string_view s = cells[c];
-      if (s.empty()) throw bad("empty cell (missing values are not accepted)");
-      if (s.size() > 1 && s[0] == '+' && s[1] != '-' && s[1] != '+') s.remove_prefix(1);  // from_chars takes no '+'
-      double v = 0;
-      const auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (end != s.data() + s.size() || (err != std::errc() && err != std::errc::result_out_of_range))
-        throw bad("'" + cells[c] + "' is not a number");
-      if (err == std::errc::result_out_of_range)  // beyond ±1.8e308 (or below the smallest subnormal)
-        throw bad("'" + cells[c] + "' is out of range for float64");
-      if (!std::isfinite(v)) throw bad("'" + cells[c] + "' is not a finite number (NaN and infinity are not accepted)");
-      if (opt.dtype == kFloat32 && std::abs(v) > double(std::numeric_limits<float>::max()))
-        throw bad("'" + cells[c] + "' is out of range for float32");
-      values.push_back(v);
+    for (std::size_t c = 0; c < t.cols; ++c) {
+      const auto column = [&] { return opt.header ? "column '" + t.names[c] + "'" : "column " + num(c); };
+      t.values.push_back(parse_csv_cell(cells[c], opt.dtype, where, column));
     }
-    ++rows;
+    ++t.rows;
   }
   if (!have_columns) throw std::runtime_error("read_csv: " + path + " is empty");
-  if (rows == 0) throw std::runtime_error("read_csv: " + path + " has a header but no data rows");
+  if (t.rows == 0) throw std::runtime_error("read_csv: " + path + " has a header but no data rows");
+  return t;
+}
 
+/// The label column's index, from opt.label_index or opt.label (a header name), or none.
+std::optional<std::size_t> csv_label_column(const CsvTable& t, const std::string& path, const CsvOptions& opt) {
   std::optional<std::size_t> label = opt.label_index;
-  if (label && *label >= cols)
+  if (label && *label >= t.cols)
     throw std::runtime_error("read_csv: label_index " + num(*label) + " is out of range: " + path + " has " +
-                             num(cols) + " columns");
+                             num(t.cols) + " columns");
   if (!opt.label.empty()) {
-    const auto it = std::find(names.begin(), names.end(), opt.label);
-    if (it == names.end()) {
+    const auto it = std::find(t.names.begin(), t.names.end(), opt.label);
+    if (it == t.names.end()) {
       std::string list;
-      for (const auto& n : names) list += (list.empty() ? "'" : ", '") + n + "'";
+      for (const auto& n : t.names) list += (list.empty() ? "'" : ", '") + n + "'";
       throw std::runtime_error("read_csv: " + path + " has no column '" + opt.label + "' (columns: " + list + ")");
     }
-    label = std::size_t(it - names.begin());
+    label = std::size_t(it - t.names.begin());
   }
+  return label;
+}
 
+}  // namespace
+
+CsvData read_csv(const std::string& path, const CsvOptions& opt) {
+  if (!opt.label.empty() && opt.label_index)
+    throw std::invalid_argument("read_csv: set the label column by name or by index, not both");
+  if (!opt.label.empty() && !opt.header)
+    throw std::invalid_argument("read_csv: label '" + opt.label + "' is given by name but header = false; "
+                                "use label_index");
+  const std::string text = read_csv_text(path);
+  const CsvTable t = parse_csv_table(text, path, opt);
+  const std::optional<std::size_t> label = csv_label_column(t, path, opt);
+
+  // x: every column but the label's, y: the label's
   CsvData out;
-  const std::size_t features = cols - (label ? 1 : 0);
+  const std::size_t cols = t.cols, rows = t.rows, features = cols - (label ? 1 : 0);
   for (std::size_t c = 0; c < cols; ++c)
-    if (!label || c != *label) out.feature_names.push_back(names[c]);
+    if (!label || c != *label) out.feature_names.push_back(t.names[c]);
   out.x = make_tensor(opt.dtype, Shape{rows, features}, [&](auto* x) {
     for (std::size_t i = 0, k = 0; i < rows; ++i)
       for (std::size_t c = 0; c < cols; ++c)
-        if (!label || c != *label) x[k++] = static_cast<std::remove_pointer_t<decltype(x)>>(values[i * cols + c]);
+        if (!label || c != *label) x[k++] = static_cast<std::remove_pointer_t<decltype(x)>>(t.values[i * cols + c]);
   });
   if (label) {
-    out.label_name = names[*label];
+    out.label_name = t.names[*label];
     out.y = make_tensor(opt.dtype, Shape{rows}, [&](auto* y) {
       for (std::size_t i = 0; i < rows; ++i)
-        y[i] = static_cast<std::remove_pointer_t<decltype(y)>>(values[i * cols + *label]);
+        y[i] = static_cast<std::remove_pointer_t<decltype(y)>>(t.values[i * cols + *label]);
     });
   }
   return out;
