@@ -1,18 +1,12 @@
 #include "nn/serialize.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <atomic>
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -20,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/files.hpp"
+#include "nn/file_io.hpp"
 #include "nn/torch_state_dict.hpp"  // half_to_float, bfloat16_to_float
 
 // The data section holds little-endian values, which a little-endian host writes and reads as they are in memory.
@@ -28,30 +22,12 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "chainrule's safetensor
 
 namespace chainrule::nn {
 
-namespace io_testing {
-namespace {
-thread_local WriteStage injected_failure = WriteStage::None;
-}  // namespace
-
-const char* write_stage_name(WriteStage s) {
-  switch (s) {
-    case WriteStage::None: return "none";
-    case WriteStage::Open: return "open";
-    case WriteStage::Write: return "write";
-    case WriteStage::Flush: return "flush";
-    case WriteStage::Fsync: return "fsync";
-    case WriteStage::Close: return "close";
-    case WriteStage::Rename: return "rename";
-  }
-  return "?";
-}
-
-void set_write_failure(WriteStage stage) { injected_failure = stage; }
-}  // namespace io_testing
-
 namespace {
 
-using io_testing::WriteStage;
+using file_io::Chunk;
+using file_io::InputFile;
+using file_io::read_fully;
+using file_io::write_atomic;
 using Json = nlohmann::ordered_json;  // keeps the header's key order: the tie-break for equal offsets
 
 // safetensors' own reader refuses headers above 100 MB; so do we, to bound what a hostile length can cost.
@@ -60,132 +36,6 @@ constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error(path + ": " + what);
 }
-
-// errno after a failed call; EIO if the call failed without setting it (fwrite may, on a short count).
-int last_error() { return errno != 0 ? errno : EIO; }
-
-// True, with errno set as the real call would, when the test hook says this stage fails.
-bool injected(WriteStage s) {
-  if (io_testing::injected_failure != s) return false;
-  errno = s == WriteStage::Write ? ENOSPC : EIO;
-  return true;
-}
-
-struct Chunk {
-  const void* data;
-  std::size_t size;
-};
-
-// Removes `<path>.tmp.<pid>.<n>` files that a save by a process no longer running left behind (killed mid-save):
-// kill(pid, 0) failing with ESRCH says no process has that id. A live process's temporary, this one's included, is
-// never touched (a reused id only keeps a stale file longer). Best effort: a save does not fail over this.
-void remove_stale_temporaries(const std::string& path) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const std::string prefix = target.filename().string() + ".tmp.";
-  std::error_code ec;
-  fs::directory_iterator it(target.parent_path().empty() ? fs::path(".") : target.parent_path(), ec);
-  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string rest = name.substr(prefix.size());  // "<pid>.<n>"
-    const auto dot = rest.find('.');
-    const auto digits = [](const std::string& d) {
-      return !d.empty() && d.size() < 10 && std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
-    };
-    if (dot == std::string::npos || !digits(rest.substr(0, dot)) || !digits(rest.substr(dot + 1))) continue;
-    const pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dot)));
-    if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) {
-      std::error_code ignored;
-      fs::remove(it->path(), ignored);
-    }
-  }
-}
-
-// Writes the chunks to a fresh temporary file next to `path`, makes it durable, then renames it over `path`.
-// rename() within one directory is atomic on POSIX: readers see the old file or the new one, never a mix.
-void write_atomic(const std::string& path, const std::vector<Chunk>& chunks) {
-  static std::atomic<unsigned long> counter{0};
-  auto refuse = [&](WriteStage s, int err) {
-    throw std::runtime_error(path + ": save failed at " + io_testing::write_stage_name(s) + ": " + std::strerror(err));
-  };
-
-  files::check_save_target(path);  // a FIFO, socket, device or directory is never replaced
-  remove_stale_temporaries(path);
-  std::string tmp;
-  int fd = -1;
-  if (injected(WriteStage::Open)) refuse(WriteStage::Open, errno);
-  for (int attempt = 0; fd < 0; ++attempt) {  // O_EXCL: never write into a file someone else is writing
-    tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && (errno != EEXIST || attempt == 100)) refuse(WriteStage::Open, errno);
-  }
-  std::FILE* f = ::fdopen(fd, "wb");
-  if (f == nullptr) {
-    const int err = errno;
-    ::close(fd);
-    std::remove(tmp.c_str());
-    refuse(WriteStage::Open, err);
-  }
-  auto abandon = [&](WriteStage s) {  // close and delete the temporary file, then report the first error
-    const int err = last_error();
-    if (f != nullptr) std::fclose(f);
-    std::remove(tmp.c_str());
-    refuse(s, err);
-  };
-
-  for (const Chunk& c : chunks) {
-    if (c.size == 0) continue;  // an empty tensor's storage may be a null pointer, which fwrite must not get
-    errno = 0;
-    if (injected(WriteStage::Write) || std::fwrite(c.data, 1, c.size, f) != c.size) abandon(WriteStage::Write);
-  }
-  errno = 0;
-  if (injected(WriteStage::Flush) || std::fflush(f) != 0) abandon(WriteStage::Flush);
-  errno = 0;
-  if (injected(WriteStage::Fsync) || ::fsync(::fileno(f)) != 0) abandon(WriteStage::Fsync);
-  errno = 0;
-  const bool closed = std::fclose(f) == 0;  // always close for real, even when a failure is injected
-  f = nullptr;
-  if (!closed || injected(WriteStage::Close)) abandon(WriteStage::Close);
-  errno = 0;
-  if (injected(WriteStage::Rename) || std::rename(tmp.c_str(), path.c_str()) != 0) abandon(WriteStage::Rename);
-
-  // Make the rename itself durable. Best effort: the new file is already in place and complete, and some file
-  // systems refuse fsync on a directory, so an error here is not worth failing a save that has happened.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
-}
-
-// Reads up to n bytes, retrying short reads and EINTR; returns how many arrived before end of file.
-std::size_t read_fully(int fd, void* buf, std::size_t n, const std::string& path) {
-  std::size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::read(fd, static_cast<char*>(buf) + got, n - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
-    if (r == 0) break;
-    got += static_cast<std::size_t>(r);
-  }
-  return got;
-}
-
-// Owns a file descriptor opened for reading.
-class InputFile {
- public:
-  explicit InputFile(const std::string& path) : fd_(files::open_regular(path)) {}  // FIFOs, devices: refused
-  ~InputFile() { ::close(fd_); }
-  InputFile(const InputFile&) = delete;
-  InputFile& operator=(const InputFile&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 std::size_t itemsize(Dtype d) { return d == kFloat32 ? 4 : 8; }
 const char* safetensors_dtype(Dtype d) { return d == kFloat32 ? "F32" : "F64"; }
@@ -345,6 +195,83 @@ Json parse_header(const std::string& path, const std::string& text) {
   return header;
 }
 
+[[noreturn]] void fail_truncated(const std::string& path) {
+  fail(path, "file ended while reading (was it changed during the load?)");
+}
+
+// The first 8 bytes: the header's length, little-endian, checked against the file's size and kMaxHeaderBytes.
+std::uint64_t read_header_length(int fd, const std::string& path, std::uint64_t file_bytes) {
+  if (file_bytes < 8)
+    fail(path, "file has " + std::to_string(file_bytes) + " bytes, too few for the 8-byte header length");
+  unsigned char length[8];
+  if (read_fully(fd, length, 8, path) != 8) fail_truncated(path);
+  std::uint64_t header_bytes = 0;
+  for (int b = 7; b >= 0; --b) header_bytes = header_bytes << 8 | length[b];
+  if (header_bytes > file_bytes - 8)
+    fail(path, "header length " + std::to_string(header_bytes) + " exceeds the " + std::to_string(file_bytes - 8) +
+                   " bytes that follow it");
+  if (header_bytes > kMaxHeaderBytes)
+    fail(path, "header length " + std::to_string(header_bytes) + " exceeds the limit of " +
+                   std::to_string(kMaxHeaderBytes) + " bytes");
+  return header_bytes;
+}
+
+// The header's tensor entries, each checked (parse_entry), in the header's order; its __metadata__ goes to `meta`.
+std::vector<Entry> header_entries(const std::string& path, const Json& header, std::uint64_t data_bytes,
+                                  SafetensorsDtypes accepted, Metadata& meta) {
+  std::vector<Entry> entries;
+  for (const auto& item : header.items()) {
+    if (item.key() != "__metadata__") {
+      entries.push_back(parse_entry(path, item.key(), item.value(), data_bytes, accepted));
+      continue;
+    }
+    if (!item.value().is_object()) fail(path, "__metadata__ is not a JSON object");
+    for (const auto& m : item.value().items()) {
+      if (!m.value().is_string()) fail(path, "__metadata__ value of '" + m.key() + "' is not a string");
+      meta[m.key()] = m.value().get<std::string>();
+    }
+  }
+  return entries;
+}
+
+// The tensors must tile the data section exactly: no overlap, no hole, nothing left over (as safetensors).
+// Sorting by offset restores the saved order; stable, so empty tensors at one offset keep the header's order.
+void sort_and_check_tiling(const std::string& path, std::vector<Entry>& entries, std::uint64_t data_bytes) {
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::uint64_t covered = 0;
+  const Entry* previous = nullptr;
+  for (const Entry& e : entries) {
+    if (e.begin < covered)
+      fail(path, "tensor '" + e.name + "': data_offsets " + offsets_str(e.begin, e.end) + " overlap tensor '" +
+                     previous->name + "' " + offsets_str(previous->begin, previous->end));
+    if (e.begin > covered)
+      fail(path, "bytes " + offsets_str(covered, e.begin) + " of the data section belong to no tensor");
+    covered = e.end;
+    previous = &e;
+  }
+  if (covered != data_bytes)
+    fail(path, "bytes " + offsets_str(covered, data_bytes) + " of the data section belong to no tensor");
+}
+
+// The next tensor's values from the data section (the entries are read in offset order, which tile it).
+Tensor read_entry_values(int fd, const std::string& path, const Entry& e) {
+  return detail::dispatch(e.file_dtype->loaded_as, [&](auto tag) {
+    using T = decltype(tag);
+    Array<T> values = Array<T>::from_shape(e.shape);
+    const std::size_t bytes = values.size() * e.file_dtype->size;
+    if (!e.file_dtype->torch_only) {  // F32, F64: the bytes are the values
+      if (read_fully(fd, values.data(), bytes, path) != bytes) fail_truncated(path);
+    } else {
+      std::vector<unsigned char> raw(bytes);
+      if (read_fully(fd, raw.data(), bytes, path) != bytes) fail_truncated(path);
+      convert(path, e, raw, values);
+    }
+    return Tensor(std::move(values));
+  });
+}
+
 }  // namespace
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
@@ -399,77 +326,19 @@ NamedTensors load_safetensors(const std::string& path, Metadata* metadata, Safet
   struct stat st {};
   if (::fstat(file.fd(), &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
   const auto file_bytes = static_cast<std::uint64_t>(st.st_size);
-  const auto truncated = [&] { fail(path, "file ended while reading (was it changed during the load?)"); };
-
-  if (file_bytes < 8)
-    fail(path, "file has " + std::to_string(file_bytes) + " bytes, too few for the 8-byte header length");
-  unsigned char length[8];
-  if (read_fully(file.fd(), length, 8, path) != 8) truncated();
-  std::uint64_t header_bytes = 0;
-  for (int b = 7; b >= 0; --b) header_bytes = header_bytes << 8 | length[b];
-  if (header_bytes > file_bytes - 8)
-    fail(path, "header length " + std::to_string(header_bytes) + " exceeds the " + std::to_string(file_bytes - 8) +
-                   " bytes that follow it");
-  if (header_bytes > kMaxHeaderBytes)
-    fail(path, "header length " + std::to_string(header_bytes) + " exceeds the limit of " +
-                   std::to_string(kMaxHeaderBytes) + " bytes");
+  const std::uint64_t header_bytes = read_header_length(file.fd(), path, file_bytes);
   const std::uint64_t data_bytes = file_bytes - 8 - header_bytes;
 
   std::string text(header_bytes, '\0');
-  if (read_fully(file.fd(), text.data(), text.size(), path) != text.size()) truncated();
-  const Json header = parse_header(path, text);
-
+  if (read_fully(file.fd(), text.data(), text.size(), path) != text.size()) fail_truncated(path);
   Metadata meta;
-  std::vector<Entry> entries;
-  for (const auto& item : header.items()) {
-    if (item.key() != "__metadata__") {
-      entries.push_back(parse_entry(path, item.key(), item.value(), data_bytes, accepted));
-      continue;
-    }
-    if (!item.value().is_object()) fail(path, "__metadata__ is not a JSON object");
-    for (const auto& m : item.value().items()) {
-      if (!m.value().is_string()) fail(path, "__metadata__ value of '" + m.key() + "' is not a string");
-      meta[m.key()] = m.value().get<std::string>();
-    }
-  }
-
-  // The tensors must tile the data section exactly: no overlap, no hole, nothing left over (as safetensors).
-  // Sorting by offset restores the saved order; stable, so empty tensors at one offset keep the header's order.
-  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  std::uint64_t covered = 0;
-  const Entry* previous = nullptr;
-  for (const Entry& e : entries) {
-    if (e.begin < covered)
-      fail(path, "tensor '" + e.name + "': data_offsets " + offsets_str(e.begin, e.end) + " overlap tensor '" +
-                     previous->name + "' " + offsets_str(previous->begin, previous->end));
-    if (e.begin > covered)
-      fail(path, "bytes " + offsets_str(covered, e.begin) + " of the data section belong to no tensor");
-    covered = e.end;
-    previous = &e;
-  }
-  if (covered != data_bytes)
-    fail(path, "bytes " + offsets_str(covered, data_bytes) + " of the data section belong to no tensor");
+  std::vector<Entry> entries = header_entries(path, parse_header(path, text), data_bytes, accepted, meta);
+  sort_and_check_tiling(path, entries, data_bytes);
 
   // Every size is now checked against the file's, so the allocations below are bounded by it.
   NamedTensors out;
   out.reserve(entries.size());
-  for (const Entry& e : entries) {
-    detail::dispatch(e.file_dtype->loaded_as, [&](auto tag) {
-      using T = decltype(tag);
-      Array<T> values = Array<T>::from_shape(e.shape);
-      const std::size_t bytes = values.size() * e.file_dtype->size;
-      if (!e.file_dtype->torch_only) {  // F32, F64: the bytes are the values
-        if (read_fully(file.fd(), values.data(), bytes, path) != bytes) truncated();
-      } else {
-        std::vector<unsigned char> raw(bytes);
-        if (read_fully(file.fd(), raw.data(), bytes, path) != bytes) truncated();
-        convert(path, e, raw, values);
-      }
-      out.emplace_back(e.name, Tensor(std::move(values)));
-    });
-  }
+  for (const Entry& e : entries) out.emplace_back(e.name, read_entry_values(file.fd(), path, e));
   if (metadata != nullptr) *metadata = std::move(meta);
   return out;
 }
@@ -486,26 +355,6 @@ void check_finite(const std::string& path, const NamedTensors& tensors, const Lo
         << "); set LoadOptions::allow_non_finite to load it anyway";
       fail(path, s.str());
     });
-}
-
-void save_text_atomic(const std::string& path, const std::string& text) {
-  write_atomic(path, {{text.data(), text.size()}});
-}
-
-void save_json_atomic(const std::string& path, const std::string& text) {
-  if (!Json::accept(text)) throw std::invalid_argument(path + ": cannot save: the text is not valid JSON");
-  save_text_atomic(path, text);
-}
-
-std::string read_text_file(const std::string& path) {
-  InputFile file(path);
-  std::string text;
-  char buf[1 << 16];
-  while (const std::size_t n = read_fully(file.fd(), buf, sizeof buf, path)) {
-    text.append(buf, n);
-    if (n < sizeof buf) break;
-  }
-  return text;
 }
 
 }  // namespace chainrule::nn
