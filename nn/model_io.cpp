@@ -142,6 +142,49 @@ json read_description(const Metadata& md, const std::string& path, Dtype& dt) {
   return meta;
 }
 
+// The architecture the description states, as a Sequential. The layers may not ask for more values than the file
+// holds, plus some slack so that a file missing a tensor is reported as exactly that (load_weights) rather than as
+// too small: a hostile description then allocates 64 MiB at most.
+std::shared_ptr<Sequential> build_architecture(const json& architecture, Dtype dt, const std::string& path,
+                                               const NamedTensors& tensors) {
+  auto fail = [&](const std::string& why) { return std::runtime_error(path + ": " + why); };
+  std::uint64_t budget = std::uint64_t{1} << 24;
+  for (const auto& [n, t] : tensors) budget += t.numel();
+  std::shared_ptr<Sequential> seq;
+  try {  // the layers' own checks (an unknown activation, a Dropout p of 7) become errors about this file
+    seq = std::dynamic_pointer_cast<Sequential>(make_layer(architecture, dt, path, budget));
+  } catch (const std::invalid_argument& e) {
+    throw fail(std::string("architecture: ") + e.what());
+  }
+  if (!seq) throw fail("architecture is not a Sequential");
+  return seq;
+}
+
+// Loads seq's parameters and buffers from the file's tensors: every one must be there, with its shape and dtype.
+// Returns the optimizer's state (the "optimizer." tensors, prefix removed); any other tensor left over is an error.
+optim::NamedTensors load_weights(Sequential& seq, const NamedTensors& tensors, const std::string& path) {
+  auto fail = [&](const std::string& why) { return std::runtime_error(path + ": " + why); };
+  std::map<std::string, Tensor> by_name;
+  for (auto& [n, t] : tensors) by_name.emplace(n, t);
+  NamedTensors weights;
+  for (auto& [n, t] : seq.state_dict()) {
+    auto f = by_name.find(n);
+    if (f == by_name.end()) throw fail("tensor '" + n + "' is missing");
+    if (f->second.dtype() != t.dtype() || f->second.shape() != t.shape())
+      throw fail("tensor '" + n + "' is " + dtype_name(f->second.dtype()) + " " + shape_str(f->second.shape()) +
+                 ", the architecture needs " + dtype_name(t.dtype()) + " " + shape_str(t.shape()));
+    weights.emplace_back(n, f->second);
+    by_name.erase(f);
+  }
+  seq.load_state_dict(weights);
+  optim::NamedTensors opt_state;
+  for (auto& [n, t] : by_name) {
+    if (n.rfind("optimizer.", 0) != 0) throw fail("unexpected tensor '" + n + "' (not in the architecture)");
+    opt_state.emplace_back(n.substr(10), t);
+  }
+  return opt_state;
+}
+
 }  // namespace
 
 void Model::save(const std::string& path) const {
@@ -171,38 +214,9 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   auto fail = [&](const std::string& why) { return std::runtime_error(path + ": " + why); };
   Dtype dt = kFloat32;
   json meta = read_description(md, path, dt);
-  // The layers may not ask for more values than the file holds, plus some slack so that a file missing a tensor is
-  // reported as exactly that (below) rather than as too small: a hostile description then allocates 64 MiB at most.
-  std::uint64_t budget = std::uint64_t{1} << 24;
-  for (const auto& [n, t] : tensors) budget += t.numel();
-  std::shared_ptr<Sequential> seq;
-  try {  // the layers' own checks (an unknown activation, a Dropout p of 7) become errors about this file
-    seq = std::dynamic_pointer_cast<Sequential>(make_layer(meta["architecture"], dt, path, budget));
-  } catch (const std::invalid_argument& e) {
-    throw fail(std::string("architecture: ") + e.what());
-  }
-  if (!seq) throw fail("architecture is not a Sequential");
+  const std::shared_ptr<Sequential> seq = build_architecture(meta["architecture"], dt, path, tensors);
   Model m(seq);
-
-  // Every parameter and buffer must come from the file, with its shape and dtype; nothing may be left over.
-  std::map<std::string, Tensor> by_name;
-  for (auto& [n, t] : tensors) by_name.emplace(n, t);
-  NamedTensors weights;
-  for (auto& [n, t] : seq->state_dict()) {
-    auto f = by_name.find(n);
-    if (f == by_name.end()) throw fail("tensor '" + n + "' is missing");
-    if (f->second.dtype() != t.dtype() || f->second.shape() != t.shape())
-      throw fail("tensor '" + n + "' is " + dtype_name(f->second.dtype()) + " " + shape_str(f->second.shape()) +
-                 ", the architecture needs " + dtype_name(t.dtype()) + " " + shape_str(t.shape()));
-    weights.emplace_back(n, f->second);
-    by_name.erase(f);
-  }
-  seq->load_state_dict(weights);
-  optim::NamedTensors opt_state;
-  for (auto& [n, t] : by_name) {
-    if (n.rfind("optimizer.", 0) != 0) throw fail("unexpected tensor '" + n + "' (not in the architecture)");
-    opt_state.emplace_back(n.substr(10), t);
-  }
+  const optim::NamedTensors opt_state = load_weights(*seq, tensors, path);
   if (meta.contains("compile")) {
     const json& c = meta["compile"];
     try {
