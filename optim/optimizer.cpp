@@ -60,65 +60,86 @@ NamedTensors Optimizer::state() const {
   return out;
 }
 
-void Optimizer::load_state(const NamedTensors& state) {
-  const std::string where = std::string(name_) + ": load_state: ";
-  std::vector<std::vector<Tensor>> loaded(params_.size(), std::vector<Tensor>(slots_.size()));
-  for (const auto& entry : state) {  // (not a structured binding: C++17 lambdas cannot capture one, clang says)
-    const std::string& key = entry.first;  // "<slot>.<i>"
-    const Tensor& value = entry.second;
-    const auto dot = key.rfind('.');
-    const std::string slot = key.substr(0, dot), index = dot == std::string::npos ? "" : key.substr(dot + 1);
-    std::size_t k = 0, i = 0;
-    while (k < slots_.size() && slots_[k].name != slot) ++k;
-    const bool numeric =
-        !index.empty() && index.size() < 10 && index.find_first_not_of("0123456789") == std::string::npos;
-    if (numeric) i = std::stoul(index);
-    if (k == slots_.size() || !numeric || i >= params_.size()) {
-      std::string expected;
-      for (const auto& s : slots_) expected += (expected.empty() ? "" : ", ") + s.name + ".<i>";
-      throw std::invalid_argument(where + "unknown state name '" + key + "' (expected " +
-                                  (expected.empty() ? std::string("no state") : expected) + " for parameters 0.." +
-                                  std::to_string(params_.size() - 1) + ")");
-    }
-    if (loaded[i][k].defined()) throw std::invalid_argument(where + "'" + key + "' is given twice");
-    if (!value.defined()) throw std::invalid_argument(where + "'" + key + "' is an undefined tensor");
-    const Shape want_shape = slots_[k].counter ? Shape{} : params_[i].shape();
-    const Dtype want_dtype = slots_[k].counter ? kFloat64 : params_[i].dtype();
-    if (value.shape() != want_shape || value.dtype() != want_dtype)
-      throw std::invalid_argument(where + "'" + key + "' is " + dtype_name(value.dtype()) + " " +
-                                  shape_str(value.shape()) + ", expected " + dtype_name(want_dtype) + " " +
-                                  shape_str(want_shape) + (slots_[k].counter ? " (a step count)" : " (as parameter #" +
-                                                           std::to_string(i) + ")"));
-    if (slots_[k].counter) {  // a step count of -3 or 0.5 would turn bias corrections into NaN, silently
-      const double steps = value.item();
-      if (!(steps >= 0 && steps <= 9007199254740992.0 && steps == std::floor(steps)))
-        throw std::invalid_argument(where + "'" + key + "' is a step count of " + format_number(steps) +
-                                    ", not a whole number >= 0");
-    }
-    // State no run can reach is refused: it would turn the next step's weights into NaN, silently.
-    const std::vector<double> v = detail::dispatch(value.dtype(), [&](auto tag) {
-      const auto& a = value.data<decltype(tag)>();
-      return std::vector<double>(a.begin(), a.end());
-    });
-    for (std::size_t e = 0; e < v.size(); ++e)
-      if (!std::isfinite(v[e]) || (slots_[k].non_negative && v[e] < 0))
-        throw std::invalid_argument(where + "'" + key + "' holds " + format_number(v[e]) + " at element " +
-                                    std::to_string(e) + (std::isfinite(v[e]) ? ", but a sum of squares is >= 0"
-                                                                             : ", not a finite number"));
-    loaded[i][k] = value.detach();  // a copy: later steps leave the caller's tensors alone
+namespace {
+
+// "<slot>.<i>" → (slot index k, parameter index i); an unknown slot name or an index out of range is refused.
+std::pair<std::size_t, std::size_t> parse_state_key(const std::string& where, const std::string& key,
+                                                    const std::vector<Optimizer::Slot>& slots, std::size_t n_params) {
+  const auto dot = key.rfind('.');
+  const std::string slot = key.substr(0, dot), index = dot == std::string::npos ? "" : key.substr(dot + 1);
+  std::size_t k = 0, i = 0;
+  while (k < slots.size() && slots[k].name != slot) ++k;
+  const bool numeric =
+      !index.empty() && index.size() < 10 && index.find_first_not_of("0123456789") == std::string::npos;
+  if (numeric) i = std::stoul(index);
+  if (k == slots.size() || !numeric || i >= n_params) {
+    std::string expected;
+    for (const auto& s : slots) expected += (expected.empty() ? "" : ", ") + s.name + ".<i>";
+    throw std::invalid_argument(where + "unknown state name '" + key + "' (expected " +
+                                (expected.empty() ? std::string("no state") : expected) + " for parameters 0.." +
+                                std::to_string(n_params - 1) + ")");
   }
-  for (std::size_t i = 0; i < params_.size(); ++i) {
+  return {k, i};
+}
+
+// One state tensor against its slot: the shape and dtype of parameter #i (a float64 scalar for a step count), and
+// values some run can reach: any other would turn the next step's weights into NaN, silently.
+void check_state_value(const std::string& where, const std::string& key, const Tensor& value,
+                       const Optimizer::Slot& slot, const Tensor& param, std::size_t i) {
+  if (!value.defined()) throw std::invalid_argument(where + "'" + key + "' is an undefined tensor");
+  const Shape want_shape = slot.counter ? Shape{} : param.shape();
+  const Dtype want_dtype = slot.counter ? kFloat64 : param.dtype();
+  if (value.shape() != want_shape || value.dtype() != want_dtype)
+    throw std::invalid_argument(where + "'" + key + "' is " + dtype_name(value.dtype()) + " " +
+                                shape_str(value.shape()) + ", expected " + dtype_name(want_dtype) + " " +
+                                shape_str(want_shape) + (slot.counter ? " (a step count)" : " (as parameter #" +
+                                                         std::to_string(i) + ")"));
+  if (slot.counter) {  // a step count of -3 or 0.5 would turn bias corrections into NaN
+    const double steps = value.item();
+    if (!(steps >= 0 && steps <= 9007199254740992.0 && steps == std::floor(steps)))
+      throw std::invalid_argument(where + "'" + key + "' is a step count of " + format_number(steps) +
+                                  ", not a whole number >= 0");
+  }
+  const std::vector<double> v = detail::dispatch(value.dtype(), [&](auto tag) {
+    const auto& a = value.data<decltype(tag)>();
+    return std::vector<double>(a.begin(), a.end());
+  });
+  for (std::size_t e = 0; e < v.size(); ++e)
+    if (!std::isfinite(v[e]) || (slot.non_negative && v[e] < 0))
+      throw std::invalid_argument(where + "'" + key + "' holds " + format_number(v[e]) + " at element " +
+                                  std::to_string(e) + (std::isfinite(v[e]) ? ", but a sum of squares is >= 0"
+                                                                           : ", not a finite number"));
+}
+
+// Each parameter has all of its slots or none (then it starts afresh at its next update: its list is cleared).
+void check_state_complete(const std::string& where, std::vector<std::vector<Tensor>>& loaded,
+                          const std::vector<Optimizer::Slot>& slots) {
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
     std::size_t present = 0;
     for (const auto& t : loaded[i]) present += t.defined();
     if (present == 0) {
-      loaded[i].clear();  // starts afresh at its next update
-    } else if (present < slots_.size()) {
-      for (std::size_t k = 0; k < slots_.size(); ++k)
+      loaded[i].clear();
+    } else if (present < slots.size()) {
+      for (std::size_t k = 0; k < slots.size(); ++k)
         if (!loaded[i][k].defined())
           throw std::invalid_argument(where + "parameter #" + std::to_string(i) + " has only part of its state: '" +
-                                      slots_[k].name + "." + std::to_string(i) + "' is missing");
+                                      slots[k].name + "." + std::to_string(i) + "' is missing");
     }
   }
+}
+
+}  // namespace
+
+void Optimizer::load_state(const NamedTensors& state) {
+  const std::string where = std::string(name_) + ": load_state: ";
+  std::vector<std::vector<Tensor>> loaded(params_.size(), std::vector<Tensor>(slots_.size()));
+  for (const auto& [key, value] : state) {
+    const auto [k, i] = parse_state_key(where, key, slots_, params_.size());
+    if (loaded[i][k].defined()) throw std::invalid_argument(where + "'" + key + "' is given twice");
+    check_state_value(where, key, value, slots_[k], params_[i], i);
+    loaded[i][k] = value.detach();  // a copy: later steps leave the caller's tensors alone
+  }
+  check_state_complete(where, loaded, slots_);
   state_ = std::move(loaded);
 }
 
