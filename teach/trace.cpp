@@ -1,5 +1,5 @@
-// The chain-rule trace: an engine observer that copies what backward sees at each node, then printers that
-// render those entries as text or Markdown; and the Graphviz export of the tape.
+// The chain-rule trace: an engine observer that copies what backward sees at each node (its printers, text and
+// Markdown, are in teach/trace_text.cpp); and the Graphviz export of the tape.
 #include "teach/trace.hpp"
 
 #include <algorithm>
@@ -297,156 +297,6 @@ const TraceEntry& ChainRuleTrace::entry(const std::string& name) const {
                           (names.empty() ? "nothing; did backward run while the trace lived?" : names) + ")");
 }
 
-// ---- printers --------------------------------------------------------------------------------------------------
-namespace {
-bool scalar(const Tensor& t) { return t.defined() && t.numel() == 1; }
-
-// Both printers say the same things; a Style says how: plain text or Markdown with LaTeX.
-struct Style {
-  bool markdown;
-  std::string name(const std::string& n) const {  // w1 → w_{1}, mul_2 → \mathrm{mul\_2}
-    if (!markdown) return n;
-    std::size_t d = n.find_first_of("0123456789");
-    auto alpha = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; };
-    auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
-    const bool letters_then_digits = d != std::string::npos && d > 0 && std::all_of(n.begin(), n.begin() + long(d), alpha) &&
-                                     std::all_of(n.begin() + long(d), n.end(), digit);
-    if (letters_then_digits) return "$" + n.substr(0, d) + "_{" + n.substr(d) + "}$";
-    if (n.size() == 1 && alpha(n[0])) return "$" + n + "$";
-    std::string e;
-    for (char c : n) e += std::strchr("_%#&${}", c) ? std::string("\\") + c : std::string(1, c);
-    return "$\\mathrm{" + e + "}$";
-  }
-  std::string partial(const std::string& y, const std::string& x) const {
-    auto simple = [](const std::string& n) {
-      return std::all_of(n.begin(), n.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
-    };
-    auto wrap = [&](const std::string& n) { return simple(n) ? n : "(" + n + ")"; };  // ∂(a*a)/∂a
-    if (!markdown) return "∂" + wrap(y) + "/∂" + wrap(x);
-    auto inner = [&](const std::string& n) { std::string s = name(n); return s.substr(1, s.size() - 2); };
-    return "$\\frac{\\partial " + inner(y) + "}{\\partial " + inner(x) + "}$";
-  }
-  std::string value(const Tensor& t, const TraceOptions& o) const {
-    std::string v = format_value(t, o);
-    return markdown && !scalar(t) ? "`" + v + "`" : v;
-  }
-  // A Jacobian up to 4×4 (e.g. a 3-way softmax's) prints in full: a summary would hide the structure it shows.
-  std::string jacobian(const Tensor& t, const TraceOptions& o) const {
-    TraceOptions j = o;
-    j.max_elements = std::max<std::size_t>(o.max_elements, 16);
-    return value(t, j);
-  }
-};
-
-void render(std::ostream& os, const std::vector<TraceEntry>& entries, const TraceOptions& o, const Style& st) {
-  std::string root;
-  for (std::size_t k = 0; k < entries.size(); ++k) {
-    const TraceEntry& e = entries[k];
-    if (e.step == 1) {
-      root = e.name;
-      std::size_t count = 0;
-      while (k + count < entries.size() && entries[k + count].pass == e.pass) ++count;
-      if (k) os << "\n";
-      if (st.markdown)
-        os << "#### Chain-rule trace: backward from " << st.name(root) << " (" << count << " nodes)\n\n";
-      else
-        os << "Chain-rule trace: backward from " << root << " (" << count << " nodes, each before its inputs)\n";
-    }
-    // The node: its op on its inputs and its value.
-    const std::string indent = st.markdown ? "   - " : "      ";
-    if (!st.markdown) os << std::string(e.step < 10 ? 2 : e.step < 100 ? 1 : 0, ' ');
-    os << e.step << ". " << st.name(e.name) << " = ";
-    if (e.is_leaf()) {
-      os << st.value(e.value, o) << "   (leaf)\n";
-    } else {
-      os << (st.markdown ? "`" : "") << e.op << "(";
-      for (std::size_t i = 0; i < e.inputs.size(); ++i) os << (i ? ", " : "") << e.inputs[i].name;
-      os << ")" << (st.markdown ? "`" : "") << " = " << st.value(e.value, o) << "\n";
-    }
-    // Its gradient: the seed, one path, or a sum over several.
-    os << indent << st.partial(root, e.name) << " = ";
-    if (!e.grad.defined()) {
-      os << "(no gradient reached it)\n";
-    } else if (e.paths.empty()) {
-      os << st.value(e.grad, o) << (e.step == 1 ? "   (the seed)" : "") << "\n";
-    } else if (!e.summed()) {
-      os << st.value(e.grad, o) << "   (from " << e.paths[0].from << ")\n";
-    } else {
-      bool small = std::all_of(e.paths.begin(), e.paths.end(), [](const TracePath& p) { return scalar(p.contribution); });
-      if (small)
-        for (std::size_t i = 0; i < e.paths.size(); ++i) os << (i ? " + " : "") << st.value(e.paths[i].contribution, o);
-      else
-        os << "the sum of " << e.paths.size() << " contributions";
-      os << " = " << st.value(e.grad, o) << (st.markdown ? "   **" : "   <- ") << "a sum over " << e.paths.size()
-         << " paths" << (st.markdown ? "**" : "") << ": from ";
-      for (std::size_t i = 0; i < e.paths.size(); ++i)
-        os << (i ? ", " : "") << e.paths[i].from << " (input #" << e.paths[i].input << ")";
-      os << "\n";
-    }
-    // What it sends to each input, in columns: its value, the local derivative, the contribution, its gradient so far.
-    std::vector<std::vector<std::string>> rows;
-    for (const TraceInput& in : e.inputs) {
-      std::vector<std::string> r{st.name(in.name) + " = " + st.value(in.value, o)};
-      rows.push_back(r);
-      if (!in.requires_grad) {
-        rows.back()[0] += ": a constant, no gradient";
-        continue;
-      }
-      if (!in.contribution.defined()) {
-        rows.back()[0] += ": nothing sent";
-        continue;
-      }
-      const bool scalars = scalar(e.grad) && scalar(in.local);
-      std::ostringstream local, sent, total;
-      if (in.local_kind == LocalKind::None) {
-        local << "(" << st.partial(e.name, in.name) << " not shown: " << e.value.numel() << "×" << in.value.numel()
-              << " Jacobian)";
-        sent << "contribution " << st.value(in.contribution, o);
-      } else {
-        local << (in.local_kind == LocalKind::Jacobian && !scalars ? "Jacobian " : "") << st.partial(e.name, in.name)
-              << " = " << (in.local_kind == LocalKind::Jacobian ? st.jacobian(in.local, o) : st.value(in.local, o));
-        sent << "contribution ";
-        if (scalars) sent << st.value(e.grad, o) << " × " << st.value(in.local, o) << " = ";
-        else if (in.local_kind == LocalKind::Elementwise) sent << "upstream ⊙ local = ";
-        else sent << "upstream · Jacobian = ";
-        sent << st.value(in.contribution, o);
-      }
-      total << "-> " << st.partial(root, in.name) << " = " << st.value(in.accumulated, o);
-      if (in.paths_so_far > 1) total << " (sum of " << in.paths_so_far << " paths so far)";
-      rows.back().insert(rows.back().end(), {local.str(), sent.str(), total.str()});
-    }
-    // Characters on screen, not bytes: ∂ and × take one column each.
-    auto columns = [](const std::string& t) {
-      return std::size_t(std::count_if(t.begin(), t.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-    };
-    std::size_t width[3] = {0, 0, 0};
-    for (const auto& r : rows)
-      for (std::size_t k = 0; k + 1 < r.size(); ++k) width[k] = std::max(width[k], columns(r[k]));
-    for (const auto& r : rows) {
-      os << indent;
-      for (std::size_t k = 0; k < r.size(); ++k) {
-        os << r[k];
-        if (k + 1 < r.size()) os << (st.markdown ? "; " : std::string(width[k] - columns(r[k]) + 3, ' '));
-      }
-      os << "\n";
-    }
-    if (st.markdown) os << "\n";
-  }
-}
-}  // namespace
-
-std::string ChainRuleTrace::str() const {
-  std::ostringstream s;
-  render(s, entries(), options_, Style{false});
-  return s.str();
-}
-std::string ChainRuleTrace::markdown() const {
-  std::ostringstream s;
-  render(s, entries(), options_, Style{true});
-  return s.str();
-}
-std::ostream& operator<<(std::ostream& os, const ChainRuleTrace& t) { return os << t.str(); }
-
 // ---- Graphviz --------------------------------------------------------------------------------------------------
 namespace {
 // A field of a record label: Graphviz reserves { } | < > and quotes.
@@ -460,6 +310,70 @@ std::string field(const std::string& s) {
 }
 }  // namespace
 
+namespace {
+// The nodes on a path from the root to the highlighted tensor: those from which it can be reached (none without one).
+std::unordered_set<const Node*> dot_highlighted_path(const std::vector<const Node*>& nodes,
+                                                     const std::unordered_map<const Node*, std::size_t>& id,
+                                                     const Tensor& root, const DotOptions& o, Names& names) {
+  std::unordered_set<const Node*> on_path;
+  if (!o.highlight.defined()) return on_path;
+  const Node* target = &o.highlight.node();
+  if (!id.count(target))
+    throw std::invalid_argument("to_dot: the tensor to highlight" +
+                                (target->label.empty() ? std::string() : " '" + target->label + "'") +
+                                " is not in the graph of '" + names(root.node()) + "'");
+  for (const Node* n : nodes) {  // inputs come first, so one pass suffices
+    bool reaches = n == target;
+    for (const auto& in : n->inputs) reaches = reaches || on_path.count(in.get());
+    if (reaches) on_path.insert(n);
+  }
+  return on_path;
+}
+
+// A node as a record: name | op and shape | value | grad (if it has one); leaves filled, the path in red.
+std::string dot_node(const Node& n, std::size_t id, Names& names, bool highlighted, const DotOptions& o) {
+  Tensor t = snapshot(n);
+  const std::string dims = numel(n) == 1 && shape(n).size() <= 1 ? "" : " " + shape_str(shape(n));  // scalars: none
+  std::string label = "{" + field(names(n)) + " | " + field(n.requires_grad ? n.op : "constant") + dims +
+                      " | value " + field(format_value(t, o.format));
+  if (n.grad) label += " | grad " + field(format_value(snapshot(*n.grad), o.format));
+  label += "}";
+  std::ostringstream s;
+  s << "  n" << id << " [label=\"" << label << "\"";
+  if (n.inputs.empty()) s << ", fillcolor=" << (n.requires_grad ? "lightblue" : "gray92");
+  if (highlighted) s << ", color=red, penwidth=2";
+  s << "];\n";
+  return s.str();
+}
+
+// The edges into n. Each carries its local derivative ∂n/∂input (elementwise, or a Jacobian up to jacobian_max
+// entries), computed by a scratch backward that leaves the real gradients alone.
+std::string dot_edges_into(const Node& n, const std::unordered_map<const Node*, std::size_t>& id,
+                           const std::unordered_set<const Node*>& on_path, const DotOptions& o) {
+  TraceEntry local;
+  local.inputs.resize(n.inputs.size());
+  // (the scratch backward swaps n's inputs and gradient for copies and puts them back: n is unchanged after)
+  if (n.requires_grad && !n.inputs.empty()) local_partials(const_cast<Node&>(n), local, o.format);
+  std::ostringstream s;
+  for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+    const Node* in = n.inputs[i].get();
+    std::vector<std::string> attrs;
+    if (local.inputs[i].local.defined()) {
+      TraceOptions f = o.format;
+      f.max_elements = std::max<std::size_t>(f.max_elements, 16);
+      std::string text;
+      for (char c : format_value(local.inputs[i].local, f)) text += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+      attrs.push_back("label=\"" + text + "\"");
+    }
+    if (on_path.count(in) && on_path.count(&n)) attrs.push_back("color=red, penwidth=2");
+    s << "  n" << id.at(in) << " -> n" << id.at(&n);
+    for (std::size_t k = 0; k < attrs.size(); ++k) s << (k ? ", " : " [") << attrs[k];
+    s << (attrs.empty() ? "" : "]") << ";\n";
+  }
+  return s.str();
+}
+}  // namespace
+
 std::string to_dot(const Tensor& root, const DotOptions& o) {
   const std::vector<const Node*> nodes = walk(root.node());
   for (const Node* n : nodes)
@@ -470,58 +384,12 @@ std::string to_dot(const Tensor& root, const DotOptions& o) {
   Names names(root.node());
   std::unordered_map<const Node*, std::size_t> id;
   for (const Node* n : nodes) id.emplace(n, id.size());
-  // The nodes on a path from root to the highlighted tensor: those from which it can be reached.
-  std::unordered_set<const Node*> on_path;
-  if (o.highlight.defined()) {
-    const Node* target = &o.highlight.node();
-    if (!id.count(target))
-      throw std::invalid_argument("to_dot: the tensor to highlight" +
-                                  (target->label.empty() ? std::string() : " '" + target->label + "'") +
-                                  " is not in the graph of '" + names(root.node()) + "'");
-    for (const Node* n : nodes) {  // inputs come first, so one pass suffices
-      bool reaches = n == target;
-      for (const auto& in : n->inputs) reaches = reaches || on_path.count(in.get());
-      if (reaches) on_path.insert(n);
-    }
-  }
+  const std::unordered_set<const Node*> on_path = dot_highlighted_path(nodes, id, root, o, names);
   std::ostringstream s;
   s << "digraph chainrule {\n  rankdir=" << o.rankdir << ";\n"
     << "  node [shape=record, style=filled, fillcolor=white, fontname=\"Helvetica\", fontsize=11];\n";
-  for (const Node* n : nodes) {
-    Tensor t = snapshot(*n);
-    const std::string dims = numel(*n) == 1 && shape(*n).size() <= 1 ? "" : " " + shape_str(shape(*n));  // scalars: none
-    std::string label = "{" + field(names(*n)) + " | " + field(n->requires_grad ? n->op : "constant") + dims +
-                        " | value " + field(format_value(t, o.format));
-    if (n->grad) label += " | grad " + field(format_value(snapshot(*n->grad), o.format));
-    label += "}";
-    s << "  n" << id[n] << " [label=\"" << label << "\"";
-    if (n->inputs.empty()) s << ", fillcolor=" << (n->requires_grad ? "lightblue" : "gray92");
-    if (on_path.count(n)) s << ", color=red, penwidth=2";
-    s << "];\n";
-  }
-  for (const Node* n : nodes) {
-    // Each edge carries its local derivative ∂n/∂input (elementwise, or a Jacobian up to jacobian_max entries),
-    // computed by a scratch backward that leaves the real gradients alone.
-    TraceEntry local;
-    local.inputs.resize(n->inputs.size());
-    // (the scratch backward swaps n's inputs and gradient for copies and puts them back: n is unchanged after)
-    if (n->requires_grad && !n->inputs.empty()) local_partials(const_cast<Node&>(*n), local, o.format);
-    for (std::size_t i = 0; i < n->inputs.size(); ++i) {
-      const Node* in = n->inputs[i].get();
-      std::vector<std::string> attrs;
-      if (local.inputs[i].local.defined()) {
-        TraceOptions f = o.format;
-        f.max_elements = std::max<std::size_t>(f.max_elements, 16);
-        std::string text;
-        for (char c : format_value(local.inputs[i].local, f)) text += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
-        attrs.push_back("label=\"" + text + "\"");
-      }
-      if (on_path.count(in) && on_path.count(n)) attrs.push_back("color=red, penwidth=2");
-      s << "  n" << id[in] << " -> n" << id[n];
-      for (std::size_t k = 0; k < attrs.size(); ++k) s << (k ? ", " : " [") << attrs[k];
-      s << (attrs.empty() ? "" : "]") << ";\n";
-    }
-  }
+  for (const Node* n : nodes) s << dot_node(*n, id[n], names, on_path.count(n) != 0, o);
+  for (const Node* n : nodes) s << dot_edges_into(*n, id, on_path, o);
   s << "}\n";
   return s.str();
 }
