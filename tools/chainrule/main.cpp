@@ -89,98 +89,140 @@ std::vector<std::vector<double>> hessian_of(const chainrule::Expression& e, cons
   }
   return h;
 }
-}  // namespace
 
-int main(int argc, char** argv) {
+// What the command line asks for.
+struct GradArgs {
+  std::string text, dot_file, html_file;
+  std::vector<std::string> bindings;
+  bool trace = false, json = false, hessian = false;
+};
+
+// Parses argv into `a`; returns the exit status when the program should stop here (0 after --help or --version,
+// 2 with a one-line message on a bad command line), nothing when it should go on.
+std::optional<int> parse_command_line(int argc, char** argv, GradArgs& a) {
   CLI::App app{"chainrule: reverse-mode autodiff from the command line"};
   app.set_version_flag("--version", std::string("chainrule ") + CHAINRULE_VERSION);
   app.require_subcommand(1);
   CLI::App* grad = app.add_subcommand("grad", "value and every partial derivative of an expression (float64)");
-  std::string text, dot_file, html_file;
-  std::vector<std::string> bindings;
-  bool trace = false, json = false, hessian = false;
-  grad->add_option("expression", text,
+  grad->add_option("expression", a.text,
                    "e.g. \"tanh(w1*x1 + w2*x2 + b)\": + - * / ^ (or **), parentheses, pi, e, exp log sqrt abs "
                    "sin cos tan tanh sigmoid relu softplus gaussian step max min pow");
-  grad->add_option("bindings", bindings, "name=value for each variable");
-  grad->add_flag("--trace", trace, "print the chain-rule trace of backward");
-  grad->add_option("--dot", dot_file, "write the graph as Graphviz DOT to this file");
-  grad->add_option("--html", html_file, "write a web page that steps through backward to this file");
-  grad->add_flag("--json", json,
+  grad->add_option("bindings", a.bindings, "name=value for each variable");
+  grad->add_flag("--trace", a.trace, "print the chain-rule trace of backward");
+  grad->add_option("--dot", a.dot_file, "write the graph as Graphviz DOT to this file");
+  grad->add_option("--html", a.html_file, "write a web page that steps through backward to this file");
+  grad->add_flag("--json", a.json,
                  "print {\"value\": ..., \"grad\": {...}}; non-finite numbers as \"NaN\", \"Infinity\", \"-Infinity\"");
   std::vector<const char*> args(argv, argv + argc);
   const std::string dash_expression = take_dash_expression(args);
-  grad->add_flag("--hessian", hessian, "print every second partial derivative too");
+  grad->add_flag("--hessian", a.hessian, "print every second partial derivative too");
   try {
     app.parse(int(args.size()), const_cast<char**>(args.data()));
     if (!dash_expression.empty()) {
-      if (!text.empty()) bindings.insert(bindings.begin(), text);  // CLI11 took the first binding as the expression
-      text = dash_expression;
+      // CLI11 took the first binding as the expression
+      if (!a.text.empty()) a.bindings.insert(a.bindings.begin(), a.text);
+      a.text = dash_expression;
     }
-    if (grad->parsed() && text.empty()) throw CLI::RequiredError("expression");
+    if (grad->parsed() && a.text.empty()) throw CLI::RequiredError("expression");
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     std::cerr << "chainrule: " << e.what() << " (see chainrule --help)\n";  // one line
     return 2;
   }
+  return std::nullopt;
+}
 
-  using namespace chainrule;
-  ExpressionResult r;
+// What evaluating the expression gave: the value and gradient, the trace of its backward (kept alive for --html),
+// and the Hessian when asked for.
+struct GradRun {
+  chainrule::ExpressionResult r;
   std::string trace_text;
-  std::optional<ChainRuleTrace> t;  // records the backward pass for --trace and --html
+  std::optional<chainrule::ChainRuleTrace> trace;  // records the backward pass for --trace and --html
   std::vector<std::vector<double>> hess;
-  try {
-    std::map<std::string, double> values;
-    for (const auto& b : bindings)
-      if (!values.insert(binding(b)).second) throw std::invalid_argument("'" + b + "': this variable is bound twice");
-    Expression e(text);
-    if (hessian) hess = hessian_of(e, values);  // before the trace starts: it records the one backward it shows
-    if (trace || !html_file.empty()) t.emplace();
-    r = evaluate(e, values);
-    if (trace) trace_text = t->str();
-    if (!html_file.empty() && !r.value.requires_grad())
-      throw std::invalid_argument("--html: the expression has no variables, so backward has nothing to show");
-  } catch (const std::invalid_argument& e) {  // ExpressionError, bad bindings
-    std::cerr << "chainrule grad: " << e.what() << "\n";
-    return 2;
+};
+
+// Binds the variables, evaluates the expression and runs backward; throws std::invalid_argument (an
+// ExpressionError, a bad binding) on bad input.
+void run_grad(const GradArgs& a, GradRun& run) {
+  using namespace chainrule;
+  std::map<std::string, double> values;
+  for (const auto& b : a.bindings)
+    if (!values.insert(binding(b)).second) throw std::invalid_argument("'" + b + "': this variable is bound twice");
+  Expression e(a.text);
+  if (a.hessian) run.hess = hessian_of(e, values);  // before the trace starts: it records the one backward it shows
+  if (a.trace || !a.html_file.empty()) run.trace.emplace();
+  run.r = evaluate(e, values);
+  if (a.trace) run.trace_text = run.trace->str();
+  if (!a.html_file.empty() && !run.r.value.requires_grad())
+    throw std::invalid_argument("--html: the expression has no variables, so backward has nothing to show");
+}
+
+// The trace (to stderr when --json is given), the DOT file and the web page, as asked for.
+void write_extras(const GradArgs& a, const GradRun& run) {
+  using namespace chainrule;
+  if (a.trace) (a.json ? std::cerr : std::cout) << run.trace_text << "\n";
+  if (!a.dot_file.empty()) {
+    write_dot(a.dot_file, run.r.value);
+    std::cerr << "wrote " << a.dot_file << " (render it: dot -Tsvg " << a.dot_file << " -o graph.svg)\n";
   }
-  try {
-    if (trace) (json ? std::cerr : std::cout) << trace_text << "\n";
-    if (!dot_file.empty()) {
-      write_dot(dot_file, r.value);
-      std::cerr << "wrote " << dot_file << " (render it: dot -Tsvg " << dot_file << " -o graph.svg)\n";
-    }
-    if (!html_file.empty()) {
-      HtmlOptions o;
-      o.title = "chainrule grad " + text;
-      write_html(html_file, *t, o);
-      std::cerr << "wrote " << html_file << " (open it in a browser; arrow keys step through backward)\n";
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "chainrule grad: " << e.what() << "\n";
-    return 1;
+  if (!a.html_file.empty()) {
+    HtmlOptions o;
+    o.title = "chainrule grad " + a.text;
+    write_html(a.html_file, *run.trace, o);
+    std::cerr << "wrote " << a.html_file << " (open it in a browser; arrow keys step through backward)\n";
   }
-  if (json) {
-    nlohmann::ordered_json out;
-    out["value"] = json_number(r.value.item());
-    out["grad"] = nlohmann::ordered_json::object();
-    for (const auto& name : r.variables) out["grad"][name] = json_number(r.grad.at(name).item());
-    if (hessian) {
-      out["hessian"] = nlohmann::ordered_json::object();
-      for (std::size_t i = 0; i < r.variables.size(); ++i)
-        for (std::size_t j = 0; j < r.variables.size(); ++j) out["hessian"][r.variables[i]][r.variables[j]] = json_number(hess[i][j]);
-    }
-    std::cout << out.dump() << "\n";
-    return 0;
+}
+
+// {"value": ..., "grad": {...}, "hessian": {...}} on one line.
+void print_json(const GradArgs& a, const GradRun& run) {
+  const auto& r = run.r;
+  nlohmann::ordered_json out;
+  out["value"] = json_number(r.value.item());
+  out["grad"] = nlohmann::ordered_json::object();
+  for (const auto& name : r.variables) out["grad"][name] = json_number(r.grad.at(name).item());
+  if (a.hessian) {
+    out["hessian"] = nlohmann::ordered_json::object();
+    for (std::size_t i = 0; i < r.variables.size(); ++i)
+      for (std::size_t j = 0; j < r.variables.size(); ++j)
+        out["hessian"][r.variables[i]][r.variables[j]] = json_number(run.hess[i][j]);
   }
+  std::cout << out.dump() << "\n";
+}
+
+// "value = ...", then "∂/∂x = ..." for each variable (aligned), then the second partials when asked for.
+void print_table(const GradArgs& a, const GradRun& run) {
+  const auto& r = run.r;
   std::size_t width = 5;  // "value", or "∂/∂" and the longest name
   for (const auto& name : r.variables) width = std::max(width, 3 + name.size());
   std::cout.precision(12);
   std::cout << "value" << std::string(width - 5, ' ') << " = " << r.value.item() << "\n";
   for (const auto& name : r.variables)
     std::cout << "∂/∂" << name << std::string(width - 3 - name.size(), ' ') << " = " << r.grad.at(name).item() << "\n";
-  for (std::size_t i = 0; hessian && i < r.variables.size(); ++i)
+  for (std::size_t i = 0; a.hessian && i < r.variables.size(); ++i)
     for (std::size_t j = 0; j < r.variables.size(); ++j)
-      std::cout << "∂²/∂" << r.variables[i] << "∂" << r.variables[j] << " = " << hess[i][j] << "\n";
+      std::cout << "∂²/∂" << r.variables[i] << "∂" << r.variables[j] << " = " << run.hess[i][j] << "\n";
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  GradArgs a;
+  if (const std::optional<int> status = parse_command_line(argc, argv, a)) return *status;
+  GradRun run;
+  try {
+    run_grad(a, run);
+  } catch (const std::invalid_argument& e) {  // ExpressionError, bad bindings
+    std::cerr << "chainrule grad: " << e.what() << "\n";
+    return 2;
+  }
+  try {
+    write_extras(a, run);
+  } catch (const std::exception& e) {
+    std::cerr << "chainrule grad: " << e.what() << "\n";
+    return 1;
+  }
+  if (a.json)
+    print_json(a, run);
+  else
+    print_table(a, run);
   return 0;
 }
