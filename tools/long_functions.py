@@ -11,8 +11,9 @@ body, or an initializer). That is right on this code base's style; the self-test
 it relies on.
 
 With --allow FILE (one `path` or `path:function` a line, `#` comments), listed offenders are reported as allowed
-and do not fail; an allow-list entry that no longer matches an offender is reported as stale, and fails too, so the
-list only shrinks. Exit status: 0 when every offender is allowed, 1 otherwise, 2 on bad usage.
+and do not fail. An allow-list entry that matches no offender is reported as STALE (remove it); with --strict it
+fails too. Exit status: 0 when every offender is allowed (and, with --strict, no entry is stale), 1 otherwise,
+2 on bad usage.
 """
 import argparse
 import os
@@ -240,6 +241,7 @@ def main():
     p.add_argument("--max-function", type=int, default=60)
     p.add_argument("--max-file", type=int, default=500)
     p.add_argument("--allow", help="allow-list file: `path` or `path:function` a line")
+    p.add_argument("--strict", action="store_true", help="a stale allow-list entry fails too")
     p.add_argument("--self-test", action="store_true")
     args = p.parse_args()
     if args.self_test:
@@ -287,8 +289,8 @@ def main():
             failed = True
     for key, used in allowed.items():
         if not used:
-            print("STALE     %s is in the allow-list but is no longer an offender: remove it" % key)
-            failed = True
+            print("STALE     %s is in the allow-list but is not an offender: remove it" % key)
+            failed = failed or args.strict
     if not offenders:
         print("no function over %d lines, no file over %d lines" % (args.max_function, args.max_file))
     return 1 if failed else 0
