@@ -206,7 +206,9 @@ namespace {
 // Runs the walk over `order` (root first, its gradient already seeded). First order: each node's array backward,
 // nothing recorded. create_graph: each node's Tensor backward, recorded (grad mode on), so the gradients have a
 // graph of their own.
-void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bool retain_graph) {
+// post_hooks: the leaves' post-accumulate-grad hooks run (backward; not grad(), which leaves .grad alone).
+void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bool retain_graph,
+          bool post_hooks = true) {
   struct Current {  // which node's backward runs, for the watchers; cleared however the walk ends
     ~Current() { g_watch.current = nullptr; }
   } current;
@@ -214,7 +216,10 @@ void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bo
   for (const auto& n : order) {
     if (g_watch.trace) g_watch.trace->visit(*n);
     if (n->hooks) run_tensor_hooks(*n);  // n's gradient is complete: its hooks may replace it
-    if (n->inputs.empty()) continue;  // leaf: its grad is the result
+    if (n->inputs.empty()) {  // leaf: its grad is the result
+      if (n->hooks && post_hooks) run_post_accumulate_hooks(n);
+      continue;
+    }
     g_watch.current = n.get();
     if (n->grad) {
       n->check_versions();  // saved values modified in place since the forward pass: refuse, as torch
@@ -349,7 +354,7 @@ std::vector<Tensor> run_grad(const Tensor& root, const Tensor& seed, const std::
         accumulate<T>("backward", 0, root.node(), Array<T>(seed.data<T>()));
       });
     }
-    walk(order, o.create_graph, o.retain_graph.value_or(o.create_graph));
+    walk(order, o.create_graph, o.retain_graph.value_or(o.create_graph), false);
   }
   std::vector<Tensor> out;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
