@@ -62,7 +62,27 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   return out;
 }
 
-template <class T> Array<T> expand(const Array<T>& x, const Shape& shape) { return xt::broadcast(x, shape); }
+// Plain block copies when x repeats as one block (its shape without leading 1s is a suffix of `shape`: a scalar
+// filling, a row [M] or [1,M] over [R,M], sum's and the bias' backward); else xtensor's broadcast (stepper-based,
+// ~10× slower per element).
+template <class T> Array<T> expand(const Array<T>& x, const Shape& shape) {
+  const Shape& s = x.shape();
+  std::size_t lead = 0;
+  while (lead < s.size() && s[lead] == 1) ++lead;
+  const std::size_t rest = s.size() - lead;
+  bool block = s.size() <= shape.size() && x.size() > 0;
+  for (std::size_t i = 0; block && i < rest; ++i) block = s[lead + i] == shape[shape.size() - rest + i];
+  if (!block) return xt::broadcast(x, shape);
+  Array<T> y = Array<T>::from_shape(shape);
+  const std::size_t n = x.size(), total = y.size();
+  const T* src = x.data();
+  T* dst = y.data();
+  if (n == 1) std::fill_n(dst, total, src[0]);
+  else
+    for (std::size_t at = 0; at < total; at += n)
+      for (std::size_t j = 0; j < n; ++j) dst[at + j] = src[j];
+  return y;
+}
 template Array<float> expand(const Array<float>&, const Shape&);
 template Array<double> expand(const Array<double>&, const Shape&);
 
@@ -206,7 +226,9 @@ namespace {
 // Runs the walk over `order` (root first, its gradient already seeded). First order: each node's array backward,
 // nothing recorded. create_graph: each node's Tensor backward, recorded (grad mode on), so the gradients have a
 // graph of their own.
-void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bool retain_graph) {
+// post_hooks: the leaves' post-accumulate-grad hooks run (backward; not grad(), which leaves .grad alone).
+void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bool retain_graph,
+          bool post_hooks = true) {
   struct Current {  // which node's backward runs, for the watchers; cleared however the walk ends
     ~Current() { g_watch.current = nullptr; }
   } current;
@@ -214,7 +236,10 @@ void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bo
   for (const auto& n : order) {
     if (g_watch.trace) g_watch.trace->visit(*n);
     if (n->hooks) run_tensor_hooks(*n);  // n's gradient is complete: its hooks may replace it
-    if (n->inputs.empty()) continue;  // leaf: its grad is the result
+    if (n->inputs.empty()) {  // leaf: its grad is the result
+      if (n->hooks && post_hooks) run_post_accumulate_hooks(n);
+      continue;
+    }
     g_watch.current = n.get();
     if (n->grad) {
       n->check_versions();  // saved values modified in place since the forward pass: refuse, as torch
@@ -349,7 +374,7 @@ std::vector<Tensor> run_grad(const Tensor& root, const Tensor& seed, const std::
         accumulate<T>("backward", 0, root.node(), Array<T>(seed.data<T>()));
       });
     }
-    walk(order, o.create_graph, o.retain_graph.value_or(o.create_graph));
+    walk(order, o.create_graph, o.retain_graph.value_or(o.create_graph), false);
   }
   std::vector<Tensor> out;
   for (std::size_t i = 0; i < inputs.size(); ++i) {

@@ -19,6 +19,17 @@ RemovableHandle Tensor::add_hook(std::function<Tensor(const Tensor&)> fn) const 
   return RemovableHandle(n.hooks->list, id);
 }
 
+RemovableHandle Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> fn) const {
+  detail::Node& n = node();
+  if (!n.requires_grad || !n.inputs.empty())
+    throw std::logic_error(std::string("register_post_accumulate_grad_hook: only a leaf that requires grad "
+                                       "accumulates a gradient; this tensor is ") +
+                           (n.requires_grad ? std::string("the output of '") + n.op + "'" : "not requiring grad"));
+  if (!n.hooks) n.hooks = std::make_unique<detail::TensorHooks>();
+  const std::uint64_t id = n.hooks->post->add(std::move(fn));
+  return RemovableHandle(n.hooks->post, id);
+}
+
 namespace detail {
 namespace {
 std::string describe_saved(const Node& n) {
@@ -47,6 +58,7 @@ void Node::throw_modified() const {
 
 void stash_leaf_grad(Node& n) {
   if (!n.inputs.empty()) return;  // a non-leaf's grad was just cleared
+  if (n.hooks->list->hooks.empty()) return;  // post-accumulate hooks only: they see the accumulated gradient
   n.hooks->earlier = std::move(n.grad);
   n.hooks->stashed = true;
 }
@@ -88,6 +100,13 @@ void run_tensor_hooks(Node& n) {
     }
   }
   restore_leaf_grad(n);
+}
+
+void run_post_accumulate_hooks(const std::shared_ptr<Node>& n) {
+  if (!n->grad || n->hooks->post->hooks.empty()) return;
+  const auto hooks = n->hooks->post->hooks;  // a copy: a hook may remove itself
+  const Tensor self(n);
+  for (const auto& [id, fn] : hooks) fn(self);
 }
 
 }  // namespace detail

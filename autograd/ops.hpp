@@ -66,6 +66,10 @@ Tensor gather(const Tensor& x, const std::vector<std::size_t>& index);
 /// a:[..., K] · b:[K, M] → [..., M] (leading axes of a are rows), or batched a:[B,N,K] · b:[B,K,M] → [B,N,M].
 /// y = a·b      ∂a = g·bᵀ      ∂b = aᵀ·g      (BLAS transpose flags: no transposed copies)
 Tensor matmul(const Tensor& a, const Tensor& b);
+/// op(a)·op(b) of 2-D a, b, op = transpose where the flag is set, by BLAS's transpose flags (no copy); the
+/// recorded (create_graph) backward of matmul and affine is written with it, and so is its own:
+/// y = op(a)·op(b)   ∂op(a) = g·op(b)ᵀ   ∂op(b) = op(a)ᵀ·g   (transposed back where the flag is set)
+Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb);
 /// x:[..., K] · W:[K, M] + b:[M], fused in one node (Linear's forward).
 /// y = x·W + b  ∂x = g·Wᵀ   ∂W = xᵀ·g   ∂b = Σ_rows g
 Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b);

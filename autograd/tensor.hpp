@@ -205,6 +205,11 @@ class Tensor {
       return add_hook(std::function<Tensor(const Tensor&)>(std::forward<F>(fn)));
   }
 
+  /// Calls fn(*this) when backward has accumulated this leaf's gradient into grad(), which is then final for that
+  /// backward call (torch's register_post_accumulate_grad_hook). Leaves only; chainrule::grad, which leaves .grad
+  /// alone, does not call it. Data parallelism starts each bucket's allreduce from here.
+  RemovableHandle register_post_accumulate_grad_hook(std::function<void(const Tensor&)> fn) const;
+
   /// Name shown by printing, traces and graph export.
   const std::string& label() const { return node().label; }
   Tensor& label(std::string name) { node().label = std::move(name); return *this; }
@@ -243,10 +248,14 @@ namespace detail {
 /// the hooks see this call's gradient alone (engine: stash_leaf_grad, run_tensor_hooks, restore_leaf_grad).
 struct TensorHooks {
   using Hook = std::function<Tensor(const Tensor&)>;
+  using PostHook = std::function<void(const Tensor&)>;
   std::shared_ptr<HookList<Hook>> list = std::make_shared<HookList<Hook>>();
+  std::shared_ptr<HookList<PostHook>> post = std::make_shared<HookList<PostHook>>();  // post-accumulate (leaves)
   std::shared_ptr<Node> earlier;
   bool stashed = false;
 };
+/// Calls a leaf's post-accumulate-grad hooks (engine: after the walk reaches the leaf, when backward fills .grad).
+void run_post_accumulate_hooks(const std::shared_ptr<Node>& n);
 }  // namespace detail
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);

@@ -1,6 +1,6 @@
 // Training steps end to end: chainrule vs libtorch (when built with it) vs the raw sgemm calls of the step, side
 // by side in one process at one thread count; peak resident memory of each implementation in its own process.
-//   bench_train [--threads N] [--cases a,b,c,d,f] [--csv FILE] [--quick] [--no-rss] [--isolate | --same-process]
+//   bench_train [--threads N] [--cases a,b,c,d,f,g] [--csv FILE] [--quick] [--no-rss] [--isolate | --same-process]
 //               [--flush-denormal]
 // At 1 thread both libraries are timed side by side in this process; above 1 thread (or with --isolate) each in a
 // process of its own, since OpenBLAS' and libtorch's thread pools in one process slow libtorch down up to 100×.
@@ -9,6 +9,8 @@
 //   b  784-16-16-10 ReLU, softmax cross-entropy on the logits, batch 32, SGD lr 0.01
 //   c  784-128-64-10 ReLU, CE, batch 64, Adam 1e-3
 //   d  784-1024-1024-10 ReLU, CE, batch 512, Adam 1e-3
+//   g  one Hessian-vector product of case c's loss w.r.t. all parameters (chainrule::hvp vs libtorch's double
+//      backward), and one gradient of it: the hvp/grad cost ratio of each library
 //   f  one Fashion-MNIST epoch, the examples' recipe (pixels/255, 784-128-64-10 ReLU, CE, Adam 1e-3, batch 64,
 //      reshuffled, all 60,000 training images), written with the engine and with nn::Model::fit
 // Internal: bench_train --impl chainrule|fit|torch --case X --threads N [--samples S] runs one workload and prints
@@ -57,7 +59,7 @@ namespace {
 
 struct Options {
   int threads = 1;
-  std::string cases = "a,b,c,d,f", csv = "bench_train.csv", impl, one_case;
+  std::string cases = "a,b,c,d,f,g", csv = "bench_train.csv", impl, one_case;
   bool quick = false, rss = true;
   bool flush_denormal = false;  // subnormals flushed to zero in both libraries (off: both libraries' default)
   long steps = 0;    // child mode: run this many untimed steps instead (for profilers)
@@ -84,8 +86,13 @@ const bench::TrainCase* find_case(const std::vector<bench::TrainCase>& cs, const
 int run_child(const Options& o) {
   const auto cases = bench::train_cases();
   const int n = std::max(1, o.samples);
-  double value = 0, loss = 0, floor = 0;
-  if (o.one_case == "f") {
+  double value = 0, loss = 0, floor = 0, grad = 0;
+  if (o.one_case == "g") {
+    if (o.impl == "chainrule" && o.steps > 0) bench::chainrule_run_hvps(o.steps);
+    else if (o.impl == "chainrule") value = bench::chainrule_hvp_ns(n, &grad) / 1e3, grad /= 1e3;
+    else if (o.impl == "torch") value = bench::torch_hvp_ns(n, &grad) / 1e3, grad /= 1e3;
+    else return 2;
+  } else if (o.one_case == "f") {
     bench::Data d = bench::load_fashion_mnist_data();
     if (d.n == 0) return 1;
     if (o.impl == "chainrule") value = bench::chainrule_epoch_s(std::move(d), n, &loss);
@@ -103,12 +110,13 @@ int run_child(const Options& o) {
     else if (o.impl == "torch") value = bench::torch_step_ns(*c, n) / 1e3;
     else return 2;
   }
-  std::printf("value=%.9g\nfloor=%.9g\nloss=%.9g\npeak_rss_kb=%ld\n", value, floor, loss, bench::peak_rss_kb());
+  std::printf("value=%.9g\nfloor=%.9g\nloss=%.9g\ngrad=%.9g\npeak_rss_kb=%ld\n", value, floor, loss, grad,
+              bench::peak_rss_kb());
   return 0;
 }
 
 struct ChildResult {
-  double value = 0, floor = 0, loss = 0;
+  double value = 0, floor = 0, loss = 0, grad = 0;  // grad: case g's gradient time
   long rss_kb = 0;  // all 0 on failure
 };
 
@@ -127,6 +135,7 @@ ChildResult run_in_child(const std::string& exe, const std::string& impl, const 
     if (!std::strncmp(line, "value=", 6)) r.value = std::atof(line + 6);
     if (!std::strncmp(line, "loss=", 5)) r.loss = std::atof(line + 5);
     if (!std::strncmp(line, "floor=", 6)) r.floor = std::atof(line + 6);
+    if (!std::strncmp(line, "grad=", 5)) r.grad = std::atof(line + 5);
     if (!std::strncmp(line, "peak_rss_kb=", 12)) r.rss_kb = std::atol(line + 12);
   }
   return pclose(p) == 0 ? r : ChildResult{};
@@ -178,7 +187,7 @@ int main(int argc, char** argv) {
     else if (a == "--same-process") o.isolate = 0;
     else if (a == "--flush-denormal") o.flush_denormal = true;
     else {
-      std::fprintf(stderr, "usage: bench_train [--threads N] [--cases a,b,c,d,f] [--csv FILE] [--quick] [--no-rss]\n"
+      std::fprintf(stderr, "usage: bench_train [--threads N] [--cases a,b,c,d,f,g] [--csv FILE] [--quick] [--no-rss]\n"
                            "                   [--isolate | --same-process] [--flush-denormal]\n");
       return 2;
     }
@@ -274,6 +283,29 @@ int main(int argc, char** argv) {
       rows.push_back(engine);
       rows.push_back(fit);
     }
+  }
+
+  if (wanted(o, "g")) {
+    std::printf("case g: one Hessian-vector product, 784-128-64-10 ReLU, CE, batch 64, all parameters ...\n");
+    std::fflush(stdout);
+    Row r{"g", "Hessian-vector product of case c's loss", "us/hvp"};
+    double grad_cr = 0, grad_t = 0;
+    if (isolate) {
+      const ChildResult cr = run_in_child(worker, "chainrule", "g", o.threads, samples);
+      r.chainrule = cr.value, grad_cr = cr.grad, r.rss_chainrule = cr.rss_kb;
+      if (torch) {
+        const ChildResult t = run_in_child(exe, "torch", "g", o.threads, samples);
+        r.torch = t.value, grad_t = t.grad, r.rss_torch = t.rss_kb;
+      }
+    } else {
+      r.chainrule = bench::chainrule_hvp_ns(samples, &grad_cr) / 1e3, grad_cr /= 1e3;
+      if (torch) r.torch = bench::torch_hvp_ns(samples, &grad_t) / 1e3, grad_t /= 1e3;
+    }
+    std::printf("  one gradient: chainrule %s us, libtorch %s us; hvp/grad: chainrule %s, libtorch %s\n",
+                fmt(grad_cr, "%.1f").c_str(), fmt(grad_t, "%.1f").c_str(),
+                fmt(grad_cr ? r.chainrule / grad_cr : 0, "%.2f").c_str(),
+                fmt(grad_t ? r.torch / grad_t : 0, "%.2f").c_str());
+    rows.push_back(r);
   }
 
   std::ofstream csv(o.csv);

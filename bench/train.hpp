@@ -53,6 +53,22 @@ double chainrule_epoch_s(Data d, int epochs, double* loss);      // the step wri
 double chainrule_fit_epoch_s(Data d, int epochs, double* loss);  // nn::Model::fit, verbose 0
 double torch_epoch_s(Data d, int epochs, double* loss);
 
+/// Case g: one Hessian-vector product of case c's loss (784-128-64-10 ReLU, CE, batch 64) with respect to all six
+/// parameters. The same numbers on both sides: case c's batch, weights W:[in,out] and b ~ N(0, 0.05²), and v ~ N(0,1)
+/// per parameter (std::mt19937, seed 2). Order: W1, b1, W2, b2, W3, b3.
+struct HvpData {
+  Data batch;
+  std::vector<std::vector<std::size_t>> shapes;
+  std::vector<std::vector<float>> params, v;
+};
+HvpData hvp_data();
+/// Median nanoseconds of one H·v (forward, backward with create_graph, second backward); *grad_ns gets the median of
+/// one gradient of the same loss (forward, backward), the denominator of the hvp/grad cost ratio.
+double chainrule_hvp_ns(int samples, double* grad_ns);
+double torch_hvp_ns(int samples, double* grad_ns);
+/// n untimed chainrule H·v products (for profilers: bench_train --impl chainrule --case g --steps 200).
+void chainrule_run_hvps(long n);
+
 bool have_torch();
 /// "libtorch 1.13.0", or "without libtorch".
 std::string torch_version();

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "bench/timer.hpp"
+#include "autograd/functional.hpp"
 #include "bench/train.hpp"
 #include "nn/nn.hpp"
 #include "optim/optim.hpp"
@@ -120,6 +121,60 @@ double chainrule_step_ns(const TrainCase& c, int samples) {
 }
 
 void set_chainrule_flush_denormal(bool on) { set_flush_denormal(on); }
+
+HvpData hvp_data() {
+  HvpData h;
+  h.batch = case_batch(train_cases()[2]);  // case c's batch
+  const std::vector<std::size_t> sizes = {784, 128, 64, 10};
+  std::mt19937 gen(2);
+  std::normal_distribution<float> normal;
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i)
+    for (std::vector<std::size_t> shape : {std::vector<std::size_t>{sizes[i], sizes[i + 1]}, {sizes[i + 1]}}) {
+      std::size_t n = 1;
+      for (auto s : shape) n *= s;
+      std::vector<float> p(n), v(n);
+      for (auto& e : p) e = 0.05f * normal(gen);
+      for (auto& e : v) e = normal(gen);
+      h.shapes.push_back(shape), h.params.push_back(std::move(p)), h.v.push_back(std::move(v));
+    }
+  return h;
+}
+
+namespace {
+// Case g's loss as a function of the six parameters, its inputs and vectors (chainrule::hvp takes them as leaves).
+struct HvpProblem {
+  HvpProblem() {
+    HvpData h = hvp_data();
+    x = Tensor(to_array(h.batch.x, {h.batch.n, h.batch.d}));
+    labels.assign(h.batch.y.begin(), h.batch.y.end());
+    for (std::size_t i = 0; i < h.params.size(); ++i) {
+      params.push_back(Tensor(to_array(h.params[i], h.shapes[i])).requires_grad_());
+      v.push_back(Tensor(to_array(h.v[i], h.shapes[i])));
+    }
+  }
+  Tensor loss(const std::vector<Tensor>& p) const {
+    Tensor a = relu(affine(x, p[0], p[1]));
+    a = relu(affine(a, p[2], p[3]));
+    return nn::cross_entropy(affine(a, p[4], p[5]), labels);
+  }
+  Tensor x;
+  std::vector<std::size_t> labels;
+  std::vector<Tensor> params, v;
+};
+}  // namespace
+
+double chainrule_hvp_ns(int samples, double* grad_ns) {
+  const HvpProblem pb;
+  const Function f = [&pb](const std::vector<Tensor>& p) { return pb.loss(p); };
+  *grad_ns = median_ns([&] { std::vector<Tensor> g = grad({pb.loss(pb.params)}, pb.params); }, samples);
+  return median_ns([&] { auto r = hvp(f, pb.params, pb.v); }, samples);
+}
+
+void chainrule_run_hvps(long n) {
+  const HvpProblem pb;
+  const Function f = [&pb](const std::vector<Tensor>& p) { return pb.loss(p); };
+  for (long i = 0; i < n; ++i) auto r = hvp(f, pb.params, pb.v);
+}
 
 void chainrule_run_steps(const TrainCase& c, long steps) {
   ChainruleStep step(c);

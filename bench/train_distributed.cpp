@@ -1,9 +1,11 @@
 // Data-parallel training steps over MPI: samples/s of bench_train's cases c and d on P ranks, each rank taking its
-// shard of the same global batch (nn::DataParallel: forward and backward on B/P rows, one allreduce of every
-// gradient, Adam step). Run it under mpirun (its name does not start with bench_, so ./build.sh bench skips it):
+// shard of the same global batch (nn::DataParallel: forward and backward on B/P rows, the gradients reduced in
+// buckets as backward produces them (MPI_Iallreduce), Adam step). Run it under mpirun (its name does not start
+// with bench_, so ./build.sh bench skips it):
 //   OPENBLAS_NUM_THREADS=1 mpirun -np 1 build/bench/train_distributed
-//   OPENBLAS_NUM_THREADS=1 mpirun -np 2 --oversubscribe build/bench/train_distributed
-// Prints one line per case: ranks, median step time, samples/s, and the median time of the allreduce alone.
+//   OPENBLAS_NUM_THREADS=1 mpirun -np 2 --oversubscribe build/bench/train_distributed [--no-overlap] [--bucket-mib M]
+// --no-overlap: one allreduce of every gradient after backward (the earlier scheme). Prints one line per case:
+// ranks, overlap, median step time, samples/s, and the median time of one allreduce of all gradients alone.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -60,15 +62,27 @@ template <class F> double median_s(nn::ProcessGroup& g, F&& f, int samples, doub
 
 int main(int argc, char** argv) {
   auto world = nn::ProcessGroupMPI::world();
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  bool quick = false;
+  nn::DataParallelOptions dpo;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") quick = true;
+    else if (a == "--no-overlap") dpo.overlap = false;
+    else if (a == "--bucket-mib" && i + 1 < argc) dpo.bucket_mib = std::stod(argv[++i]);
+    else {
+      if (world->rank() == 0)
+        std::fprintf(stderr, "usage: train_distributed [--quick] [--no-overlap] [--bucket-mib M]\n");
+      return 2;
+    }
+  }
   const int samples = quick ? 3 : 7;
   const Case cases[] = {{"c", {784, 128, 64, 10}, 64}, {"d", {784, 1024, 1024, 10}, 512}};
-  if (world->rank() == 0) std::printf("case,ranks,step_ms,samples_per_s,allreduce_ms,allreduce_bytes\n");
+  if (world->rank() == 0) std::printf("case,ranks,overlap,bucket_mib,step_ms,samples_per_s,allreduce_ms,allreduce_bytes\n");
   for (const Case& c : cases) {
     manual_seed(1);
     auto net = nn::MLP(c.sizes, "relu");
     optim::Adam opt(net->parameters(), optim::Adam::Options{});
-    nn::DataParallel dp(world, net->parameters());
+    nn::DataParallel dp(world, net->parameters(), {}, dpo);
     // The fixed global batch, the same on every rank; this rank's rows of it.
     std::mt19937 gen(1);
     std::normal_distribution<float> normal;
@@ -84,6 +98,7 @@ int main(int argc, char** argv) {
       opt.zero_grad(true);
       Tensor l = nn::cross_entropy(net->forward(xs), ys);
       loss[0] = l.item();
+      dp.begin_step(hi - lo, c.batch);
       l.backward();
       dp.allreduce_gradients(hi - lo, c.batch, loss);
       opt.step();
@@ -94,7 +109,7 @@ int main(int argc, char** argv) {
     std::vector<float> buf(n, 1.f);
     const double comm = median_s(*world, [&] { world->allreduce_sum(buf.data(), buf.size()); }, samples, 0.1);
     if (world->rank() == 0)
-      std::printf("%s,%d,%.3f,%.0f,%.3f,%zu\n", c.id, world->size(), step * 1e3, double(c.batch) / step, comm * 1e3,
-                  n * sizeof(float));
+      std::printf("%s,%d,%d,%g,%.3f,%.0f,%.3f,%zu\n", c.id, world->size(), int(dpo.overlap), dpo.bucket_mib,
+                  step * 1e3, double(c.batch) / step, comm * 1e3, n * sizeof(float));
   }
 }

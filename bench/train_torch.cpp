@@ -66,6 +66,33 @@ double torch_step_ns(const TrainCase& c, int samples) {
   return median_ns(step, samples);
 }
 
+// Case g: the same loss written functionally (x·W + b as addmm, as chainrule's affine), and H·v by double backward:
+// g = ∂L/∂θ with create_graph, then ∂⟨g, v⟩/∂θ.
+double torch_hvp_ns(int samples, double* grad_ns) {
+  HvpData h = hvp_data();
+  const auto n = static_cast<int64_t>(h.batch.n);
+  const torch::Tensor x = to_torch(h.batch.x, {n, static_cast<int64_t>(h.batch.d)});
+  const torch::Tensor labels = to_torch(h.batch.y, {n}).to(torch::kLong);
+  std::vector<torch::Tensor> params, v;
+  for (std::size_t i = 0; i < h.params.size(); ++i) {
+    const std::vector<int64_t> shape(h.shapes[i].begin(), h.shapes[i].end());
+    params.push_back(to_torch(h.params[i], shape).requires_grad_());
+    v.push_back(to_torch(h.v[i], shape));
+  }
+  auto loss = [&] {
+    torch::Tensor a = torch::relu(torch::addmm(params[1], x, params[0]));
+    a = torch::relu(torch::addmm(params[3], a, params[2]));
+    return F::cross_entropy(torch::addmm(params[5], a, params[4]), labels);
+  };
+  *grad_ns = median_ns([&] { auto g = torch::autograd::grad({loss()}, params); }, samples);
+  return median_ns([&] {
+    std::vector<torch::Tensor> g = torch::autograd::grad({loss()}, params, {}, true, true);
+    torch::Tensor dot = (g[0] * v[0]).sum();
+    for (std::size_t i = 1; i < g.size(); ++i) dot = dot + (g[i] * v[i]).sum();
+    auto hv = torch::autograd::grad({dot}, params);
+  }, samples);
+}
+
 double torch_epoch_s(Data d, int epochs, double* loss) {
   const auto n = static_cast<int64_t>(d.n);
   const torch::Tensor X = to_torch(d.x, {n, static_cast<int64_t>(d.d)});

@@ -1,9 +1,11 @@
-// DataParallel: gradient averaging over a ProcessGroup in one flat allreduce per step.
+// DataParallel: gradient averaging over a ProcessGroup, in buckets sent as backward produces them (overlapped)
+// or in one flat allreduce after backward.
 #include "nn/data_parallel.hpp"
 
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 namespace chainrule::nn {
 
@@ -19,6 +21,12 @@ class LocalGroup : public ProcessGroup {
   void barrier() override {}
   [[noreturn]] void abort(const std::string& msg) override { throw std::runtime_error(msg); }
 };
+// The work of a collective that has already run.
+struct DoneWork final : ProcessGroup::Work {
+  bool test() override { return true; }
+  void wait() override {}
+};
+
 }  // namespace
 
 std::shared_ptr<ProcessGroup> local_group() { return std::make_shared<LocalGroup>(); }
@@ -33,10 +41,21 @@ std::pair<std::size_t, std::size_t> shard(std::size_t lo, std::size_t hi, int ra
   return {lo + n * r / p, lo + n * (r + 1) / p};
 }
 
+std::unique_ptr<ProcessGroup::Work> ProcessGroup::iallreduce_sum(float* buf, std::size_t n) {
+  allreduce_sum(buf, n);
+  return std::make_unique<DoneWork>();
+}
+std::unique_ptr<ProcessGroup::Work> ProcessGroup::iallreduce_sum(double* buf, std::size_t n) {
+  allreduce_sum(buf, n);
+  return std::make_unique<DoneWork>();
+}
+
 DataParallel::DataParallel(std::shared_ptr<ProcessGroup> group, std::vector<Tensor> params,
-                           std::vector<Tensor> buffers)
-    : group_(std::move(group)), params_(std::move(params)), buffers_(std::move(buffers)) {
+                           std::vector<Tensor> buffers, DataParallelOptions options)
+    : group_(std::move(group)), params_(std::move(params)), buffers_(std::move(buffers)), options_(options) {
   if (!group_) throw std::invalid_argument("DataParallel: null process group");
+  if (!(options_.bucket_mib > 0))
+    throw std::invalid_argument("DataParallel: bucket_mib must be positive, got " + std::to_string(options_.bucket_mib));
   for (std::size_t i = 0; i < params_.size(); ++i) {
     if (!params_[i].defined()) throw std::invalid_argument("DataParallel: parameter " + std::to_string(i) +
                                                            " is an undefined tensor");
@@ -52,6 +71,89 @@ DataParallel::DataParallel(std::shared_ptr<ProcessGroup> group, std::vector<Tens
   for (const auto& b : buffers_) shape.emplace_back("buffer elements", double(b.numel()));
   check_same(shape, "DataParallel");  // a different model on some rank would corrupt every collective after this
   broadcast_parameters();
+  make_buckets(options_.bucket_mib);
+  if (options_.overlap && size() > 1)
+    for (std::size_t i = 0; i < params_.size(); ++i)
+      if (params_[i].requires_grad() && params_[i].node().inputs.empty())
+        hooks_.push_back(params_[i].register_post_accumulate_grad_hook([this, i](const Tensor&) { on_gradient(i); }));
+}
+
+DataParallel::~DataParallel() {
+  for (auto& h : hooks_) h.remove();
+  for (auto& b : buckets_)  // a step cut short by an exception: its buffers must outlive the collectives
+    if (b.work) b.work->wait();
+}
+
+// Buckets over the parameters in reverse order (backward produces the last layer's gradients first). The flat
+// buffer keeps the parameters in their own order, so each bucket, a run of consecutive parameters, is one
+// contiguous piece of it; the values go after them.
+void DataParallel::make_buckets(double mib) {
+  const double cap = mib * 1024 * 1024 / (params_.empty() || params_[0].dtype() == kFloat32 ? 4.0 : 8.0);
+  offset_.assign(params_.size(), 0), bucket_of_.assign(params_.size(), 0), packed_.assign(params_.size(), 0);
+  for (std::size_t i = 1; i < params_.size(); ++i) offset_[i] = offset_[i - 1] + params_[i - 1].numel();
+  for (std::size_t k = params_.size(); k-- > 0;) {
+    const std::size_t n = params_[k].numel();
+    if (buckets_.empty() || (buckets_.back().numel > 0 && double(buckets_.back().numel + n) > cap))
+      buckets_.emplace_back();
+    Bucket& b = buckets_.back();
+    b.params.push_back(k), b.numel += n, b.offset = offset_[k];
+    bucket_of_[k] = buckets_.size() - 1;
+  }
+}
+
+void DataParallel::begin_step(std::size_t rows, std::size_t batch_rows) {
+  if (batch_rows == 0 || rows > batch_rows)
+    throw std::invalid_argument("DataParallel::begin_step: this rank's rows (" + std::to_string(rows) +
+                                ") must be at most the global batch's (" + std::to_string(batch_rows) +
+                                "), which must be positive");
+  if (hooks_.empty()) return;
+  if (armed_)
+    throw std::logic_error("DataParallel::begin_step: called twice without allreduce_gradients in between");
+  armed_ = true, rows_ = rows, batch_rows_ = batch_rows, next_launch_ = 0;
+  std::fill(packed_.begin(), packed_.end(), 0);
+  for (auto& b : buckets_) b.pending = b.params.size(), b.work.reset();
+  detail::dispatch(params_[0].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    flat<T>().resize(numel_);
+  });
+}
+
+void DataParallel::on_gradient(std::size_t i) {
+  if (!armed_) return;  // a backward outside a data-parallel step (evaluation, a user's own)
+  if (packed_[i])
+    throw std::logic_error("DataParallel: parameter " + std::to_string(i) + " received a second gradient in one "
+                           "step, after its bucket was sent; accumulate gradients over several backward calls "
+                           "with DataParallelOptions::overlap = false");
+  pack(i);
+  packed_[i] = 1;
+  --buckets_[bucket_of_[i]].pending;
+  launch_ready();
+  for (std::size_t k = 0; k < next_launch_; ++k) buckets_[k].work->test();  // let the earlier buckets progress
+}
+
+void DataParallel::pack(std::size_t i) {
+  const Tensor& p = params_[i];
+  const double w = static_cast<double>(rows_) / static_cast<double>(batch_rows_);  // n_r / n
+  detail::dispatch(p.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* out = flat<T>().data() + offset_[i];
+    const Tensor g = p.grad();
+    const T wt = static_cast<T>(w);
+    if (g.defined() && w > 0) {
+      const T* src = std::as_const(g).template data<T>().data();
+      for (std::size_t k = 0, n = p.numel(); k < n; ++k) out[k] = wt * src[k];
+    } else {
+      std::fill(out, out + p.numel(), T(0));  // no rows here: contributes nothing (not even a NaN)
+    }
+  });
+}
+
+void DataParallel::launch_ready() {
+  for (; next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0; ++next_launch_) {
+    Bucket& b = buckets_[next_launch_];
+    b.work = params_[0].dtype() == kFloat32 ? group_->iallreduce_sum(flat32_.data() + b.offset, b.numel)
+                                            : group_->iallreduce_sum(flat64_.data() + b.offset, b.numel);
+  }
 }
 
 void DataParallel::allreduce_gradients(std::size_t rows, std::size_t batch_rows, std::vector<double>& values) {
@@ -60,37 +162,63 @@ void DataParallel::allreduce_gradients(std::size_t rows, std::size_t batch_rows,
                                 ") must be at most the global batch's (" + std::to_string(batch_rows) +
                                 "), which must be positive");
   if (size() == 1) return;  // rows == batch_rows: the gradients and values are the global batch's already
-  const double w = static_cast<double>(rows) / static_cast<double>(batch_rows);  // n_r / n
-  const Dtype dt = params_.empty() ? kFloat32 : params_[0].dtype();
-  detail::dispatch(dt, [&](auto tag) {
+  if (armed_) {
+    if (rows != rows_ || batch_rows != batch_rows_)
+      throw std::invalid_argument("DataParallel::allreduce_gradients: rows " + std::to_string(rows) + " of " +
+                                  std::to_string(batch_rows) + ", but begin_step said " + std::to_string(rows_) +
+                                  " of " + std::to_string(batch_rows_));
+    finish_overlapped(values);
+    return;
+  }
+  rows_ = rows, batch_rows_ = batch_rows;
+  const double w = static_cast<double>(rows) / static_cast<double>(batch_rows);
+  detail::dispatch(params_.empty() ? kFloat32 : params_[0].dtype(), [&](auto tag) {
     using T = decltype(tag);
-    std::vector<T>& flat = [&]() -> std::vector<T>& {
-      if constexpr (std::is_same_v<T, float>) return flat32_; else return flat64_;
-    }();
+    std::vector<T>& flat = this->flat<T>();
     flat.resize(numel_ + values.size());
-    const T wt = static_cast<T>(w);
-    // Pack: flat = [w·g_0, w·g_1, ..., w·values]
-    T* out = flat.data();
-    for (const auto& p : params_) {
-      const Tensor g = p.grad();
-      if (g.defined() && w > 0) {
-        const T* src = g.data<T>().data();
-        for (std::size_t i = 0, n = p.numel(); i < n; ++i) out[i] = wt * src[i];
-      } else {
-        std::fill(out, out + p.numel(), T(0));  // no rows here: contributes nothing (not even a NaN)
-      }
-      out += p.numel();
-    }
+    for (std::size_t i = 0; i < params_.size(); ++i) pack(i);  // flat = [w·g..., w·values]
+    T* out = flat.data() + numel_;
     for (double v : values) *out++ = w > 0 ? static_cast<T>(w * v) : T(0);
-    group_->allreduce_sum(flat.data(), flat.size());
-    // Unpack into the gradients (creating those that a rank without rows never computed).
-    const T* in = flat.data();
-    for (auto& p : params_) {
-      auto& node = p.node();
-      if (!node.grad) node.grad = std::make_shared<detail::Value<T>>(Array<T>::from_shape(p.shape()));
-      std::copy(in, in + p.numel(), detail::as<T>(*node.grad).value.data());
-      in += p.numel();
+    group_->allreduce_sum(flat.data(), flat.size());  // one allreduce of everything
+  });
+  unpack(values);
+}
+
+// The end of an armed step: the gradients backward did not produce (a rank without rows, an unused parameter)
+// are packed now, the remaining buckets and the values go out in order, and everything is waited for.
+void DataParallel::finish_overlapped(std::vector<double>& values) {
+  armed_ = false;
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    if (!packed_[i]) pack(i), packed_[i] = 1, --buckets_[bucket_of_[i]].pending;
+  launch_ready();
+  const double w = static_cast<double>(rows_) / static_cast<double>(batch_rows_);
+  detail::dispatch(params_[0].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<T>& flat = this->flat<T>();
+    std::vector<T> v(values.size());  // not in flat: resizing it would move the buckets MPI is writing
+    for (std::size_t k = 0; k < v.size(); ++k) v[k] = w > 0 ? static_cast<T>(w * values[k]) : T(0);
+    std::unique_ptr<ProcessGroup::Work> vw;
+    if (!v.empty()) vw = group_->iallreduce_sum(v.data(), v.size());
+    for (auto& b : buckets_) b.work->wait(), b.work.reset();
+    if (vw) vw->wait();
+    flat.resize(numel_ + v.size());
+    std::copy(v.begin(), v.end(), flat.begin() + static_cast<long>(numel_));
+  });
+  unpack(values);
+}
+
+// The reduced gradients into .grad (created where a rank without rows never computed one), and the values.
+void DataParallel::unpack(std::vector<double>& values) {
+  detail::dispatch(params_.empty() ? kFloat32 : params_[0].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const std::vector<T>& flat = this->flat<T>();
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      auto& node = params_[i].node();
+      if (!node.grad) node.grad = std::make_shared<detail::Value<T>>(Array<T>::from_shape(params_[i].shape()));
+      const T* in = flat.data() + offset_[i];
+      std::copy(in, in + params_[i].numel(), detail::as<T>(*node.grad).value.data());
     }
+    const T* in = flat.data() + numel_;
     for (double& v : values) v = static_cast<double>(*in++);
   });
 }

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,20 @@ class ProcessGroup {
   virtual void broadcast(double* buf, std::size_t n, int root) = 0;
   /// Returns once every rank has called it.
   virtual void barrier() = 0;
+
+  /// A collective started and not yet waited for. wait() returns once the buffer holds the result; test() lets
+  /// the collective progress (MPI advances a nonblocking collective only inside MPI calls) and says whether it is
+  /// done. The buffer must stay alive and untouched until then.
+  class Work {
+   public:
+    virtual ~Work() = default;
+    virtual bool test() = 0;
+    virtual void wait() = 0;
+  };
+  /// allreduce_sum started without waiting (MPI_Iallreduce), the same result to the bit. Collectives start in the
+  /// same order on every rank. This default runs the blocking allreduce now and returns finished work.
+  virtual std::unique_ptr<Work> iallreduce_sum(float* buf, std::size_t n);
+  virtual std::unique_ptr<Work> iallreduce_sum(double* buf, std::size_t n);
   /// Ends the whole job: prints "chainrule: rank r of P: <msg>" to stderr and stops every rank. Never returns.
   [[noreturn]] virtual void abort(const std::string& msg) = 0;
 };
@@ -46,19 +61,38 @@ std::shared_ptr<ProcessGroup> local_group();
 /// Consecutive, sizes differ by at most one, every row on exactly one rank; a rank may get none when n < P.
 std::pair<std::size_t, std::size_t> shard(std::size_t lo, std::size_t hi, int rank, int size);
 
+/// How DataParallel reduces gradients.
+struct DataParallelOptions {
+  /// Overlap communication with backward (PyTorch DDP): after begin_step(), each bucket's allreduce starts as
+  /// soon as backward has produced every gradient in it. Off: one allreduce of everything after backward.
+  bool overlap = true;
+  /// Bucket size: parameters in reverse order (the order backward produces their gradients), a new bucket once
+  /// this many MiB are full (a larger parameter gets a bucket of its own).
+  double bucket_mib = 1.0;
+};
+
 /// The gradient side of data parallelism for one model's parameters (and buffers, e.g. BatchNorm's running
 /// statistics). A training step on rank r, whose n_r rows are its shard() of a global batch of n rows:
 ///
 ///   nn::DataParallel dp(group, net->parameters(), buffers);   // broadcasts rank 0's values: replicas start equal
 ///   auto [lo, hi] = dp.shard(b0, b1);                          // this rank's rows of the global batch [b0, b1)
-///   opt.zero_grad();  Tensor loss = loss_fn(rows lo..hi);  loss.backward();   // mean over this rank's rows
+///   opt.zero_grad();  Tensor loss = loss_fn(rows lo..hi);
+///   dp.begin_step(hi - lo, b1 - b0);                           // (optional) buckets go out during backward
+///   loss.backward();                                           // mean over this rank's rows
 ///   std::vector<double> v = {loss.item()};
 ///   dp.allreduce_gradients(hi - lo, b1 - b0, v);              // grads and v[0] now those of the global batch
 ///   opt.step();                                                // the same step on every rank
+///
+/// With or without begin_step (overlapped or not), the gradients are the same to the last bit: each element is
+/// the same sum of the same weighted terms, only sent in pieces and earlier.
 class DataParallel {
  public:
   /// Broadcasts rank 0's parameters and buffers to every rank. The parameters must share one dtype.
-  DataParallel(std::shared_ptr<ProcessGroup> group, std::vector<Tensor> params, std::vector<Tensor> buffers = {});
+  DataParallel(std::shared_ptr<ProcessGroup> group, std::vector<Tensor> params, std::vector<Tensor> buffers = {},
+               DataParallelOptions options = {});
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;  // the gradient hooks point at this object
+  DataParallel& operator=(const DataParallel&) = delete;
 
   ProcessGroup& group() const { return *group_; }
   int rank() const { return group_->rank(); }
@@ -74,7 +108,14 @@ class DataParallel {
   /// way. One allreduce of one flat buffer (parameter count + values.size() elements). A parameter without a
   /// gradient (a rank with no rows) counts as zero and gets one. A group of one has nothing to exchange: the
   /// gradients and values are left as they are (no copy, no pass over them).
+  /// Backward's gradients are reduced as they arrive.
   void allreduce_gradients(std::size_t rows, std::size_t batch_rows, std::vector<double>& values);
+  /// Before one backward on this rank's `rows` of a global batch of `batch_rows`: arms the gradient hooks, so that
+  /// each bucket's weighted gradients go out (nonblocking) as soon as backward has produced them all; the next
+  /// allreduce_gradients, with the same counts, sends the rest and waits. Does nothing with overlap off or a
+  /// group of one. Every rank must call it alike (the collectives pair up in order), also a rank that then runs no
+  /// backward. A parameter may get only one gradient per armed step (accumulate with overlap off).
+  void begin_step(std::size_t rows, std::size_t batch_rows);
   /// Every rank's parameters and buffers ← rank 0's.
   void broadcast_parameters();
   /// Every rank's buffers ← rank 0's (running statistics follow rank 0's shards, as DDP's broadcast_buffers).
@@ -85,13 +126,37 @@ class DataParallel {
   void check_same(const std::vector<std::pair<std::string, double>>& values, const std::string& who) const;
 
  private:
+  // A run of parameters (in backward order) whose gradients go out in one allreduce of flat[offset, offset+numel).
+  struct Bucket {
+    std::vector<std::size_t> params;
+    std::size_t offset = 0, numel = 0, pending = 0;  // pending: gradients not yet packed in this step
+    std::unique_ptr<ProcessGroup::Work> work;        // set once launched
+  };
+  void make_buckets(double mib);
+  void on_gradient(std::size_t i);       // the post-accumulate hook of parameter i
+  void pack(std::size_t i);              // flat[offset_[i] ...] ← w·grad_i (0 without a gradient)
+  void launch_ready();                   // starts the finished buckets, in bucket order (the same on every rank)
+  void finish_overlapped(std::vector<double>& values);
+  void unpack(std::vector<double>& values);
   void broadcast_tensors(const std::vector<Tensor>& ts);
+  template <class T> std::vector<T>& flat() {
+    if constexpr (std::is_same_v<T, float>) return flat32_; else return flat64_;
+  }
 
   std::shared_ptr<ProcessGroup> group_;
   std::vector<Tensor> params_, buffers_;
+  DataParallelOptions options_;
   std::size_t numel_ = 0;
   std::vector<float> flat32_;   // reused across steps: no allocation per step
   std::vector<double> flat64_;
+  // Overlap: each parameter's place in the flat buffer, the buckets, and the armed step's state.
+  std::vector<std::size_t> offset_;
+  std::vector<Bucket> buckets_;
+  std::vector<std::size_t> bucket_of_;
+  std::vector<char> packed_;
+  std::vector<RemovableHandle> hooks_;
+  bool armed_ = false;
+  std::size_t rows_ = 0, batch_rows_ = 0, next_launch_ = 0;
 };
 
 }  // namespace chainrule::nn

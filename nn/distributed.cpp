@@ -1,4 +1,4 @@
-// ProcessGroupMPI: MPI_Allreduce / MPI_Bcast / MPI_Barrier / MPI_Abort on a duplicate of MPI_COMM_WORLD.
+// ProcessGroupMPI: MPI_Allreduce / MPI_Iallreduce / MPI_Bcast / MPI_Barrier / MPI_Abort on a duplicate of MPI_COMM_WORLD.
 #include "nn/distributed.hpp"
 
 #include <mpi.h>
@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
+#include <type_traits>
+#include <vector>
 
 namespace chainrule::nn {
 
@@ -71,6 +73,36 @@ void ProcessGroupMPI::allreduce_sum(float* buf, std::size_t n) {
 }
 void ProcessGroupMPI::allreduce_sum(double* buf, std::size_t n) {
   chunked(n, [&](std::size_t at, int len) { MPI_Allreduce(MPI_IN_PLACE, buf + at, len, MPI_DOUBLE, MPI_SUM, comm_->comm); });
+}
+
+namespace {
+// A started MPI_Iallreduce (one request per chunk of at most INT_MAX elements).
+struct MpiWork final : ProcessGroup::Work {
+  std::vector<MPI_Request> reqs;
+  bool test() override {
+    int done = 0;
+    MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE);
+    return done != 0;
+  }
+  void wait() override { MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE); }
+  ~MpiWork() override { wait(); }  // the buffer must not go while MPI still writes it
+};
+template <class T> std::unique_ptr<ProcessGroup::Work> start_iallreduce(T* buf, std::size_t n, MPI_Comm comm) {
+  auto w = std::make_unique<MpiWork>();
+  chunked(n, [&](std::size_t at, int len) {
+    w->reqs.emplace_back();
+    MPI_Iallreduce(MPI_IN_PLACE, buf + at, len, std::is_same_v<T, float> ? MPI_FLOAT : MPI_DOUBLE, MPI_SUM, comm,
+                   &w->reqs.back());
+  });
+  return w;
+}
+}  // namespace
+
+std::unique_ptr<ProcessGroup::Work> ProcessGroupMPI::iallreduce_sum(float* buf, std::size_t n) {
+  return start_iallreduce(buf, n, comm_->comm);
+}
+std::unique_ptr<ProcessGroup::Work> ProcessGroupMPI::iallreduce_sum(double* buf, std::size_t n) {
+  return start_iallreduce(buf, n, comm_->comm);
 }
 
 void ProcessGroupMPI::broadcast(float* buf, std::size_t n, int root) {

@@ -26,6 +26,8 @@ class ProcessGroupMPI : public ProcessGroup {
   int size() const override { return size_; }
   void allreduce_sum(float* buf, std::size_t n) override;    // MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM)
   void allreduce_sum(double* buf, std::size_t n) override;
+  std::unique_ptr<Work> iallreduce_sum(float* buf, std::size_t n) override;  // MPI_Iallreduce; test: MPI_Testall
+  std::unique_ptr<Work> iallreduce_sum(double* buf, std::size_t n) override;
   void broadcast(float* buf, std::size_t n, int root) override;  // MPI_Bcast
   void broadcast(double* buf, std::size_t n, int root) override;
   void barrier() override;

@@ -191,6 +191,9 @@ double Model::train_step(Run& r, std::size_t lo, std::size_t hi, std::vector<dou
   batch_.rows.assign(r.order.begin() + static_cast<long>(slo), r.order.begin() + static_cast<long>(shi));
   optimizer_->zero_grad(true);  // every step writes fresh gradients: no memset of the old ones
   std::fill(values.begin(), values.end(), 0.0);
+  // On every rank, even one without rows or with a NaN loss (the collectives must pair up): gradient buckets go
+  // out while backward still runs.
+  r.dp->begin_step(shi - slo, hi - lo);
   if (!batch_.rows.empty()) {  // empty only on a rank without rows, when a batch has fewer rows than there are ranks
     batch_.x = take_rows(r.train.x(), batch_.rows);
     batch_.y = take_rows(r.train.y(), batch_.rows);

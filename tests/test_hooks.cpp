@@ -157,6 +157,24 @@ TEST_CASE("hooks: a leaf's hooks see each backward's gradient alone; grad() accu
   CHECK(first.same(x.grad()));  // the buffer is kept, as without hooks
 }
 
+TEST_CASE("hooks: a post-accumulate-grad hook sees the accumulated grad(), once per backward, never from grad()") {
+  Tensor x = tensor(std::vector<double>{1}, kFloat64).requires_grad_();
+  std::vector<double> seen;
+  RemovableHandle h = x.register_post_accumulate_grad_hook([&](const Tensor& t) { seen.push_back(t.grad().item()); });
+  (3.0 * x + x * x).backward();  // two contributions, 3 + 2x = 5: one call, after both
+  (4.0 * x).backward();          // accumulated: 5 + 4
+  CHECK(seen == std::vector<double>{5, 9});
+  grad({7.0 * x}, {x});  // leaves .grad alone, so no call
+  CHECK(seen.size() == 2);
+  h.remove();
+  (4.0 * x).backward();
+  CHECK(seen.size() == 2);
+  CHECK(x.grad().item() == 13);
+  CHECK(test::message([&] { (x * x).register_post_accumulate_grad_hook([](const Tensor&) {}); }) ==
+        "register_post_accumulate_grad_hook: only a leaf that requires grad accumulates a gradient; this tensor is "
+        "the output of 'mul'");
+}
+
 TEST_CASE("hooks: on a non-leaf, the replacement is what flows on to the inputs") {
   Tensor x = tensor(std::vector<double>{2}, kFloat64).requires_grad_();
   Tensor h = x * x;  // dh/dx = 2x = 4

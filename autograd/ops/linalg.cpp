@@ -38,6 +38,56 @@ std::string pair_str(const Tensor& a, const Tensor& b) { return shape_str(a.shap
 
 }  // namespace
 
+// y = op(a)·op(b), a and b 2-D, op(m) = mᵀ where the flag says; op(a):[m,k], op(b):[k,n].
+//   ∂a = g·op(b)ᵀ = matmul_t(g, b, 0, !tb)   (ta = 0)      ∂b = op(a)ᵀ·g = matmul_t(a, g, !ta, 0)   (tb = 0)
+//   ∂a = op(b)·gᵀ = matmul_t(b, g, tb, 1)    (ta = 1)      ∂b = gᵀ·op(a) = matmul_t(g, a, 1, ta)    (tb = 1)
+// Each derivative is a matmul_t again, so the op is differentiable to any order without a transposed copy.
+Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  detail::check_same_dtype("matmul_t", a, b);
+  if (a.dim() != 2 || b.dim() != 2)
+    throw std::invalid_argument("matmul_t: " + pair_str(a, b) + ": expected two 2-D tensors");
+  const Shape& sa = a.shape();
+  const Shape& sb = b.shape();
+  const std::size_t m = ta ? sa[1] : sa[0], k = ta ? sa[0] : sa[1], n = tb ? sb[0] : sb[1];
+  if ((tb ? sb[1] : sb[0]) != k)
+    throw std::invalid_argument("matmul_t: " + pair_str(a, b) + (ta ? " (a transposed)" : "") +
+                                (tb ? " (b transposed)" : "") + ": inner dimensions " + std::to_string(k) + " and " +
+                                std::to_string(tb ? sb[1] : sb[0]) + " differ");
+  return detail::dispatch(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Array<T> y = Array<T>::from_shape({m, n});
+    gemm_batched<T>(1, ta, tb, m, n, k, a.data<T>().data(), b.data<T>().data(), T(0), y.data());
+    return record<T>("matmul_t", std::move(y), {a, b},
+                     [ta, tb, m, n, k](auto& d, const Array<T>& g, const auto& in, const auto&) {
+                       d.into(0, [&](Array<T>& da, T beta) {
+                         if (!ta) gemm_batched<T>(1, false, !tb, m, k, n, g.data(), in[1].data(), beta, da.data());
+                         else gemm_batched<T>(1, tb, true, k, m, n, in[1].data(), g.data(), beta, da.data());
+                       });
+                       d.into(1, [&](Array<T>& db, T beta) {
+                         if (!tb) gemm_batched<T>(1, !ta, false, k, n, m, in[0].data(), g.data(), beta, db.data());
+                         else gemm_batched<T>(1, true, ta, n, k, m, g.data(), in[0].data(), beta, db.data());
+                       });
+                     },
+                     [ta, tb](auto& d, const Tensor& g, const auto& x, const Tensor&) {
+                       if (d.needs(0)) d(0, ta ? matmul_t(x[1], g, tb, true) : matmul_t(g, x[1], false, !tb));
+                       if (d.needs(1)) d(1, tb ? matmul_t(g, x[0], true, ta) : matmul_t(x[0], g, !ta, false));
+                     });
+  });
+}
+
+namespace {
+// The recorded backward of x·W (matmul's row form, affine): ∂x = g·Wᵀ, ∂W = xᵀ·g, by matmul_t (no transposed
+// copies); x and g of more than 2 dimensions are taken as their rows.
+template <class D> void record_rows_matmul_backward(D& d, const Tensor& g, const Tensor& x, const Tensor& w) {
+  const bool flat = x.dim() == 2;
+  if (d.needs(0)) {
+    const Tensor dx = matmul_t(flat ? g : rows_of(g), w, false, true);
+    d(0, flat ? dx : reshape(dx, std::vector<long>(x.shape().begin(), x.shape().end())));
+  }
+  if (d.needs(1)) d(1, matmul_t(flat ? x : rows_of(x), flat ? g : rows_of(g), true, false));
+}
+}  // namespace
+
 // y = a·b                ∂a = g·bᵀ          ∂b = aᵀ·g
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_same_dtype("matmul", a, b);
@@ -93,8 +143,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                          if (d.needs(1)) d(1, matmul(permute(x[0], {0, 2, 1}), g));
                          return;
                        }
-                       if (d.needs(0)) d(0, matmul(g, transpose(x[1])));
-                       if (d.needs(1)) d(1, matmul(transpose(rows_of(x[0])), rows_of(g)));
+                       record_rows_matmul_backward(d, g, x[0], x[1]);
                      });
   });
 }
@@ -135,9 +184,8 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
                        });
                      },
                      [](auto& d, const Tensor& g, const auto& x, const Tensor&) {
-                       if (d.needs(0)) d(0, matmul(g, transpose(x[1])));
-                       if (d.needs(1)) d(1, matmul(transpose(rows_of(x[0])), rows_of(g)));
-                       if (d.needs(2)) d(2, sum(rows_of(g), {0}));
+                       record_rows_matmul_backward(d, g, x[0], x[1]);
+                       if (d.needs(2)) d(2, g.dim() == 2 ? sum(g, {0}) : sum(rows_of(g), {0}));
                      });
   });
 }

@@ -8,7 +8,8 @@ set(_mpi_cases
   "mpi: fit broadcasts rank 0's initial weights"
   "mpi: checkpoints written by rank 0 resume a distributed and a single-process run"
   "mpi: early stopping and learning-rate schedules decide alike on every rank"
-  "mpi: the Fashion-MNIST recipe's network on 2 ranks equals one process to 1e-12 in float64")
+  "mpi: the Fashion-MNIST recipe's network on 2 ranks equals one process to 1e-12 in float64"
+  "mpi: overlapped bucketed allreduce gives the weights of one allreduce after backward bit for bit")
 if(NOT TARGET chainrule_mpi)
   add_test(NAME mpi.data_parallel COMMAND ${CMAKE_COMMAND} -E echo
            "skipped: chainrule_mpi not built (MPI not found at configure time: apt-get install libopenmpi-dev openmpi-bin, then reconfigure; or CHAINRULE_MPI=OFF)")
