@@ -38,7 +38,7 @@ std::string pair_str(const Tensor& a, const Tensor& b) { return shape_str(a.shap
 
 }  // namespace
 
-// y = a·b                ∂a = g·bᵀ          ∂b = aᵀ·g
+// y = a·b                ∂a = g·bᵀ          ∂b = aᵀ·g          ẏ = ȧ·b + a·ḃ
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_same_dtype("matmul", a, b);
   const Shape& sa = a.shape();
@@ -95,11 +95,15 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                        }
                        if (d.needs(0)) d(0, matmul(g, transpose(x[1])));
                        if (d.needs(1)) d(1, matmul(transpose(rows_of(x[0])), rows_of(g)));
+                     },
+                     [](const auto& t, const auto& x, const Tensor&) {  // bilinear: the product rule
+                       return detail::add_defined(t.has(0) ? matmul(t[0], x[1]) : Tensor(),
+                                                  t.has(1) ? matmul(x[0], t[1]) : Tensor());
                      });
   });
 }
 
-// y = x·W + b            ∂x = g·Wᵀ          ∂W = xᵀ·g          ∂b = Σ_rows g
+// y = x·W + b            ∂x = g·Wᵀ          ∂W = xᵀ·g          ∂b = Σ_rows g      ẏ = ẋ·W + x·Ẇ + ḃ
 // NOTE: fused (one node, one pass) for speed: it is Linear's forward; tested against matmul(x, W) + b.
 Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
   detail::check_same_dtype("affine", x, w);
@@ -138,6 +142,12 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
                        if (d.needs(0)) d(0, matmul(g, transpose(x[1])));
                        if (d.needs(1)) d(1, matmul(transpose(rows_of(x[0])), rows_of(g)));
                        if (d.needs(2)) d(2, sum(rows_of(g), {0}));
+                     },
+                     [](const auto& t, const auto& x, const Tensor&) {  // ḃ is broadcast to the rows by the caller
+                       return detail::add_defined(
+                           detail::add_defined(t.has(0) ? matmul(t[0], x[1]) : Tensor(),
+                                               t.has(1) ? matmul(x[0], t[1]) : Tensor()),
+                           t[2]);
                      });
   });
 }
