@@ -265,6 +265,7 @@ template <class It, class J> [[gnu::noinline]] void propagate_tangent(const char
   }
   if (!any) return;
   if constexpr (std::is_same_v<J, NoTangentRule>) {
+    (void)fwd;
     throw_no_tangent(op);
   } else {
     Tensor ty;
