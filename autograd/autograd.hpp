@@ -2,6 +2,7 @@
 // chainrule's autograd: include this one header.
 #include "autograd/allocator.hpp"
 #include "autograd/custom_function.hpp"
+#include "autograd/forward_ad.hpp"
 #include "autograd/function.hpp"
 #include "autograd/functional.hpp"
 #include "autograd/gradcheck.hpp"

@@ -73,8 +73,33 @@ template <class T> struct CustomNode final : Value<T> {
 };
 }  // namespace
 
+namespace {
+// Forward mode: y's tangent by the op's jvp from one tangent per forward argument (zeros for a tensor argument
+// without one, undefined for the other arguments). Returns y, or a copy of it when forward returned an input
+// unrecorded (the tangent must not land on the input).
+Tensor custom_tangent(const char* name, autograd::AutogradContext& ctx, Tensor y,
+                      const std::vector<std::pair<std::size_t, Tensor>>& inputs, std::size_t arity, CustomJvp jvp) {
+  bool any = false;
+  for (const auto& in : inputs) any |= bool(in.second.node().tangent);
+  if (!any) return y;
+  if (!jvp) throw_no_tangent(name);
+  std::vector<Tensor> t(arity);
+  for (const auto& [p, x] : inputs) t[p] = x.node().tangent ? Tensor(x.node().tangent) : zeros_like(x);
+  Tensor ty;
+  {
+    DualPause pause;
+    ty = jvp(ctx, t);
+  }
+  for (const auto& in : inputs)
+    if (in.second.same(y)) y = y.detach();
+  set_tangent(name, y, std::move(ty));
+  return y;
+}
+}  // namespace
+
 Tensor apply_custom(const char* name, const std::shared_ptr<autograd::AutogradContext>& ctx, Tensor out,
-                    std::vector<std::pair<std::size_t, Tensor>> inputs, std::size_t arity, CustomBackward back) {
+                    std::vector<std::pair<std::size_t, Tensor>> inputs, std::size_t arity, CustomBackward back,
+                    CustomJvp jvp) {
   if (!out.defined()) throw std::logic_error(std::string(name) + ": forward returned an undefined tensor");
   bool needs = false;
   for (const auto& [p, t] : inputs) {
@@ -85,21 +110,27 @@ Tensor apply_custom(const char* name, const std::shared_ptr<autograd::AutogradCo
                                   dtype_name(t.dtype()) + " but forward returned " + dtype_name(out.dtype()) +
                                   " (a custom op keeps one dtype: convert with .to())");
   }
-  if (!grad_enabled() || !needs) return out;
-  return dispatch(out.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    // The value moves into the node unless someone else holds it (forward returned an input, or saved its output).
-    Array<T> v = out.node_ptr().use_count() == 1 ? std::move(as<T>(out.node()).value) : as<T>(out.node()).value;
-    auto n = make_node<CustomNode<T>>(std::move(v), ctx, back);
-    n->op = name;
-    n->requires_grad = true;
-    n->arity = arity;
-    for (auto& [p, t] : inputs) {
-      n->positions.push_back(p);
-      n->inputs.push_back(t.node_ptr());
-    }
-    return Tensor(std::move(n));
-  });
+  Tensor y = out;
+  if (grad_enabled() && needs) {
+    y = dispatch(out.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      // The value moves into the node unless someone else holds it (forward returned an input, or saved its
+      // output).
+      out = Tensor();
+      Array<T> v = y.node_ptr().use_count() == 1 ? std::move(as<T>(y.node()).value) : as<T>(y.node()).value;
+      auto n = make_node<CustomNode<T>>(std::move(v), ctx, back);
+      n->op = name;
+      n->requires_grad = true;
+      n->arity = arity;
+      for (auto& [p, t] : inputs) {
+        n->positions.push_back(p);
+        n->inputs.push_back(t.node_ptr());
+      }
+      return Tensor(std::move(n));
+    });
+  }
+  if (g_watch.dual) y = custom_tangent(name, *ctx, std::move(y), inputs, arity, jvp);
+  return y;
 }
 
 }  // namespace detail

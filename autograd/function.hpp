@@ -23,7 +23,13 @@
 // gradient is itself recorded and can be differentiated again. unary() and binary() get theirs for free: the
 // derivative lambdas are instantiated with Tensor arguments too, so one line serves both paths. For that they
 // are written with the calls of namespace math below (math::cos, math::select, ...), which take scalars and
-// Tensors alike. Other ops pass backt as record()'s last argument.
+// Tensors alike. Other ops pass backt as record()'s argument after back.
+//
+// Forward mode (autograd/forward_ad.hpp): under a dual level, record() gives the output the tangent
+// fwd(t, x, y) = Σᵢ ∂y/∂xᵢ · tᵢ from the inputs' tangents t (Tangents), the inputs x and the output y, all
+// Tensors. unary() and binary() derive it from the same derivative lambdas: an elementwise Jacobian is
+// diagonal, so dx(t, x, y) (g = t) is the tangent. Other ops pass fwd as record()'s last argument; an op
+// without one throws, naming itself, when a tangent reaches it.
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
@@ -32,6 +38,7 @@
 #include <tuple>
 #include <utility>
 
+#include "autograd/forward_ad.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/tensor.hpp"
 
@@ -119,6 +126,7 @@ struct Watch {
   BackwardObserver* trace = nullptr;
   int anomaly = 0;                  // nesting depth of AnomalyMode guards
   const Node* current = nullptr;    // the node whose backward is running
+  DualState* dual = nullptr;        // forward mode: the active dual level (autograd/forward_ad.hpp), or null
   bool any() const { return trace != nullptr || anomaly != 0; }
 };
 inline thread_local Watch g_watch;
@@ -225,6 +233,50 @@ template <class T, class B, class G = NoTensorBackward> struct OpNode final : Va
 
 bool any_requires_grad(std::initializer_list<Tensor> inputs);
 
+/// Forward mode: the tangents of an op's inputs, as its tangent rule sees them. t[i] is undefined where input i
+/// has no tangent (a zero tangent); at least one is defined.
+class Tangents {
+ public:
+  Tangents(const std::vector<Tensor>& t, const std::vector<Tensor>& x) : t_(t), x_(x) {}
+  bool has(std::size_t i) const { return t_[i].defined(); }
+  const Tensor& operator[](std::size_t i) const { return t_[i]; }
+  /// t[i], or zeros of input i's shape where it has none (for rules that take every tangent, as concat).
+  Tensor or_zero(std::size_t i) const { return has(i) ? t_[i] : zeros_like(x_[i]); }
+  std::size_t size() const { return t_.size(); }
+ private:
+  const std::vector<Tensor>& t_;
+  const std::vector<Tensor>& x_;
+};
+
+/// a + b where both are defined, else the defined one (tangent contributions: undefined means zero).
+inline Tensor add_defined(const Tensor& a, const Tensor& b) { return !a.defined() ? b : !b.defined() ? a : a + b; }
+
+/// Marks an op recorded without a tangent rule: a tangent reaching it throws.
+struct NoTangentRule {};
+
+/// Forward mode, the slow path of record(): y's tangent from the inputs' by fwd(t, x, y), if any input has one.
+template <class It, class J> [[gnu::noinline]] void propagate_tangent(const char* op, const Tensor& y, It first,
+                                                                      It last, J& fwd) {
+  std::vector<Tensor> t, x(first, last);
+  bool any = false;
+  for (const Tensor& xi : x) {
+    t.emplace_back(xi.node().tangent);
+    any |= t.back().defined();
+  }
+  if (!any) return;
+  if constexpr (std::is_same_v<J, NoTangentRule>) {
+    (void)fwd;
+    throw_no_tangent(op);
+  } else {
+    Tensor ty;
+    {
+      DualPause pause;  // the rule's own ops carry no tangent
+      ty = fwd(Tangents(t, x), x, y);
+    }
+    set_tangent(op, y, std::move(ty));
+  }
+}
+
 // ---- elementwise loops ----------------------------------------------------------------------------------------
 // map_n sees the output as rows × `inner` values and each operand as p[r·rs + j·cs]: contiguous (rs = inner,
 // cs = 1), one value (0, 0), or repeated on every row (0, 1), like a bias [out] added to [N, out]. Other
@@ -307,30 +359,37 @@ template <class T, class F, class... A> Array<T> map_n(const Shape& shape, F&& f
 
 /// Records `value` as the result of op `name` on the inputs [first, last) with backward function
 /// back(d, g, x, y) (x: InputValues) and, optionally, the Tensor backward backt(d, g, x, y) (x: the inputs as
-/// Tensors) that create_graph uses. Records nothing when no input needs a gradient or under NoGradGuard.
-template <class T, class It, class B, class G = detail::NoTensorBackward>
-Tensor record_n(const char* name, Array<T>&& value, It first, It last, B&& back, G&& backt = {}) {
+/// Tensors) that create_graph uses, and the tangent rule fwd(t, x, y) -> Tensor (t: detail::Tangents, x: the
+/// inputs, y: the output; undefined: a zero tangent) that forward mode uses. Records nothing when no input needs
+/// a gradient or under NoGradGuard (forward mode still runs: it does not depend on grad mode, as in torch).
+template <class T, class It, class B, class G = detail::NoTensorBackward, class J = detail::NoTangentRule>
+Tensor record_n(const char* name, Array<T>&& value, It first, It last, B&& back, G&& backt = {}, J&& fwd = {}) {
   if (detail::g_watch.anomaly && !detail::all_finite(value))
     detail::check_forward(name, Tensor(Array<T>(value)), std::vector<Tensor>(first, last));
   bool needs = false;
   for (It t = first; t != last && !needs; ++t) needs = t->requires_grad();
+  Tensor y;
   if (!grad_enabled() || !needs) {
     auto n = detail::make_node<detail::Value<T>>(std::move(value));
     n->op = name;
-    return Tensor(std::move(n));
+    y = Tensor(std::move(n));
+  } else {
+    std::vector<std::shared_ptr<detail::Node>> in;
+    in.reserve(static_cast<std::size_t>(std::distance(first, last)));
+    for (It t = first; t != last; ++t) in.push_back(t->node_ptr());
+    y = Tensor(detail::make_node<detail::OpNode<T, std::decay_t<B>, std::decay_t<G>>>(
+        name, std::move(value), std::move(in), std::forward<B>(back), std::forward<G>(backt)));
   }
-  std::vector<std::shared_ptr<detail::Node>> in;
-  in.reserve(static_cast<std::size_t>(std::distance(first, last)));
-  for (It t = first; t != last; ++t) in.push_back(t->node_ptr());
-  return Tensor(detail::make_node<detail::OpNode<T, std::decay_t<B>, std::decay_t<G>>>(
-      name, std::move(value), std::move(in), std::forward<B>(back), std::forward<G>(backt)));
+  if (__builtin_expect(detail::g_watch.dual != nullptr, 0)) detail::propagate_tangent(name, y, first, last, fwd);
+  return y;
 }
 
-/// Same, for inputs listed in braces: record<T>("mul", y, {a, b}, back, backt).
-template <class T, class B, class G = detail::NoTensorBackward>
-Tensor record(const char* name, Array<T>&& value, std::initializer_list<Tensor> inputs, B&& back, G&& backt = {}) {
+/// Same, for inputs listed in braces: record<T>("mul", y, {a, b}, back, backt, fwd).
+template <class T, class B, class G = detail::NoTensorBackward, class J = detail::NoTangentRule>
+Tensor record(const char* name, Array<T>&& value, std::initializer_list<Tensor> inputs, B&& back, G&& backt = {},
+              J&& fwd = {}) {
   return record_n<T>(name, std::move(value), inputs.begin(), inputs.end(), std::forward<B>(back),
-                     std::forward<G>(backt));
+                     std::forward<G>(backt), std::forward<J>(fwd));
 }
 /// Elementwise y = f(x), with ∂L/∂x = dx(g, x, y) per element; dx is also called with Tensors (create_graph).
 template <class F, class DX> Tensor unary(const char* name, const Tensor& x, F f, DX dx) {
@@ -341,7 +400,9 @@ template <class F, class DX> Tensor unary(const char* name, const Tensor& x, F f
                            d(0, detail::map_n<T>(g.shape(), [&dx](T gi, T xi, T yi) { return static_cast<T>(dx(gi, xi, yi)); },
                                                  g, in[0], y));
                          },
-                         [dx](auto& d, const Tensor& g, const auto& x, const Tensor& y) { d(0, dx(g, x[0], y)); });
+                         [dx](auto& d, const Tensor& g, const auto& x, const Tensor& y) { d(0, dx(g, x[0], y)); },
+                         // ẏ = ∂y/∂x ⊙ ẋ: the derivative with g = ẋ (a diagonal Jacobian)
+                         [dx](const auto& t, const auto& x, const Tensor& y) { return dx(t[0], x[0], y); });
     y.node().elementwise = true;
     return y;
   });
@@ -370,6 +431,11 @@ Tensor binary(const char* name, const Tensor& a, const Tensor& b, F f, DA da, DB
                          [da, db](auto& d, const Tensor& g, const auto& x, const Tensor& y) {
                            if (d.needs(0)) d(0, da(g, x[0], x[1], y));
                            if (d.needs(1)) d(1, db(g, x[0], x[1], y));
+                         },
+                         // ẏ = ∂y/∂a ⊙ ȧ + ∂y/∂b ⊙ ḃ: each derivative with g = the tangent (diagonal Jacobians)
+                         [da, db](const auto& t, const auto& x, const Tensor& y) {
+                           return detail::add_defined(t.has(0) ? da(t[0], x[0], x[1], y) : Tensor(),
+                                                      t.has(1) ? db(t[1], x[0], x[1], y) : Tensor());
                          });
     r.node().elementwise = true;
     return r;

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/forward_ad.hpp"
 #include "autograd/ops.hpp"
 
 namespace chainrule {
@@ -102,14 +103,21 @@ std::pair<Tensor, Tensor> jvp(const Function& f, const std::vector<Tensor>& inpu
   if (v.size() != inputs.size())
     throw std::invalid_argument("jvp: " + std::to_string(v.size()) + " tangents for " +
                                 std::to_string(inputs.size()) + " inputs");
-  std::vector<Tensor> xs = functional_inputs(inputs, create_graph);
+  // Without create_graph nothing is recorded: f runs once, carrying x + v·ε.
+  std::vector<Tensor> xs;
+  for (const auto& t : inputs) xs.push_back(create_graph ? functional_inputs({t}, true)[0] : t.detach());
   for (std::size_t i = 0; i < xs.size(); ++i) functional_check("jvp", "v", v[i], xs[i], i);
-  Tensor y = functional_output("jvp", f, xs);
-  // Jᵀu is linear in u; its vjp with v is J·v (the double-vjp trick).
-  Tensor u = zeros_like(y).requires_grad_();
-  std::vector<Tensor> jtu = functional_grad({y}, {u}, xs, true);
-  std::vector<Tensor> jv = functional_grad(jtu, v, {u}, create_graph);
-  return {functional_result(y, create_graph), functional_result(jv[0], create_graph)};
+  forward_ad::DualLevel level;
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = forward_ad::make_dual(xs[i], v[i]);
+  Tensor y;
+  {
+    AutoGradMode mode(create_graph);
+    y = f(xs);
+  }
+  if (!y.defined()) throw std::invalid_argument("jvp: f returned an undefined tensor");
+  Tensor jv = forward_ad::unpack_dual(y).tangent;
+  if (!jv.defined()) jv = zeros_like(y);  // y does not depend on the inputs
+  return {functional_result(y, create_graph), functional_result(jv, create_graph)};
 }
 std::pair<Tensor, Tensor> jvp(const UnaryFunction& f, const Tensor& x, const Tensor& v, bool create_graph) {
   return jvp(functional_lift(f), {x}, {v}, create_graph);

@@ -1,9 +1,10 @@
 #pragma once
 // Derivatives of whole functions, as torch.autograd.functional: vjp, jvp, jacobian, hessian, hvp, for
-// f(x) of one tensor or f(x₀, x₁, …) of several, returning one tensor. All are built on chainrule::grad: the
-// inputs are taken as fresh leaves (torch's semantics), so nothing touches the callers' tensors or their .grad.
-// With create_graph the results keep a graph back to the inputs (to differentiate again); without, they have
-// none. jvp uses the double-vjp trick: J·v = ∂⟨Jᵀu, v⟩/∂u, two reverse passes.
+// f(x) of one tensor or f(x₀, x₁, …) of several, returning one tensor. The reverse-mode ones are built on
+// chainrule::grad; jvp runs forward mode (autograd/forward_ad.hpp): one pass of f carrying the tangents v, no tape
+// (so it cannot run inside a forward_ad::DualLevel of the caller's: nested levels are not supported). The inputs
+// are taken as fresh leaves (torch's semantics), so nothing touches the callers' tensors or their .grad. With
+// create_graph the results keep a graph back to the inputs (to differentiate again); without, they have none.
 #include <functional>
 #include <utility>
 #include <vector>
@@ -20,7 +21,8 @@ std::pair<Tensor, std::vector<Tensor>> vjp(const Function& f, const std::vector<
                                            bool create_graph = false);
 std::pair<Tensor, Tensor> vjp(const UnaryFunction& f, const Tensor& x, const Tensor& v, bool create_graph = false);
 
-/// (f(x), J·v) = (f(x), Σᵢ Jᵢ·vᵢ): one v per input, of its shape; the result has f(x)'s shape.
+/// (f(x), J·v) = (f(x), Σᵢ Jᵢ·vᵢ): one v per input, of its shape; the result has f(x)'s shape. One forward pass
+/// with tangents (forward mode); with create_graph, J·v is differentiable with respect to x and v.
 std::pair<Tensor, Tensor> jvp(const Function& f, const std::vector<Tensor>& inputs, const std::vector<Tensor>& v,
                               bool create_graph = false);
 std::pair<Tensor, Tensor> jvp(const UnaryFunction& f, const Tensor& x, const Tensor& v, bool create_graph = false);

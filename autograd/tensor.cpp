@@ -124,9 +124,18 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
-// y = convert(x)        ∂L/∂x = convert_back(g)
+// y = convert(x)        ∂L/∂x = convert_back(g)        ẏ = convert(ẋ)
 Tensor Tensor::to(Dtype d) const {
   if (d == dtype()) return *this;
+  if (__builtin_expect(detail::g_watch.dual != nullptr, 0) && node().tangent) {
+    Tensor y, t;
+    {
+      detail::DualPause pause;
+      y = to(d), t = Tensor(node().tangent).to(d);
+    }
+    detail::set_tangent("to", y, t);
+    return y;
+  }
   auto convert = [](const Tensor& src, auto to_tag) {
     using To = decltype(to_tag);
     return detail::dispatch(src.dtype(), [&](auto from_tag) -> Array<To> {

@@ -57,6 +57,7 @@ struct Node {
   std::string label;               // user's name for the node ("w5"); empty if none
   std::vector<std::shared_ptr<Node>> inputs;
   std::shared_ptr<Node> grad;      // leaf node holding dL/d(this); null until backward reaches it
+  std::shared_ptr<Node> tangent;   // forward mode: d(this)/dε at the active dual level; null outside one
   std::uint64_t mark = 0;          // visit stamp of the topological walk
   SavedVersions saved;             // the inputs' versions when recorded; backward refuses to run if one moved
   std::unique_ptr<TensorHooks> hooks;  // Tensor::register_hook; null unless one was registered

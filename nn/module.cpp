@@ -31,12 +31,13 @@ RemovableHandle Module::add_backward_hook(BackwardHook fn) {
 }
 
 namespace {
-// y = x      ∂x = g          (marks where a module's gradients are observed)
+// y = x      ∂x = g      ẏ = ẋ      (marks where a module's gradients are observed)
 Tensor backward_hook_identity(const Tensor& x) {
   return detail::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return record<T>("backward_hook", Array<T>(x.data<T>()), {x},
-                     [](auto& d, const Array<T>& g, const auto& /*x*/, const Array<T>& /*y*/) { d(0, g); });
+                     [](auto& d, const Array<T>& g, const auto& /*x*/, const Array<T>& /*y*/) { d(0, g); },
+                     detail::NoTensorBackward{}, [](const auto& t, const auto&, const Tensor&) { return t[0]; });
   });
 }
 

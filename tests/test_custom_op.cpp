@@ -21,6 +21,28 @@ struct SoftplusOp : autograd::Function<SoftplusOp> {
     const double beta = std::any_cast<double>(ctx.saved_data["beta"]);
     return {g * sigmoid(beta * x), Tensor()};
   }
+  // ẏ = σ(βx) ⊙ ẋ    (forward mode; one tangent per forward argument, undefined for beta)
+  static Tensor jvp(autograd::AutogradContext& ctx, const std::vector<Tensor>& t) {
+    CHECK_FALSE(t[1].defined());
+    return sigmoid(std::any_cast<double>(ctx.saved_data["beta"]) * ctx.get_saved_variables()[0]) * t[0];
+  }
+};
+
+// y = a ⊙ b + b     ∂a = g ⊙ b     ∂b = g ⊙ (a + 1)     ẏ = ȧ ⊙ b + a ⊙ ḃ + ḃ
+struct MulAddOp : autograd::Function<MulAddOp> {
+  static constexpr const char* name = "mul_add";
+  static Tensor forward(autograd::AutogradContext& ctx, const Tensor& a, const Tensor& b) {
+    ctx.save_for_backward({a, b});
+    return a * b + b;
+  }
+  static std::vector<Tensor> backward(autograd::AutogradContext& ctx, const Tensor& g) {
+    const auto s = ctx.get_saved_variables();
+    return {g * s[1], g * (s[0] + 1.0)};
+  }
+  static Tensor jvp(autograd::AutogradContext& ctx, const std::vector<Tensor>& t) {
+    const auto s = ctx.get_saved_variables();
+    return t[0] * s[1] + s[0] * t[1] + t[1];
+  }
 };
 
 // y = a ⊙ b (broadcasting)        ∂a = g ⊙ b        ∂b = g ⊙ a        (no name: shown as "custom")
@@ -128,4 +150,32 @@ TEST_CASE("custom op: a backward written with Tensor ops is differentiable again
   CHECK(gradgradcheck(f, {randn({3, 4}, kFloat64)}));
   auto m = [](const std::vector<Tensor>& in) { return MulOp::apply(in[0], in[1]); };
   CHECK(gradgradcheck(m, {randn({3, 4}, kFloat64), randn({1, 4}, kFloat64)}));
+}
+
+TEST_CASE("custom op: a static jvp gives forward mode its tangent; without one a tangent is refused") {
+  Tensor x = tensor(std::vector<double>{-2, 0, 0.5, 3}, kFloat64), v = tensor(std::vector<double>{1, -1, 2, 0.5}, kFloat64);
+  auto [y, jv] = jvp([](const Tensor& t) { return SoftplusOp::apply(t, 2.0); }, x, v);
+  const std::vector<double> xs = test::values(x), vs = test::values(v), got = test::values(jv);
+  for (std::size_t i = 0; i < xs.size(); ++i) CHECK(got[i] == doctest::Approx(vs[i] / (1 + std::exp(-2 * xs[i]))).epsilon(1e-15));
+  // Two tensor arguments, a tangent on one of them: the other's is passed as zeros. J·v from the reverse mode.
+  Tensor a = tensor({{1.0, -2.0}, {0.5, 3.0}}, kFloat64), b = tensor({{0.3, 0.7}, {-1.5, 2.0}}, kFloat64);
+  auto f = [](const std::vector<Tensor>& t) { return MulAddOp::apply(t[0], t[1]); };
+  for (int which = 0; which < 3; ++which) {
+    Tensor va = which == 1 ? zeros_like(a) : ones_like(a), vb = which == 0 ? zeros_like(b) : b * 2.0;
+    std::vector<Tensor> j = jacobian(f, {a, b});
+    Tensor ref = matmul(reshape(j[0], {4, 4}), reshape(va, {4, 1})) + matmul(reshape(j[1], {4, 4}), reshape(vb, {4, 1}));
+    const std::vector<double> got = test::values(jvp(f, {a, b}, {va, vb}).second), want = test::values(ref);
+    for (std::size_t i = 0; i < 4; ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-15));
+  }
+  {
+    forward_ad::DualLevel level;
+    Tensor d = forward_ad::make_dual(x, v);
+    Tensor only_b = MulAddOp::apply(a, forward_ad::make_dual(b, ones_like(b)));
+    CHECK(test::values(forward_ad::unpack_dual(only_b).tangent) == std::vector<double>{2, -1, 1.5, 4});  // a + 1
+    CHECK(test::message([&] { WrongCount::apply(d); }) ==
+          "wrong_count: no tangent rule (forward-mode AD): a tangent reached this op; give it one (record()'s fwd "
+          "argument, or a static jvp in a custom op) or compute it outside the dual level");
+    CHECK(WrongCount::apply(x).defined());  // no tangent, no error
+  }
+  CHECK(gradcheck(f, {a, b}));
 }

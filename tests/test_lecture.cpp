@@ -41,10 +41,11 @@ TEST_CASE("lecture: the list holds every lesson, in the order of the text, and n
   std::vector<std::string> names;
   for (const auto& l : lecture::lessons()) names.push_back(l.name);
   CHECK(names == std::vector<std::string>{"perceptrons", "parameters", "identity_error", "mse", "gradient_step",
-                                          "newton_step", "backprop", "chain_rule", "xor", "optimizers"});
+                                          "newton_step", "forward_reverse", "backprop", "chain_rule", "xor",
+                                          "optimizers"});
   CHECK(test::message([] { lecture::lesson("backprob"); }) ==
         "lecture: no lesson 'backprob' (lessons: perceptrons, parameters, identity_error, mse, gradient_step, "
-        "newton_step, backprop, chain_rule, xor, optimizers)");
+        "newton_step, forward_reverse, backprop, chain_rule, xor, optimizers)");
 }
 
 TEST_CASE("lecture perceptrons: the AND and OR tables, and no perceptron solves XOR") {
@@ -106,6 +107,37 @@ TEST_CASE("lecture newton_step: C'' = 18, and w - C'/C'' = 2 + 24/18 = 10/3 land
   CHECK(r.n.at("loss'") < 1e-28);  // (3·(10/3) − 10)², 0 up to rounding
   CHECK(r.n.at("descent weight'") == doctest::Approx(2.24).epsilon(1e-15));
   CHECK(says(r, "Newton step: w' = w - C'/C'' = 2 - (-24)/18 = 2 + 24/18 = 3.3333"));
+}
+
+TEST_CASE("lecture forward_reverse: 3 tangent passes give J's columns, 2 adjoint passes its rows, the same J") {
+  const Run r = run("forward_reverse");
+  // a = x1·x2 = 2, b = a + x3 = 5 at x = (1, 2, 3):  J = [[x2·x3, x1·x3, a], [2b·x2, 2b·x1, 2b]]
+  const double J[2][3] = {{6, 3, 2}, {20, 10, 10}};
+  for (int o = 0; o < 2; ++o)
+    for (int i = 0; i < 3; ++i) {
+      const std::string y = "y" + std::to_string(o + 1), x = "x" + std::to_string(i + 1);
+      CHECK(r.n.at("J." + y + "." + x) == J[o][i]);
+      CHECK(r.n.at("adjoint." + x + ".e" + std::to_string(o + 1)) == J[o][i]);
+      CHECK(r.n.at("tangent." + y + ".e" + std::to_string(i + 1)) == J[o][i]);
+    }
+  // intermediate rows: ȧ = (x2, x1, 0) = (2, 1, 0), ḃ = ȧ + e3 = (2, 1, 1); b̄ = (0, 2b) = (0, 10), ā = (x3, 10)
+  const double a_t[] = {2, 1, 0}, b_t[] = {2, 1, 1};
+  for (int j = 0; j < 3; ++j) {
+    CHECK(r.n.at("tangent.a.e" + std::to_string(j + 1)) == a_t[j]);
+    CHECK(r.n.at("tangent.b.e" + std::to_string(j + 1)) == b_t[j]);
+  }
+  CHECK(r.n.at("adjoint.b.e1") == 0);
+  CHECK(r.n.at("adjoint.b.e2") == 10);
+  CHECK(r.n.at("adjoint.a.e1") == 3);
+  CHECK(r.n.at("adjoint.a.e2") == 10);
+  CHECK(r.n.at("forward passes") == 3);
+  CHECK(r.n.at("reverse passes") == 2);
+  CHECK(says(r, "node  value  ẋ=(1,0,0)  ẋ=(0,1,0)  ẋ=(0,0,1)\n"));
+  CHECK(says(r, "a         2          2          1          0\n"));
+  CHECK(says(r, "node  value  ȳ=(1,0)  ȳ=(0,1)\n"));
+  CHECK(says(r, "x1        1        6       20\n"));
+  CHECK(says(r, "   ∂y2/∂x = (20, 10, 10)"));
+  CHECK(says(r, "Here n = 3 forward\npasses or m = 2 reverse passes."));
 }
 
 TEST_CASE("lecture backprop: gradients 6, 18 and 0, 6, 0, 12 (torch), with the W6 slip") {

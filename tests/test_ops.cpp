@@ -4,8 +4,10 @@
 
 #include "tests/helpers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <utility>
 
 #include <xtensor-blas/xlinalg.hpp>
 
@@ -125,6 +127,35 @@ TEST_CASE("ops: every op's second derivative matches central differences of its 
       INFO(row.name, " case ", c, ": ", r);
       CHECK(r);
       CHECK(r.checked > 0);
+    }
+  }
+}
+
+// Forward mode on the same rows: one pass carrying tangents (jvp) gives J·v, J from the reverse mode (one
+// backward per output element). Both are exact derivatives: they agree to rounding.
+TEST_CASE("ops: every op's forward-mode tangent equals the reverse-mode Jacobian times v (jvp, float64)") {
+  for (const auto& row : op_table()) {
+    for (std::size_t c = 0; c < row.cases.size(); ++c) {
+      std::vector<Tensor> in, v;
+      for (std::size_t i = 0; i < row.cases[c].size(); ++i) {
+        in.push_back(input(row.cases[c][i], row.domain, 17 * c + i));
+        v.push_back(input(row.cases[c][i], Domain::Any, 1000 + 17 * c + i));
+      }
+      const auto [y, jv] = jvp(row.f, in, v);
+      const std::vector<Tensor> j = jacobian(row.f, in);
+      const long m = long(y.numel());
+      Tensor ref = zeros({std::size_t(m), 1}, kFloat64);
+      for (std::size_t i = 0; i < in.size(); ++i)
+        ref = ref + matmul(reshape(j[i], {m, long(in[i].numel())}), reshape(v[i], {-1, 1}));
+      INFO(row.name, " case ", c);
+      REQUIRE(jv.shape() == y.shape());
+      CHECK_FALSE(jv.requires_grad());
+      CHECK(test::values(y) == test::values(row.f(in)));
+      double worst = 0;
+      const double* a = std::as_const(jv).data<double>().data();
+      const double* b = std::as_const(ref).data<double>().data();
+      for (long k = 0; k < m; ++k) worst = std::max(worst, std::abs(a[k] - b[k]) / std::max(1.0, std::abs(b[k])));
+      CHECK(worst < 1e-13);
     }
   }
 }

@@ -91,7 +91,7 @@ template <class T> Array<T> log_softmax_lines(const Array<T>& x, const Lines& l)
 }
 }  // namespace
 
-// y = eˣ⁻ᵐ / Σeˣ⁻ᵐ along axis (m = max: stable)      ∂x = y ⊙ (g − Σ(g ⊙ y))
+// y = eˣ⁻ᵐ / Σeˣ⁻ᵐ along axis (m = max: stable)      ∂x = y ⊙ (g − Σ(g ⊙ y))     ẏ = y ⊙ (ẋ − Σ(ẋ ⊙ y))
 Tensor softmax(const Tensor& x, long axis) {
   const Lines l(x.shape(), detail::normalize_axis("softmax", axis, x.dim(), x.shape()));
   return detail::dispatch(x.dtype(), [&](auto tag) {
@@ -111,11 +111,13 @@ Tensor softmax(const Tensor& x, long axis) {
       d(0, std::move(dx));
     }, [axis = long(l.axis)](auto& d, const Tensor& g, const auto&, const Tensor& y) {
       d(0, y * (g - sum(g * y, {axis}, true)));
+    }, [axis = long(l.axis)](const auto& t, const auto&, const Tensor& y) {  // the Jacobian is symmetric
+      return y * (t[0] - sum(t[0] * y, {axis}, true));
     });
   });
 }
 
-// y = x − m − log Σeˣ⁻ᵐ along axis (stable)          ∂x = g − eʸ ⊙ Σg
+// y = x − m − log Σeˣ⁻ᵐ along axis (stable)          ∂x = g − eʸ ⊙ Σg           ẏ = ẋ − Σ(eʸ ⊙ ẋ)
 Tensor log_softmax(const Tensor& x, long axis) {
   const Lines l(x.shape(), detail::normalize_axis("log_softmax", axis, x.dim(), x.shape()));
   return detail::dispatch(x.dtype(), [&](auto tag) {
@@ -135,6 +137,9 @@ Tensor log_softmax(const Tensor& x, long axis) {
                      },
                      [axis = long(l.axis)](auto& d, const Tensor& g, const auto&, const Tensor& y) {
                        d(0, g - exp(y) * sum(g, {axis}, true));
+                     },
+                     [axis = long(l.axis)](const auto& t, const auto&, const Tensor& y) {
+                       return t[0] - sum(exp(y) * t[0], {axis}, true);
                      });
   });
 }

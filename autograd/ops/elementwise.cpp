@@ -140,6 +140,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 // y = c ? a : b          ∂a = g·[c]         ∂b = g·[¬c]        (c: nonzero means true; not differentiated)
+//                        ẏ = c ? ȧ : ḃ
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   detail::check_same_dtype("where", a, b);
   detail::check_same_dtype("where", cond, a);
@@ -155,6 +156,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     }, [](auto& d, const Tensor& g, const auto& x, const Tensor&) {
       if (d.needs(1)) d(1, where(x[0], g, zeros_like(g)));
       if (d.needs(2)) d(2, where(x[0], zeros_like(g), g));
+    }, [](const auto& t, const auto& x, const Tensor&) {  // ẏ = c ? ȧ : ḃ
+      return t.has(1) || t.has(2) ? where(x[0], t.or_zero(1), t.or_zero(2)) : Tensor();
     });
   });
 }

@@ -42,6 +42,7 @@ std::string pair_str(const Tensor& a, const Tensor& b) { return shape_str(a.shap
 //   ∂a = g·op(b)ᵀ = matmul_t(g, b, 0, !tb)   (ta = 0)      ∂b = op(a)ᵀ·g = matmul_t(a, g, !ta, 0)   (tb = 0)
 //   ∂a = op(b)·gᵀ = matmul_t(b, g, tb, 1)    (ta = 1)      ∂b = gᵀ·op(a) = matmul_t(g, a, 1, ta)    (tb = 1)
 // Each derivative is a matmul_t again, so the op is differentiable to any order without a transposed copy.
+//   ẏ = op(ȧ)·op(b) + op(a)·op(ḃ)
 Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   detail::check_same_dtype("matmul_t", a, b);
   if (a.dim() != 2 || b.dim() != 2)
@@ -71,6 +72,10 @@ Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb) {
                      [ta, tb](auto& d, const Tensor& g, const auto& x, const Tensor&) {
                        if (d.needs(0)) d(0, ta ? matmul_t(x[1], g, tb, true) : matmul_t(g, x[1], false, !tb));
                        if (d.needs(1)) d(1, tb ? matmul_t(g, x[0], true, ta) : matmul_t(x[0], g, !ta, false));
+                     },
+                     [ta, tb](const auto& t, const auto& x, const Tensor&) {  // ẏ = op(ȧ)·op(b) + op(a)·op(ḃ)
+                       return detail::add_defined(t.has(0) ? matmul_t(t[0], x[1], ta, tb) : Tensor(),
+                                                  t.has(1) ? matmul_t(x[0], t[1], ta, tb) : Tensor());
                      });
   });
 }
@@ -88,7 +93,7 @@ template <class D> void record_rows_matmul_backward(D& d, const Tensor& g, const
 }
 }  // namespace
 
-// y = a·b                ∂a = g·bᵀ          ∂b = aᵀ·g
+// y = a·b                ∂a = g·bᵀ          ∂b = aᵀ·g          ẏ = ȧ·b + a·ḃ
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_same_dtype("matmul", a, b);
   const Shape& sa = a.shape();
@@ -144,11 +149,15 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                          return;
                        }
                        record_rows_matmul_backward(d, g, x[0], x[1]);
+                     },
+                     [](const auto& t, const auto& x, const Tensor&) {  // bilinear: the product rule
+                       return detail::add_defined(t.has(0) ? matmul(t[0], x[1]) : Tensor(),
+                                                  t.has(1) ? matmul(x[0], t[1]) : Tensor());
                      });
   });
 }
 
-// y = x·W + b            ∂x = g·Wᵀ          ∂W = xᵀ·g          ∂b = Σ_rows g
+// y = x·W + b            ∂x = g·Wᵀ          ∂W = xᵀ·g          ∂b = Σ_rows g      ẏ = ẋ·W + x·Ẇ + ḃ
 // NOTE: fused (one node, one pass) for speed: it is Linear's forward; tested against matmul(x, W) + b.
 Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
   detail::check_same_dtype("affine", x, w);
@@ -186,6 +195,12 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
                      [](auto& d, const Tensor& g, const auto& x, const Tensor&) {
                        record_rows_matmul_backward(d, g, x[0], x[1]);
                        if (d.needs(2)) d(2, g.dim() == 2 ? sum(g, {0}) : sum(rows_of(g), {0}));
+                     },
+                     [](const auto& t, const auto& x, const Tensor&) {  // ḃ is broadcast to the rows by the caller
+                       return detail::add_defined(
+                           detail::add_defined(t.has(0) ? matmul(t[0], x[1]) : Tensor(),
+                                               t.has(1) ? matmul(x[0], t[1]) : Tensor()),
+                           t[2]);
                      });
   });
 }

@@ -45,7 +45,7 @@ Reduction plan(const char* op, const Tensor& x, const std::vector<long>& axes, b
 
 }  // namespace
 
-// y = Σ_axes x           ∂x = broadcast(g, x.shape)
+// y = Σ_axes x           ∂x = broadcast(g, x.shape)      ẏ = Σ_axes ẋ (linear: itself)
 Tensor sum(const Tensor& x, std::vector<long> axes, bool keepdims) {
   Reduction r = plan("sum", x, axes, keepdims);
   return detail::dispatch(x.dtype(), [&](auto tag) {
@@ -59,7 +59,7 @@ Tensor sum(const Tensor& x, std::vector<long> axes, bool keepdims) {
       d(0, detail::expand(gk, in[0].shape()));
     }, [kept = r.kept](auto& d, const Tensor& g, const auto& x, const Tensor&) {
       d(0, broadcast_to(reshape(g, std::vector<long>(kept.begin(), kept.end())), x[0].shape()));
-    });
+    }, [axes = std::move(axes), keepdims](const auto& t, const auto&, const Tensor&) { return sum(t[0], axes, keepdims); });
   });
 }
 Tensor sum(const Tensor& x) { return sum(x, {}, false); }
@@ -72,7 +72,7 @@ Tensor mean(const Tensor& x, std::vector<long> axes, bool keepdims) {
 }
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 
-// y = max_axes x         ∂x = g·[x = y] / #ties    NOTE: ties share the gradient equally (torch's amax);
+// y = max_axes x         ∂x = g·[x = y] / #ties    ẏ = Σ ẋ·[x = y] / #ties    NOTE: ties share the gradient equally (torch's amax);
 //                        a line holding NaN has max NaN and ∂x = 0/0 = NaN on the whole line, as torch's amax
 Tensor max(const Tensor& x, std::vector<long> axes, bool keepdims) {
   Reduction r = plan("max", x, axes, keepdims);
@@ -102,6 +102,11 @@ Tensor max(const Tensor& x, std::vector<long> axes, bool keepdims) {
                        Tensor hit = eq(x[0].detach(), reshape(y.detach(), k));
                        Tensor ties = sum(hit, std::vector<long>(axes.begin(), axes.end()), true);
                        d(0, reshape(g, k) * (hit / ties));
+                     },
+                     [kept = r.kept, a = std::move(axes), keepdims](const auto& t, const auto& x, const Tensor& y) {
+                       const std::vector<long> k(kept.begin(), kept.end());
+                       Tensor hit = eq(x[0], reshape(y, k));  // ẏ = Σ ẋ·[x = y] / #ties: the ties' mean tangent
+                       return sum(t[0] * (hit / sum(hit, a, true)), a, keepdims);
                      });
   });
 }

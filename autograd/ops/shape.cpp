@@ -12,7 +12,8 @@
 
 namespace chainrule {
 
-// y = x with a new shape (one entry may be −1)      ∂x = reshape(g, x.shape)
+// y = x with a new shape (one entry may be −1)      ∂x = reshape(g, x.shape)      ẏ = reshape(ẋ)
+// (Every op of this file is linear: its tangent rule applies the op itself to the tangents.)
 Tensor reshape(const Tensor& x, std::vector<long> shape) {
   Shape s(shape.size());
   std::size_t known = 1;
@@ -44,7 +45,7 @@ Tensor reshape(const Tensor& x, std::vector<long> shape) {
     }, [](auto& d, const Tensor& g, const auto& x, const Tensor&) {
       const Shape& sx = x[0].shape();
       d(0, reshape(g, std::vector<long>(sx.begin(), sx.end())));
-    });
+    }, [s](const auto& t, const auto&, const Tensor&) { return reshape(t[0], std::vector<long>(s.begin(), s.end())); });
   });
 }
 
@@ -65,7 +66,8 @@ Tensor permute(const Tensor& x, std::vector<std::size_t> axes) {
     Array<T> y = xt::transpose(x.data<T>(), axes);
     return record<T>("permute", std::move(y), {x}, [inverse](auto& d, const auto& g, const auto&, const auto&) {
       d(0, Array<T>(xt::transpose(g, inverse)));
-    }, [inverse](auto& d, const Tensor& g, const auto&, const Tensor&) { d(0, permute(g, inverse)); });
+    }, [inverse](auto& d, const Tensor& g, const auto&, const Tensor&) { d(0, permute(g, inverse)); },
+    [axes = std::move(axes)](const auto& t, const auto&, const Tensor&) { return permute(t[0], axes); });
   });
 }
 
@@ -84,7 +86,8 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
     Array<T> y = xt::broadcast(x.data<T>(), shape);
     return record<T>("broadcast_to", std::move(y), {x},
                      [](auto& d, const auto& g, const auto&, const auto&) { d(0, g); },
-                     [](auto& d, const Tensor& g, const auto&, const Tensor&) { d(0, g); });
+                     [](auto& d, const Tensor& g, const auto&, const Tensor&) { d(0, g); },
+                     [shape](const auto& t, const auto&, const Tensor&) { return broadcast_to(t[0], shape); });
   });
 }
 
@@ -131,6 +134,11 @@ Tensor concat(const std::vector<Tensor>& xs, long axis) {
                      [ax](auto& d, const Tensor& g, const auto& x, const Tensor&) {
                        for (std::size_t i = 0, off = 0; i < x.size(); off += x[i].shape()[ax], ++i)
                          if (d.needs(i)) d(i, narrow(g, long(ax), off, x[i].shape()[ax]));
+                     },
+                     [ax](const auto& t, const auto&, const Tensor&) {
+                       std::vector<Tensor> ts;
+                       for (std::size_t i = 0; i < t.size(); ++i) ts.push_back(t.or_zero(i));
+                       return concat(ts, long(ax));
                      });
   });
 }
@@ -165,11 +173,14 @@ Tensor narrow(const Tensor& x, long axis, std::size_t start, std::size_t length)
                        before[ax] = start;
                        after[ax] = x[0].shape()[ax] - start - length;
                        d(0, concat({zeros(before, g.dtype()), g, zeros(after, g.dtype())}, long(ax)));
+                     },
+                     [ax, start, length](const auto& t, const auto&, const Tensor&) {
+                       return narrow(t[0], long(ax), start, length);
                      });
   });
 }
 
-// y[i] = x[i, index[i]]        ∂x[i, index[i]] = g[i], 0 elsewhere
+// y[i] = x[i, index[i]]        ∂x[i, index[i]] = g[i], 0 elsewhere      ẏ[i] = ẋ[i, index[i]]
 Tensor gather(const Tensor& x, const std::vector<std::size_t>& index) {
   if (x.dim() != 2) throw std::invalid_argument("gather: needs scores of shape [N,C], got " + shape_str(x.shape()));
   const std::size_t n = x.shape()[0], c = x.shape()[1];
@@ -185,17 +196,18 @@ Tensor gather(const Tensor& x, const std::vector<std::size_t>& index) {
     const T* xp = x.data<T>().data();
     Array<T> y = Array<T>::from_shape({n});
     for (std::size_t i = 0; i < n; ++i) y(i) = xp[i * c + index[i]];
-    return record<T>("gather", std::move(y), {x}, [index, c](auto& d, const auto& g, const auto&, const auto&) {
+    // one copy of the indices, shared by the three rules
+    auto idx = std::make_shared<const std::vector<std::size_t>>(index);
+    return record<T>("gather", std::move(y), {x}, [idx, c](auto& d, const auto& g, const auto&, const auto&) {
       d.into(0, [&](Array<T>& out, T beta) {
         if (beta == T(0)) out.fill(T(0));
-        for (std::size_t i = 0; i < index.size(); ++i) out.data()[i * c + index[i]] += g(i);
+        for (std::size_t i = 0; i < idx->size(); ++i) out.data()[i * c + (*idx)[i]] += g(i);
       });
-    }, [index, c](auto& d, const Tensor& g, const auto& x, const Tensor&) {
-      Array<T> onehot = xt::zeros<T>({index.size(), c});  // ∂x = g[:, None] ⊙ onehot(index): linear in g
-      for (std::size_t i = 0; i < index.size(); ++i) onehot(i, index[i]) = 1;
-      (void)x;
+    }, [idx, c](auto& d, const Tensor& g, const auto&, const Tensor&) {
+      Array<T> onehot = xt::zeros<T>({idx->size(), c});  // ∂x = g[:, None] ⊙ onehot(index): linear in g
+      for (std::size_t i = 0; i < idx->size(); ++i) onehot(i, (*idx)[i]) = 1;
       d(0, reshape(g, {-1, 1}) * Tensor(std::move(onehot)));
-    });
+    }, [idx](const auto& t, const auto&, const Tensor&) { return gather(t[0], *idx); });
   });
 }
 

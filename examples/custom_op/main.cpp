@@ -1,8 +1,10 @@
 // Write your own op: softplus with a hand-written derivative, defined with autograd::Function (forward, backward,
-// saved tensors, saved data), checked against its closed form, by gradcheck and by gradgradcheck.
+// saved tensors, saved data, and a tangent rule for forward mode), checked against its closed form, by gradcheck,
+// by gradgradcheck, and its forward-mode jvp against the reverse-mode Jacobian.
 //   build/examples/custom_op [--beta 2]
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -11,7 +13,7 @@
 
 using namespace chainrule;
 
-// y = log(1 + e^(βx)) / β        ∂x = g ⊙ σ(βx)
+// y = log(1 + e^(βx)) / β        ∂x = g ⊙ σ(βx)        ẏ = σ(βx) ⊙ ẋ
 struct Softplus : autograd::Function<Softplus> {
   static constexpr const char* name = "softplus";
   static Tensor forward(autograd::AutogradContext& ctx, const Tensor& x, double beta) {
@@ -23,6 +25,11 @@ struct Softplus : autograd::Function<Softplus> {
     const Tensor x = ctx.get_saved_variables()[0];
     const double beta = std::any_cast<double>(ctx.saved_data["beta"]);
     return {g * sigmoid(beta * x), Tensor()};  // one per forward argument: no gradient for beta
+  }
+  // Optional: the tangent for forward mode (jvp, forward_ad), one tangent per forward argument (none for beta).
+  static Tensor jvp(autograd::AutogradContext& ctx, const std::vector<Tensor>& t) {
+    const double beta = std::any_cast<double>(ctx.saved_data["beta"]);
+    return sigmoid(beta * ctx.get_saved_variables()[0]) * t[0];
   }
 };
 
@@ -62,5 +69,14 @@ int main(int argc, char** argv) {
   std::cout << r << "\n";
   const GradcheckResult r2 = gradgradcheck(f, {randn({4, 5}, kFloat64)});
   std::cout << r2 << "\n";
-  return r && r2 ? 0 : 1;
+  // Forward mode: one pass carrying the tangent v gives J·v; against J from the reverse mode (one backward per
+  // output element).
+  const Tensor x2 = randn({4, 5}, kFloat64), v = randn({4, 5}, kFloat64);
+  const Tensor jv = jvp(f, {x2}, {v}).second;
+  const Tensor ref = reshape(matmul(reshape(jacobian(f, {x2})[0], {20, 20}), reshape(v, {20, 1})), {4, 5});
+  double jvp_error = 0;
+  for (std::size_t i = 0; i < 20; ++i)
+    jvp_error = std::max(jvp_error, std::abs(jv.data<double>().data()[i] - ref.data<double>().data()[i]));
+  std::printf("jvp (forward mode) vs J·v (reverse mode): largest difference %.1e\n", jvp_error);
+  return r && r2 && jvp_error < 1e-12 ? 0 : 1;
 }

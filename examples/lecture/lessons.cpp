@@ -210,6 +210,71 @@ Numbers newton_step(std::ostream& os) {
   return n;
 }
 
+// ---- 5c. Forward vs reverse accumulation: who pays for a whole Jacobian -------------------------------------------
+// f(x1, x2, x3) = (y1, y2): a = x1·x2, b = a + x3, y1 = a·x3, y2 = b², at x = (1, 2, 3).
+// J = [[x2·x3, x1·x3, a], [2b·x2, 2b·x1, 2b]] = [[6, 3, 2], [20, 10, 10]].
+Numbers forward_reverse(std::ostream& os) {
+  Numbers n;
+  const double x0[3] = {1, 2, 3};
+  const char* names[7] = {"x1", "x2", "x3", "a", "b", "y1", "y2"};
+  say(os, "f(x1, x2, x3) = (y1, y2) with a = x1*x2, b = a + x3, y1 = a*x3, y2 = b², at x = (1, 2, 3):\n"
+          "3 inputs, 2 outputs, so its Jacobian J = ∂y/∂x is 2 x 3. Two ways to fill it with the chain rule.\n");
+  // nodes(x) → {x1, x2, x3, a, b, y1, y2}
+  auto nodes = [](const Tensor (&x)[3]) {
+    Tensor a = x[0] * x[1], b = a + x[2];
+    return std::vector<Tensor>{x[0], x[1], x[2], a, b, a * x[2], square(b)};
+  };
+  double tangent[7][3], adjoint[7][2], value[7];
+  for (std::size_t j = 0; j < 3; ++j) {  // forward: one pass per input direction ẋ = e_j
+    forward_ad::DualLevel level;
+    Tensor x[3];
+    for (std::size_t i = 0; i < 3; ++i)
+      x[i] = forward_ad::make_dual(tensor(x0[i], kFloat64), tensor(i == j ? 1.0 : 0.0, kFloat64));
+    const std::vector<Tensor> v = nodes(x);
+    for (std::size_t k = 0; k < 7; ++k) value[k] = v[k].item(), tangent[k][j] = forward_ad::unpack_dual(v[k]).tangent.item();
+  }
+  for (std::size_t o = 0; o < 2; ++o) {  // reverse: one pass per output, seeded ȳ = e_o
+    Tensor x[3] = {scalar(x0[0], "x1"), scalar(x0[1], "x2"), scalar(x0[2], "x3")};
+    std::vector<Tensor> v = nodes(x);
+    for (std::size_t k = 3; k < 7; ++k) v[k].retain_grad().label(names[k]);
+    run_backward(os, v[5 + o]);
+    for (std::size_t k = 0; k < 7; ++k) adjoint[k][o] = v[k].grad().defined() ? at(v[k].grad()) : 0;
+  }
+  say(os, "\nForward accumulation: give the inputs a tangent ẋ (a direction) and let every node carry its value and\n"
+          "its tangent, the derivative along ẋ, computed from its inputs' (ȧ = ẋ1*x2 + x1*ẋ2, ḃ = ȧ + ẋ3,\n"
+          "ẏ1 = ȧ*x3 + a*ẋ3, ẏ2 = 2b*ḃ). One pass per direction; ẋ = e_j gives column j of J:\n");
+  say(os, "node  value  ẋ=(1,0,0)  ẋ=(0,1,0)  ẋ=(0,0,1)\n");
+  for (std::size_t k = 0; k < 7; ++k)
+    say(os, "%-4s  %5g  %9g  %9g  %9g\n", names[k], value[k], tangent[k][0], tangent[k][1], tangent[k][2]);
+  say(os, "\nReverse accumulation (backpropagation): run forward once, seed the outputs' adjoints ȳ and send them\n"
+          "back; each node's adjoint is a sum over the nodes it feeds (b̄ = 2b*ȳ2, ā = x3*ȳ1 + b̄, x̄1 = ā*x2,\n"
+          "x̄2 = ā*x1, x̄3 = a*ȳ1 + b̄). One pass per output; ȳ = e_i gives row i of J:\n");
+  say(os, "node  value  ȳ=(1,0)  ȳ=(0,1)\n");
+  for (std::size_t k = 7; k-- > 0;) say(os, "%-4s  %5g  %7g  %7g\n", names[k], value[k], adjoint[k][0], adjoint[k][1]);
+  say(os, "\nBoth give the same J: the y rows of the tangent table (a column per pass), the x rows of the adjoint\n"
+          "table read down (a row per pass):\n");
+  for (std::size_t o = 0; o < 2; ++o) {
+    say(os, "   ∂y%zu/∂x = (%g, %g, %g)\n", o + 1, tangent[5 + o][0], tangent[5 + o][1], tangent[5 + o][2]);
+    for (std::size_t i = 0; i < 3; ++i) {
+      n["J.y" + std::to_string(o + 1) + ".x" + std::to_string(i + 1)] = tangent[5 + o][i];
+      n["adjoint.x" + std::to_string(i + 1) + ".y" + std::to_string(o + 1)] = adjoint[i][o];
+    }
+  }
+  for (std::size_t k = 0; k < 7; ++k) {
+    for (std::size_t j = 0; j < 3; ++j) n[std::string("tangent.") + names[k] + ".e" + std::to_string(j + 1)] = tangent[k][j];
+    for (std::size_t o = 0; o < 2; ++o) n[std::string("adjoint.") + names[k] + ".e" + std::to_string(o + 1)] = adjoint[k][o];
+  }
+  say(os, "\nThe cost: for f from n inputs to m outputs, a whole Jacobian takes n forward passes (one column each)\n"
+          "or m reverse passes (one row each), each a small multiple of one evaluation of f. Here n = 3 forward\n"
+          "passes or m = 2 reverse passes. A network's loss has m = 1 output and, for 784-16-16-10, n = 13,002\n"
+          "weights: one reverse pass gives the whole gradient, where forward mode would take 13,002 passes. That\n"
+          "is why training uses backpropagation. Forward mode wins when inputs are few and outputs many (n < m),\n"
+          "and it keeps no tape: each node's tangent is used at once and forgotten (jvp, forward_ad::make_dual).\n");
+  n["forward passes"] = 3;
+  n["reverse passes"] = 2;
+  return n;
+}
+
 // ---- 6. Backpropagation example ---------------------------------------------------------------------------------
 Numbers backprop(std::ostream& os) {
   Numbers n;
@@ -416,6 +481,7 @@ const std::vector<Lesson>& lessons() {
       {"mse", "Predictive metrics: mean squared error", mse},
       {"gradient_step", "Gradient descent: one step on one weight (2.24)", gradient_step},
       {"newton_step", "Curvature: the Newton step on the same weight lands on 10/3", newton_step},
+      {"forward_reverse", "Forward vs reverse accumulation: tangents, adjoints, the cost of a Jacobian", forward_reverse},
       {"backprop", "Backpropagation example: ReLU hidden layer, squared error", backprop},
       {"chain_rule", "Backpropagation math: the chain rule in one neuron", chain_rule},
       {"xor", "Multilayer perceptron for XOR: forward, backward, weight update", xor_network},

@@ -43,6 +43,7 @@ Numbers identity_error(std::ostream& os);  // identity activation, target 13, er
 Numbers mse(std::ostream& os);             // the MSE table: total 150, mean 50
 Numbers gradient_step(std::ostream& os);   // slope −24, weight' = 2 − 0.01·(−24) = 2.24
 Numbers newton_step(std::ostream& os);     // C'' = 18, Newton's w − C'/C'' = 2 + 24/18 = 10/3 (the minimum)
+Numbers forward_reverse(std::ostream& os); // J of (x1x2·x3, (x1x2 + x3)²): tangent table (3 passes) vs adjoints (2)
 Numbers backprop(std::ostream& os);        // gradients 6, 18 (output weights) and 0, 6, 0, 12 (W3..W6)
 Numbers chain_rule(std::ostream& os);      // the bunny/dog/turtle analogy; ∂C/∂w, ∂C/∂b of one sigmoid neuron
 Numbers xor_network(std::ostream& os);     // the XOR network: forward pass, deltas, weight update
