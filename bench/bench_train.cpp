@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
               openblas_get_config(), o.threads, bench::torch_version().c_str(), samples, epochs,
               isolate ? "each implementation timed in its own process" : "timed side by side in this process",
               o.flush_denormal ? "subnormals flushed to zero in both"
-                               : "subnormals kept (IEEE, both libraries' default), except in fit if it flushes (column fp)");
+                               : "subnormals kept (IEEE, both libraries' default), except in fit (column fp)");
   std::printf("RSS of this binary at start (libraries loaded, nothing run): %.0f MiB; chainrule's peak RSS measured in"
               " %s\n\n", base_rss / 1024.0, worker == exe ? "this binary" : "train_worker (no libtorch linked)");
 
@@ -309,7 +309,8 @@ int main(int argc, char** argv) {
   }
   std::printf("(- = not measured. torch/cr > 1: chainrule is faster. floor/cr: the share of chainrule's step that the\n"
               " step's raw sgemm calls alone take (1 = no overhead). Peak RSS: VmHWM of a process running only that\n"
-              " implementation; for f, counted from after the data is loaded, so the dataset is in it once. fp: subnormals\n"
-              " kept (IEEE) or flushed to zero (FTZ) by chainrule / libtorch; fit flushes by default, --fit-ieee not.)\n");
+              " implementation; for f, counted from after the data is loaded, so the dataset is in it once. fp:\n"
+              " subnormals kept (IEEE) or flushed to zero (FTZ) by chainrule / libtorch; fit flushes by default,\n"
+              " --fit-ieee not.)\n");
   std::printf("wrote %s\n", o.csv.c_str());
 }
