@@ -8,6 +8,7 @@
 #include "autograd/gradcheck.hpp"
 #include "autograd/hooks.hpp"
 #include "autograd/ops.hpp"
+#include "autograd/parallel.hpp"
 #include "autograd/tensor.hpp"
 // The teaching annex (teach/: chain-rule trace, DOT export, calculator, anomaly mode) observes the engine from
 // outside; included here so that one header still gives users everything.

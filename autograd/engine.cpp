@@ -86,6 +86,26 @@ template <class T> Array<T> expand(const Array<T>& x, const Shape& shape) {
 template Array<float> expand(const Array<float>&, const Shape&);
 template Array<double> expand(const Array<double>&, const Shape&);
 
+template <class T> Array<T> sum_leading(const Array<T>& g, std::size_t k) {
+  const Shape& s = g.shape();
+  const Shape out(s.begin() + static_cast<std::ptrdiff_t>(k), s.end());
+  Array<T> r = Array<T>::from_shape(out);
+  const std::size_t inner = r.size(), outer = inner ? g.size() / inner : 0;
+  const T* pg = g.data();
+  T* pr = r.data();
+  // y[c] = ((0 + g[0, c]) + g[1, c]) + …: xt::sum's order, so the bits are the same as before and at any thread count
+  parallel_for(inner, outer, [&](std::size_t b, std::size_t e) {
+    std::fill(pr + b, pr + e, T(0));
+    for (std::size_t i = 0; i < outer; ++i) {
+      const T* row = pg + i * inner;
+      for (std::size_t c = b; c < e; ++c) pr[c] += row[c];
+    }
+  });
+  return r;
+}
+template Array<float> sum_leading(const Array<float>&, std::size_t);
+template Array<double> sum_leading(const Array<double>&, std::size_t);
+
 template <class T> Array<T> sum_to(const char* op, std::size_t input, const Array<T>& g, const Shape& to) {
   const Shape& from = g.shape();
   auto fail = [&] {
@@ -103,7 +123,11 @@ template <class T> Array<T> sum_to(const char* op, std::size_t input, const Arra
       axes.push_back(i);
     }
   }
-  Array<T> r = axes.empty() ? g : Array<T>(xt::sum(g, axes, xt::evaluation_strategy::immediate));
+  // Only leading axes (a bias's gradient [N, out] → [out]): column sums split over the threads.
+  const bool leading = !axes.empty() && axes.back() + 1 == axes.size() && axes.size() < from.size();
+  Array<T> r = axes.empty() ? g
+               : leading  ? sum_leading(g, axes.size())
+                          : Array<T>(xt::sum(g, axes, xt::evaluation_strategy::immediate));
   r.reshape(to);
   return r;
 }
@@ -147,7 +171,13 @@ template <class T> void accumulate(const char* op, std::size_t input, Node& n, A
     if (g_watch.anomaly) check_contribution(op, input, g);
     if (g_watch.trace && g_watch.current) g_watch.trace->contribution(input, n, g);
   }
-  if (n.grad && n.grad->inputs.empty()) {
+  if (n.grad && n.grad->inputs.empty() && as<T>(*n.grad).value.size() == g.size()) {
+    T* acc = as<T>(*n.grad).value.data();
+    const T* pg = g.data();
+    parallel_for(g.size(), 1, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) acc[i] += pg[i];
+    });
+  } else if (n.grad && n.grad->inputs.empty()) {
     xt::noalias(as<T>(*n.grad).value) += g;
   } else if (n.grad) {  // a gradient with a graph (from create_graph): never changed in place
     n.grad = make_node<Value<T>>(Array<T>(as<T>(*n.grad).value + g));

@@ -10,7 +10,8 @@
 //   }
 //
 // The helpers run them as plain loops (vectorised by the compiler; no expression templates, so small tensors
-// cost a few nanoseconds and the library compiles quickly), broadcast by numpy rules, skip the derivative of an
+// cost a few nanoseconds and the library compiles quickly; large ones are split over the intra-op threads, so
+// the lambdas must be pure), broadcast by numpy rules, skip the derivative of an
 // input that needs no gradient (PyTorch's needs_input_grad), and let the engine sum each gradient back to its
 // input's shape (sum_to, in one place).
 //
@@ -40,6 +41,7 @@
 
 #include "autograd/forward_ad.hpp"
 #include "autograd/ops.hpp"
+#include "autograd/parallel.hpp"
 #include "autograd/tensor.hpp"
 
 namespace chainrule {
@@ -83,6 +85,8 @@ namespace detail {
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 /// x broadcast (copied) to shape.
 template <class T> Array<T> expand(const Array<T>& x, const Shape& shape);
+/// Sums g over its first k axes, each result in xt::sum's order (from 0, first index first), split over threads.
+template <class T> Array<T> sum_leading(const Array<T>& g, std::size_t k);
 /// Sums g over the axes that were broadcast to reach it from `to` (the one unbroadcast of the engine).
 template <class T> Array<T> sum_to(const char* op, std::size_t input, const Array<T>& g, const Shape& to);
 /// Adds an evaluated gradient (of n's shape or broadcast from it) into node n's grad, creating it on first use.
@@ -311,45 +315,61 @@ template <class T> struct Operand {
   std::size_t rs, cs;
 };
 
-/// y[i] = f(a[i]).
+/// y[i] = f(a[i]). Large arrays are split over the intra-op threads (autograd/parallel.hpp): f must be pure.
 template <class T, class F> Array<T> map(const Array<T>& a, F&& f) {
   Array<T> y = Array<T>::from_shape(a.shape());
   const T* pa = a.data();
   T* py = y.data();
-  for (std::size_t i = 0, n = y.size(); i < n; ++i) py[i] = f(pa[i]);
+  parallel_for(y.size(), 1, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) py[i] = f(pa[i]);
+  });
   return y;
 }
 
-/// y[i] = f(x₀[i], x₁[i], …) over `shape`, every operand broadcast to it.
+/// y[i] = f(x₀[i], x₁[i], …) over `shape`, every operand broadcast to it. Large outputs are split over the
+/// intra-op threads (whole rows, or ranges of one row): each y[i] is computed as on one thread.
 template <class T, class F, class... A> Array<T> map_n(const Shape& shape, F&& f, const A&... xs) {
   Array<T> y = Array<T>::from_shape(shape);
   T* py = y.data();
   const std::size_t n = y.size();
-  const auto contiguous = [&](const auto*... p) {  // one tight loop the compiler vectorises
-    for (std::size_t i = 0; i < n; ++i) py[i] = f(p[i]...);
+  const auto contiguous = [&](const auto*... p) {  // tight loops the compiler vectorises
+    parallel_for(n, 1, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) py[i] = f(p[i]...);
+    });
   };
   if ((std::equal(shape.begin(), shape.end(), xs.shape().begin(), xs.shape().end()) && ...)) {
     contiguous(xs.data()...);  // no broadcasting (the common case): no layouts to work out
     return y;
   }
+  if (n == 0) return y;
   std::size_t inner = 0;  // the row period: the size of the first row-repeated operand, else everything
   ((inner = !inner && layout_of(xs.shape(), xs.size(), shape) == Layout::Row ? xs.size() : inner), ...);
   if (!inner) inner = n;
+  const std::size_t rows = n / inner;
+  const auto by_rows = [&](const auto& row) {  // row(r, j0, j1) computes y[r·inner + j] for j in [j0, j1)
+    if (rows == 1) {
+      parallel_for(inner, 1, [&](std::size_t b, std::size_t e) { row(std::size_t(0), b, e); });
+    } else {
+      parallel_for(rows, inner, [&](std::size_t b, std::size_t e) {
+        for (std::size_t r = b; r < e; ++r) row(r, std::size_t(0), inner);
+      });
+    }
+  };
   const auto ops = std::make_tuple(Operand<T>(xs, shape, inner)...);
   std::apply(
       [&](const auto&... o) {
         if (((o.rs == inner && o.cs == 1) && ...)) {  // all contiguous (after broadcast copies)
           contiguous(o.p...);
         } else if (((o.cs == 1) && ...)) {  // rows repeated: tight inner loops
-          for (std::size_t r = 0; r * inner < n; ++r) {
+          by_rows([&](std::size_t r, std::size_t j0, std::size_t j1) {
             T* yr = py + r * inner;
-            for (std::size_t j = 0; j < inner; ++j) yr[j] = f(o.p[r * o.rs + j]...);
-          }
+            for (std::size_t j = j0; j < j1; ++j) yr[j] = f(o.p[r * o.rs + j]...);
+          });
         } else {
-          for (std::size_t r = 0; r * inner < n; ++r) {
+          by_rows([&](std::size_t r, std::size_t j0, std::size_t j1) {
             T* yr = py + r * inner;
-            for (std::size_t j = 0; j < inner; ++j) yr[j] = f(o.p[r * o.rs + j * o.cs]...);
-          }
+            for (std::size_t j = j0; j < j1; ++j) yr[j] = f(o.p[r * o.rs + j * o.cs]...);
+          });
         }
       },
       ops);

@@ -355,4 +355,19 @@ bool set_flush_denormal(bool on) {
 #endif
 }
 
+FlushDenormalGuard::FlushDenormalGuard(bool on) {
+#if defined(__SSE2__)
+  saved_ = _mm_getcsr();
+  if (on) set_flush_denormal(true);
+#else
+  (void)on;
+#endif
+}
+
+FlushDenormalGuard::~FlushDenormalGuard() {
+#if defined(__SSE2__)
+  _mm_setcsr(saved_);
+#endif
+}
+
 }  // namespace chainrule

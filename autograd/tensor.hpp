@@ -326,5 +326,17 @@ class NoGradGuard {
 /// (always-black pixels) decay into them, and the optimizer step then takes twice as long. Returns false, changing
 /// nothing, on a CPU without these flags. Threads started by OpenBLAS keep their own setting.
 bool set_flush_denormal(bool on);
+/// RAII: flushes subnormals to zero on the calling thread while it lives if `on` (else changes nothing), then
+/// restores the thread's previous mode. Model::fit holds one (FitOptions::flush_denormal). The intra-op threads
+/// run each task in the calling thread's mode (autograd/parallel.hpp).
+class FlushDenormalGuard {
+ public:
+  explicit FlushDenormalGuard(bool on);
+  ~FlushDenormalGuard();
+  FlushDenormalGuard(const FlushDenormalGuard&) = delete;
+  FlushDenormalGuard& operator=(const FlushDenormalGuard&) = delete;
+ private:
+  unsigned saved_ = 0;  // the thread's MXCSR before
+};
 
 }  // namespace chainrule

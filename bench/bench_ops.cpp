@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "autograd/parallel.hpp"
 #include "bench/workloads.hpp"
 
 int main(int argc, char** argv) {
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--csv")) csv = argv[i + 1];
   }
-  openblas_set_num_threads(threads);
+  chainrule::set_num_threads(threads);  // chainrule's intra-op pool and OpenBLAS'
   bench::set_torch_threads(threads);
   const bool torch = bench::have_torch();
   std::printf("%s, %d thread(s); median of 7 samples\n", openblas_get_config(), threads);

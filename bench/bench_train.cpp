@@ -1,7 +1,7 @@
 // Training steps end to end: chainrule vs libtorch (when built with it) vs the raw sgemm calls of the step, side
 // by side in one process at one thread count; peak resident memory of each implementation in its own process.
 //   bench_train [--threads N] [--cases a,b,c,d,f,g] [--csv FILE] [--quick] [--no-rss] [--isolate | --same-process]
-//               [--flush-denormal]
+//               [--flush-denormal] [--fit-ieee]
 // At 1 thread both libraries are timed side by side in this process; above 1 thread (or with --isolate) each in a
 // process of its own, since OpenBLAS' and libtorch's thread pools in one process slow libtorch down up to 100×.
 // Cases (float32; per step: zero_grad, forward, loss, backward, optimizer step):
@@ -62,6 +62,7 @@ struct Options {
   std::string cases = "a,b,c,d,f,g", csv = "bench_train.csv", impl, one_case;
   bool quick = false, rss = true;
   bool flush_denormal = false;  // subnormals flushed to zero in both libraries (off: both libraries' default)
+  bool fit_ieee = false;        // f-fit with FitOptions::flush_denormal = false (fit flushes by default)
   long steps = 0;    // child mode: run this many untimed steps instead (for profilers)
   int samples = 0;   // child mode: samples (a–d) or epochs (f) to time
   int isolate = -1;  // time each implementation in its own process: 1 yes, 0 no, -1 when threads > 1
@@ -70,6 +71,7 @@ struct Options {
 struct Row {
   std::string id, what, unit;
   double chainrule = 0, torch = 0, floor = 0;  // 0: not measured
+  std::string fp_cr = "IEEE", fp_torch = "IEEE";  // subnormals kept (IEEE) or flushed to zero (FTZ) in each
   long rss_chainrule = 0, rss_torch = 0;       // KiB, 0: not measured
 };
 
@@ -120,13 +122,14 @@ struct ChildResult {
   long rss_kb = 0;  // all 0 on failure
 };
 
-bool g_flush_denormal = false;  // passed on to every child
+bool g_flush_denormal = false, g_fit_ieee = false;  // passed on to every child
 
 // Runs `exe --impl impl --case id --threads n --samples s` and reads what it reports.
 ChildResult run_in_child(const std::string& exe, const std::string& impl, const std::string& id, int threads,
                          int samples) {
   const std::string cmd = "'" + exe + "' --impl " + impl + " --case " + id + " --threads " + std::to_string(threads) +
-                          " --samples " + std::to_string(samples) + (g_flush_denormal ? " --flush-denormal" : "");
+                          " --samples " + std::to_string(samples) + (g_flush_denormal ? " --flush-denormal" : "") +
+                          (g_fit_ieee ? " --fit-ieee" : "");
   ChildResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -186,14 +189,19 @@ int main(int argc, char** argv) {
     else if (a == "--isolate") o.isolate = 1;
     else if (a == "--same-process") o.isolate = 0;
     else if (a == "--flush-denormal") o.flush_denormal = true;
+    else if (a == "--fit-ieee") o.fit_ieee = true;
     else {
       std::fprintf(stderr, "usage: bench_train [--threads N] [--cases a,b,c,d,f,g] [--csv FILE] [--quick] [--no-rss]\n"
-                           "                   [--isolate | --same-process] [--flush-denormal]\n");
+                           "                   [--isolate | --same-process] [--flush-denormal] [--fit-ieee]\n");
       return 2;
     }
   }
-  openblas_set_num_threads(o.threads);
+  bench::set_chainrule_threads(o.threads);  // chainrule's intra-op pool and OpenBLAS'
   bench::set_torch_threads(o.threads);
+  if (o.fit_ieee) {
+    bench::set_fit_flush_denormal(false);
+    g_fit_ieee = true;
+  }
   if (o.flush_denormal) {
     bench::set_chainrule_flush_denormal(true);
     bench::set_torch_flush_denormal(true);
@@ -220,11 +228,15 @@ int main(int argc, char** argv) {
   std::printf("%s, %d thread(s), %s; steps: median of %d samples; Fashion-MNIST: median of %d epoch(s); %s; %s\n",
               openblas_get_config(), o.threads, bench::torch_version().c_str(), samples, epochs,
               isolate ? "each implementation timed in its own process" : "timed side by side in this process",
-              o.flush_denormal ? "subnormals flushed to zero in both" : "subnormals kept (both libraries' default)");
+              o.flush_denormal ? "subnormals flushed to zero in both"
+                               : "subnormals kept (IEEE, both libraries' default), except in fit (column fp)");
   std::printf("RSS of this binary at start (libraries loaded, nothing run): %.0f MiB; chainrule's peak RSS measured in"
               " %s\n\n", base_rss / 1024.0, worker == exe ? "this binary" : "train_worker (no libtorch linked)");
 
   std::vector<Row> rows;
+  const auto semantics = [&](Row& r) {  // --flush-denormal: both libraries flush everywhere
+    if (o.flush_denormal) r.fp_cr = r.fp_torch = "FTZ";
+  };
   for (const auto& c : bench::train_cases()) {
     if (!wanted(o, c.id)) continue;
     std::printf("case %s: %s ...\n", c.id.c_str(), c.describe().c_str());
@@ -246,6 +258,7 @@ int main(int argc, char** argv) {
       }
     }
     if (!isolate) r.floor = bench::sgemm_floor_ns(c, samples) / 1e3;
+    semantics(r);
     rows.push_back(r);
   }
   if (wanted(o, "f")) {
@@ -258,6 +271,7 @@ int main(int argc, char** argv) {
       double l_cr = 0, l_fit = 0, l_t = 0;
       Row engine{"f", "Fashion-MNIST epoch, step written with the engine", "s/epoch"};
       Row fit{"f-fit", "Fashion-MNIST epoch, nn::Model::fit (verbose 0)", "s/epoch"};
+      if (!o.fit_ieee) fit.fp_cr = "FTZ";  // fit's default: FitOptions::flush_denormal
       if (isolate) {
         const ChildResult e = run_in_child(worker, "chainrule", "f", o.threads, epochs),
                           m = run_in_child(worker, "fit", "f", o.threads, epochs);
@@ -280,6 +294,8 @@ int main(int argc, char** argv) {
       }
       std::printf("  training loss of the last timed epoch: chainrule %.4f, fit %.4f, libtorch %s\n", l_cr, l_fit,
                   fmt(l_t, "%.4f").c_str());
+      semantics(engine);
+      semantics(fit);
       rows.push_back(engine);
       rows.push_back(fit);
     }
@@ -310,21 +326,23 @@ int main(int argc, char** argv) {
 
   std::ofstream csv(o.csv);
   csv << "case,description,threads,unit,chainrule,libtorch,sgemm_floor,libtorch_over_chainrule,floor_over_chainrule,"
-         "peak_rss_chainrule_mib,peak_rss_libtorch_mib\n";
-  std::printf("\n%-6s %-8s %11s %11s %9s %9s %11s %11s\n", "case", "unit", "chainrule", "libtorch", "torch/cr",
-              "floor/cr", "RSS cr MiB", "RSS lt MiB");
+         "peak_rss_chainrule_mib,peak_rss_libtorch_mib,subnormals_chainrule,subnormals_libtorch\n";
+  std::printf("\n%-6s %-8s %11s %11s %9s %9s %11s %11s %10s\n", "case", "unit", "chainrule", "libtorch", "torch/cr",
+              "floor/cr", "RSS cr MiB", "RSS lt MiB", "fp cr/lt");
   for (const auto& r : rows) {
     const double tr = r.torch ? r.torch / r.chainrule : 0, fr = r.floor ? r.floor / r.chainrule : 0;
-    std::printf("%-6s %-8s %11s %11s %9s %9s %11s %11s\n", r.id.c_str(), r.unit.c_str(),
+    std::printf("%-6s %-8s %11s %11s %9s %9s %11s %11s %10s\n", r.id.c_str(), r.unit.c_str(),
                 fmt(r.chainrule, "%.3f").c_str(), fmt(r.torch, "%.3f").c_str(), fmt(tr, "%.2f").c_str(),
                 fmt(fr, "%.3f").c_str(), fmt(r.rss_chainrule / 1024.0, "%.0f").c_str(),
-                fmt(r.rss_torch / 1024.0, "%.0f").c_str());
+                fmt(r.rss_torch / 1024.0, "%.0f").c_str(), (r.fp_cr + "/" + r.fp_torch).c_str());
     csv << r.id << ",\"" << r.what << "\"," << o.threads << ',' << r.unit << ',' << r.chainrule << ',' << r.torch
         << ',' << r.floor << ',' << tr << ',' << fr << ',' << r.rss_chainrule / 1024.0 << ','
-        << r.rss_torch / 1024.0 << '\n';
+        << r.rss_torch / 1024.0 << ',' << r.fp_cr << ',' << r.fp_torch << '\n';
   }
   std::printf("(- = not measured. torch/cr > 1: chainrule is faster. floor/cr: the share of chainrule's step that the\n"
               " step's raw sgemm calls alone take (1 = no overhead). Peak RSS: VmHWM of a process running only that\n"
-              " implementation; for f, counted from after the data is loaded, so the dataset is in it once.)\n");
+              " implementation; for f, counted from after the data is loaded, so the dataset is in it once. fp:\n"
+              " subnormals kept (IEEE) or flushed to zero (FTZ) by chainrule / libtorch; fit flushes by default,\n"
+              " --fit-ieee not.)\n");
   std::printf("wrote %s\n", o.csv.c_str());
 }

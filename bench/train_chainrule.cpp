@@ -121,6 +121,11 @@ double chainrule_step_ns(const TrainCase& c, int samples) {
 }
 
 void set_chainrule_flush_denormal(bool on) { set_flush_denormal(on); }
+void set_chainrule_threads(int n) { set_num_threads(n); }
+namespace {
+bool g_fit_flush_denormal = true;
+}  // namespace
+void set_fit_flush_denormal(bool on) { g_fit_flush_denormal = on; }
 
 HvpData hvp_data() {
   HvpData h;
@@ -284,7 +289,7 @@ double chainrule_fit_epoch_s(Data d, int epochs, double* loss) {
   model.add(nn::make_dense(784, 128, "relu")).add(nn::make_dense(128, 64, "relu")).add(nn::make_dense(64, 10, "softmax"));
   model.compile("adam", "sparse_categorical_crossentropy", {}, 1e-3);
   nn::FitOptions fo;
-  fo.batch_size = kBatchF, fo.verbose = 0;
+  fo.batch_size = kBatchF, fo.verbose = 0, fo.flush_denormal = g_fit_flush_denormal;
   {  // warm-up: the first kWarmupBatchesF batches' worth of rows, one epoch of fit
     const std::vector<std::size_t> idx = [&] {
       std::vector<std::size_t> v(kWarmupBatchesF * kBatchF);

@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "autograd/files.hpp"
+#include "autograd/parallel.hpp"
 #include "nn/data_util.hpp"
 
 namespace chainrule::nn {
@@ -125,7 +126,10 @@ Tensor take_rows(const Tensor& t, const std::vector<std::size_t>& idx) {
     const T* in = t.data<T>().data();
     Array<T> out = Array<T>::from_shape(shape);
     T* o = out.data();
-    for (std::size_t k = 0; k < idx.size(); ++k) std::copy_n(in + idx[k] * len, len, o + k * len);
+    // large batches: split over the intra-op threads, by rows
+    chainrule::detail::parallel_for(idx.size(), len, [&](std::size_t b, std::size_t e) {
+      for (std::size_t k = b; k < e; ++k) std::copy_n(in + idx[k] * len, len, o + k * len);
+    });
     return Tensor(std::move(out));
   });
 }

@@ -76,6 +76,7 @@ void check_fit_options(const FitOptions& o) {
 // Data-parallel fit: an exception on one rank would leave the others waiting in a collective forever, so it ends
 // the whole job instead, naming the rank and the error (ProcessGroup::abort).
 History Model::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
+  const FlushDenormalGuard flush(o.flush_denormal);  // Keras' CPU semantics by default (FitOptions::flush_denormal)
   if (!o.process_group) return fit_impl(x, y, o);
   try {
     return fit_impl(x, y, o);

@@ -46,6 +46,12 @@ struct FitOptions {
   /// the same model, data and options. An exception on any rank ends the whole job (ProcessGroup::abort).
   /// Null: this process alone (a local group of one, whose collectives do nothing).
   std::shared_ptr<ProcessGroup> process_group;
+  /// Subnormal numbers flushed to zero while fit runs (x86's FTZ+DAZ on the calling thread and the intra-op
+  /// threads; set_flush_denormal), as Keras/TensorFlow do on CPU: Adam's moments of rarely active inputs decay
+  /// into the subnormal range, where arithmetic is 2–10× slower (bench/README.md). Values below 1.2·10⁻³⁸ (float)
+  /// then count as 0. false: IEEE semantics, as torch and the engine and optimizers used directly (fit then leaves
+  /// the thread's mode alone). The caller's mode is restored when fit returns or throws.
+  bool flush_denormal = true;
 };
 
 /// The batch fit is training on, for callbacks' batch hooks: inputs, targets, and each row's index in the data.

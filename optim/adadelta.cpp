@@ -1,5 +1,6 @@
 #include "optim/adadelta.hpp"
 
+#include "autograd/parallel.hpp"
 #include "optim/trace.hpp"
 
 #include <cmath>
@@ -29,13 +30,17 @@ void Adadelta::step() {
             wd = T(opt_.weight_decay);
     T* p = param.data();
     const T* g = grad.data();
-    for (std::size_t k = 0; k < param.size(); ++k) {
-      const T gk = g[k] + wd * p[k];
-      v[k] = v[k] * rho + one_minus_rho * gk * gk;
-      const T delta = std::sqrt(u[k] + eps) / std::sqrt(v[k] + eps) * gk;
-      u[k] = u[k] * rho + one_minus_rho * delta * delta;
-      p[k] -= lr * delta;
-    }
+    // Split over the intra-op threads (autograd/parallel.hpp; the divider makes an element cost ~4 adds); each
+    // element is updated as on one thread.
+    detail::parallel_for(param.size(), 4, [&](std::size_t k0, std::size_t k1) {
+      for (std::size_t k = k0; k < k1; ++k) {
+        const T gk = g[k] + wd * p[k];
+        v[k] = v[k] * rho + one_minus_rho * gk * gk;
+        const T delta = std::sqrt(u[k] + eps) / std::sqrt(v[k] + eps) * gk;
+        u[k] = u[k] * rho + one_minus_rho * delta * delta;
+        p[k] -= lr * delta;
+      }
+    });
   });
 }
 

@@ -1,5 +1,6 @@
 #include "optim/sgd.hpp"
 
+#include "autograd/parallel.hpp"
 #include "optim/trace.hpp"
 
 #include <cmath>
@@ -36,14 +37,17 @@ void SGD::step() {
     T* p = param.data();
     const T* g = grad.data();
     T* b = mu != 0 ? s[0].data<T>().data() : nullptr;
-    for (std::size_t k = 0; k < param.size(); ++k) {
-      T d = g[k] + wd * p[k];
-      if (b) {
-        b[k] = first ? d : mu * b[k] + one_minus_tau * d;
-        d = opt_.nesterov ? d + mu * b[k] : b[k];
+    // Split over the intra-op threads (autograd/parallel.hpp); each element is updated as on one thread.
+    detail::parallel_for(param.size(), 1, [&](std::size_t k0, std::size_t k1) {
+      for (std::size_t k = k0; k < k1; ++k) {
+        T d = g[k] + wd * p[k];
+        if (b) {
+          b[k] = first ? d : mu * b[k] + one_minus_tau * d;
+          d = opt_.nesterov ? d + mu * b[k] : b[k];
+        }
+        p[k] -= lr * d;
       }
-      p[k] -= lr * d;
-    }
+    });
   });
 }
 

@@ -50,7 +50,10 @@ Tensor sum(const Tensor& x, std::vector<long> axes, bool keepdims) {
   Reduction r = plan("sum", x, axes, keepdims);
   return detail::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    Array<T> y = xt::sum(x.data<T>(), r.axes, xt::keep_dims | xt::evaluation_strategy::immediate);
+    // Leading axes only (a sum over the batch): column sums split over the threads, in xt::sum's order.
+    const bool leading = !r.axes.empty() && r.axes.back() + 1 == r.axes.size() && r.axes.size() < x.dim();
+    Array<T> y = leading ? detail::sum_leading(x.data<T>(), r.axes.size())
+                         : Array<T>(xt::sum(x.data<T>(), r.axes, xt::keep_dims | xt::evaluation_strategy::immediate));
     y.reshape(r.out);
     return record<T>("sum", std::move(y), {x}, [kept = r.kept](auto& d, const Array<T>& g, const auto& in, const auto&) {
       // g:[out] → [kept] → broadcast to x:[shape]

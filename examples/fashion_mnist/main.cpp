@@ -18,8 +18,6 @@
 #include "nn/distributed.hpp"
 #endif
 
-extern "C" void openblas_set_num_threads(int);  // OpenBLAS' own call (cblas.h declares the same)
-
 using namespace chainrule;
 
 int main(int argc, char** argv) {
@@ -43,7 +41,8 @@ int main(int argc, char** argv) {
       ->check(examples::fraction_below_one());
   app.add_option("--save", save, "save the trained model (safetensors) to this path");
   app.add_option("--out", out, "write model.safetensors and history.csv into this folder (created if absent)");
-  app.add_option("--threads", threads, "OpenBLAS threads (default: OpenBLAS decides)")->check(CLI::Range(0, 1024));
+  app.add_option("--threads", threads, "threads per op, chainrule's and OpenBLAS' (default: the cores)")
+      ->check(CLI::Range(0, 1024));
   app.add_option("--limit", limit, "train on the first N images only (0: all)");
   app.add_option("--data-dir", dir, "directory of the IDX files")->capture_default_str();
   app.add_option("--verbose", verbose, "fit's verbose: 0 silent, 1 progress bar, 2 one line per epoch")
@@ -71,7 +70,7 @@ int main(int argc, char** argv) {
                  "or point --data-dir at a directory holding the four IDX files.\n", dir.c_str());
     return 1;
   }
-  if (threads > 0) openblas_set_num_threads(threads);
+  if (threads > 0) set_num_threads(threads);  // chainrule's intra-op threads and OpenBLAS'
 
   nn::Dataset train = nn::load_fashion_mnist(dir, true), test = nn::load_fashion_mnist(dir, false);  // pixels /255
   if (limit > 0 && limit < train.size()) train = train.slice(0, limit);

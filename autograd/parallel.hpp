@@ -1,0 +1,54 @@
+#pragma once
+// Intra-op parallelism: large elementwise loops, reductions over many outputs, batch gathers and optimizer updates
+// are split over a small persistent pool of threads, as torch's intra-op pool does. One setting,
+// set_num_threads(n), sizes both this pool (n − 1 workers plus the calling thread) and OpenBLAS' own pool, so the
+// two never ask for more threads than that between them: an op runs either our loop or an OpenBLAS call, never
+// both, and each call waits for its workers before returning.
+//
+// Results do not depend on the thread count: every split gives each thread whole outputs (elements of an
+// elementwise op, whole sums of a reduction), computed exactly as one thread computes them, so 1 and n threads
+// give the same bits. Small tensors (below kParallelMin elements) never touch the pool: one load and a compare.
+//
+// The workers run each task with the calling thread's floating-point mode (x86's MXCSR: rounding, FTZ/DAZ), so
+// set_flush_denormal on the calling thread covers the loops it hands out.
+#include <atomic>
+#include <cstddef>
+#include <type_traits>
+
+namespace chainrule {
+
+/// Threads used by one op (the calling thread included) and by OpenBLAS, like torch::set_num_threads. Default:
+/// the CPUs this process may run on (OMP_NUM_THREADS, when set, as torch). n >= 1, else std::invalid_argument.
+/// Call it between ops, not while another thread is running one.
+void set_num_threads(int n);
+/// The current setting (torch::get_num_threads).
+int get_num_threads();
+
+namespace detail {
+
+/// Below this many elements of work an op runs on the calling thread alone: handing out a task costs ~2 µs
+/// (waking a worker), what a loop over ~16k floats takes (bench/README.md, "Both cores": the crossover).
+inline constexpr std::size_t kParallelMin = 32768;
+
+extern std::atomic<int> g_num_threads;  // 0 before static initialisation: treated as 1
+
+/// Runs fn(begin, end) on [0, n) split into contiguous ranges, one per thread, each a multiple of `align`
+/// elements except the last. fn must not throw. Serial (fn(0, n)) when n·cost < kParallelMin, with one thread,
+/// inside a worker, or while another thread is using the pool.
+void parallel_run(std::size_t n, std::size_t align, void (*call)(void*, std::size_t, std::size_t), void* fn);
+
+/// parallel_for(n, cost, fn): fn(begin, end) over [0, n), where each index costs about `cost` elements of work.
+template <class F> void parallel_for(std::size_t n, std::size_t cost, F&& fn) {
+  if (n * cost < kParallelMin || g_num_threads.load(std::memory_order_relaxed) <= 1 || n < 2) {
+    fn(std::size_t(0), n);
+    return;
+  }
+  // Ranges of whole cache lines (16 floats) when each index is an element, so threads never share a line.
+  const std::size_t align = cost < 16 ? 16 : 1;
+  parallel_run(
+      n, align, [](void* f, std::size_t b, std::size_t e) { (*static_cast<std::remove_reference_t<F>*>(f))(b, e); },
+      const_cast<void*>(static_cast<const void*>(&fn)));
+}
+
+}  // namespace detail
+}  // namespace chainrule

@@ -1,0 +1,161 @@
+// Intra-op parallelism (autograd/parallel.hpp): the same bits at 1 and 2 threads for elementwise ops, broadcasts,
+// reductions over leading axes, the batch gather and every optimizer's step; the pool shared by two calling
+// threads; fit's flush-to-zero default. Named "threads:" so that ./build.sh tsan runs them under ThreadSanitizer.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <thread>
+
+#include "autograd/autograd.hpp"
+#include "nn/nn.hpp"
+#include "optim/optim.hpp"
+#include "tests/helpers.hpp"
+
+using namespace chainrule;
+
+namespace {
+
+struct ThreadCount {  // sets the intra-op thread count for one scope, then restores it
+  explicit ThreadCount(int n) : prev_(get_num_threads()) { set_num_threads(n); }
+  ~ThreadCount() { set_num_threads(prev_); }
+  int prev_;
+};
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
+  const auto& x = a.data<float>();
+  const auto& y = b.data<float>();
+  return std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
+Tensor noise(Shape s, std::uint64_t seed) {
+  manual_seed(seed);
+  return randn(s);
+}
+
+// Runs fn at 1 thread and at 2, returning both results.
+std::pair<std::vector<Tensor>, std::vector<Tensor>> at_1_and_2(const std::function<std::vector<Tensor>()>& fn) {
+  std::vector<Tensor> one, two;
+  {
+    ThreadCount t(1);
+    one = fn();
+  }
+  {
+    ThreadCount t(2);
+    two = fn();
+  }
+  return {one, two};
+}
+
+}  // namespace
+
+TEST_CASE("threads: set_num_threads checks its argument and get_num_threads reads it back") {
+  ThreadCount keep(get_num_threads());
+  CHECK_THROWS_WITH_AS(set_num_threads(0), "set_num_threads: the thread count must be >= 1, got 0",
+                       std::invalid_argument);
+  set_num_threads(3);
+  CHECK(get_num_threads() == 3);
+}
+
+TEST_CASE("threads: elementwise ops, broadcasts and their gradients give the same bits at 1 and 2 threads") {
+  // 300×257 = 77,100 elements: above the parallel threshold, and rows that do not end on a cache line
+  const auto run = [] {
+    Tensor a = noise({300, 257}, 1).requires_grad_(), b = noise({300, 257}, 2).requires_grad_();
+    Tensor bias = noise({257}, 3).requires_grad_(), s = noise({}, 4).requires_grad_();
+    Tensor col = noise({300, 1}, 5).requires_grad_();
+    Tensor y = relu(a * b + bias) + tanh(a) * s - exp(b / 4) * col;  // full, row, scalar and column broadcasts
+    Tensor u = sigmoid(reshape(a, {77100}) * s);                       // one long row with a scalar
+    (sum(y) + sum(u)).backward();
+    return std::vector<Tensor>{y.detach(), u.detach(), a.grad(), b.grad(), bias.grad(), s.grad(), col.grad()};
+  };
+  const auto r = at_1_and_2(run);  // (no structured bindings: doctest's checks are lambdas for clang)
+  for (std::size_t i = 0; i < r.first.size(); ++i) CHECK_MESSAGE(same_bits(r.first[i], r.second[i]), "result #" << i);
+}
+
+TEST_CASE("threads: sums over leading axes are the same bits at 1 and 2 threads, and xt::sum's order") {
+  Tensor x = noise({513, 130}, 7);
+  const auto r = at_1_and_2([&] { return std::vector<Tensor>{sum(x, {0}), sum(reshape(x, {27, 19, 130}), {0, 1})}; });
+  CHECK(same_bits(r.first[0], r.second[0]));
+  CHECK(same_bits(r.first[1], r.second[1]));
+  const Tensor& two = r.second[0];
+  // each column summed from 0, row after row, in float: the order one thread and xt::sum use
+  const auto& v = x.data<float>();
+  for (std::size_t c = 0; c < 130; ++c) {
+    float acc = 0;
+    for (std::size_t r = 0; r < 513; ++r) acc += v.data()[r * 130 + c];
+    REQUIRE(two.data<float>()(c) == acc);
+  }
+  // all-(-0) columns: +0, as xt::sum and torch's sum give
+  Tensor z = full({40000, 2}, -0.0);
+  CHECK_FALSE(std::signbit(sum(z, {0}).data<float>()(0)));
+}
+
+TEST_CASE("threads: the batch gather and every optimizer's step give the same bits at 1 and 2 threads") {
+  const std::vector<std::string> names = {"sgd", "momentum", "nag", "adagrad", "adadelta", "rmsprop", "adam"};
+  for (const auto& name : names) {
+    const auto run = [&] {
+      Tensor w = noise({400, 130}, 11).requires_grad_();  // 52,000 parameters: split over the threads
+      auto opt = optim::make_optimizer(name, {w}, 0.01);
+      Tensor data = noise({1000, 400}, 12), c = noise({400, 130}, 13);
+      std::vector<std::size_t> rows;
+      for (std::size_t k = 0; k < 200; ++k) rows.push_back((k * 7919) % 1000);
+      for (int step = 0; step < 3; ++step) {
+        opt->zero_grad();
+        sum(square(w) * c).backward();  // elementwise gradients (a GEMM's bits may depend on OpenBLAS' threads)
+        opt->step();
+      }
+      return std::vector<Tensor>{w.detach(), nn::take_rows(data, rows)};
+    };
+    const auto r = at_1_and_2(run);
+    CHECK_MESSAGE(same_bits(r.first[0], r.second[0]), name);
+    CHECK_MESSAGE(same_bits(r.first[1], r.second[1]), name);
+  }
+}
+
+TEST_CASE("threads: two threads running large ops at once share the pool and get their own results") {
+  ThreadCount t(2);
+  Tensor a = noise({256, 512}, 21), b = noise({256, 512}, 22);
+  Tensor expected;
+  {
+    ThreadCount serial(1);
+    expected = sum(tanh(a) * b, {0});
+  }
+  std::vector<Tensor> got(2);
+  std::vector<std::thread> ts;
+  for (int k = 0; k < 2; ++k)
+    ts.emplace_back([&, k] {
+      for (int i = 0; i < 20; ++i) got[static_cast<std::size_t>(k)] = sum(tanh(a) * b, {0});
+    });
+  for (auto& th : ts) th.join();
+  CHECK(same_bits(got[0], expected));
+  CHECK(same_bits(got[1], expected));
+}
+
+TEST_CASE("threads: fit flushes subnormals by default on every thread it uses, restores the caller's mode, and "
+          "flush_denormal = false keeps IEEE numbers") {
+  ThreadCount t(2);
+  const float tiny = std::numeric_limits<float>::denorm_min() * 1000;  // subnormal
+  // A callback that records, during fit, whether a large elementwise op (split over the threads) flushes.
+  struct Probe : nn::Callback {
+    Tensor x = full({100000}, 0.0);
+    float seen = -1;
+    void on_batch_end(nn::Model&, std::size_t, const nn::Logs&) override { seen = (x * 1.0).data<float>()(99999); }
+  };
+  auto probe = std::make_shared<Probe>();
+  probe->x.data<float>().fill(tiny);
+  nn::Model m;
+  m.add(std::make_shared<nn::Dense>(2, 1));
+  m.compile("adam", "mse");
+  nn::FitOptions o;
+  o.verbose = 0;
+  o.callbacks = {probe};
+  Tensor x = noise({8, 2}, 31), y = noise({8, 1}, 32);
+  m.fit(x, y, o);
+  CHECK(probe->seen == 0.0f);  // flushed, in the worker's half too
+  CHECK((probe->x * 1.0).data<float>()(99999) == tiny);  // the caller's IEEE mode is back
+  o.flush_denormal = false;
+  m.fit(x, y, o);
+  CHECK(probe->seen == tiny);
+}
