@@ -93,7 +93,7 @@ std::vector<std::vector<double>> hessian_of(const chainrule::Expression& e, cons
 
 int main(int argc, char** argv) {
   CLI::App app{"chainrule: reverse-mode autodiff from the command line"};
-  app.set_version_flag("--version", std::string("chainrule ") + CHAINRULE_VERSION);
+  app.set_version_flag("--version", std::string("chainrule ") + chainrule::version());
   app.require_subcommand(1);
   CLI::App* grad = app.add_subcommand("grad", "value and every partial derivative of an expression (float64)");
   std::string text, dot_file, html_file;
