@@ -30,7 +30,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "tensor.hpp"
 
 namespace chainrule {
 namespace autograd {

@@ -32,8 +32,8 @@
 #include <tuple>
 #include <utility>
 
-#include "autograd/ops.hpp"
-#include "autograd/tensor.hpp"
+#include "ops.hpp"
+#include "tensor.hpp"
 
 namespace chainrule {
 

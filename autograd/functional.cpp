@@ -1,9 +1,9 @@
-#include "autograd/functional.hpp"
+#include "functional.hpp"
 
 #include <stdexcept>
 #include <string>
 
-#include "autograd/ops.hpp"
+#include "ops.hpp"
 
 namespace chainrule {
 namespace {

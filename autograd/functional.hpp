@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/gradcheck.hpp"
-#include "autograd/tensor.hpp"
+#include "gradcheck.hpp"
+#include "tensor.hpp"
 
 namespace chainrule {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "tensor.hpp"
 
 namespace chainrule {
 

@@ -5,7 +5,7 @@
 // Each row is repeated beside its forward and backward in autograd/ops/*.cpp.
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "tensor.hpp"
 
 namespace chainrule {
 

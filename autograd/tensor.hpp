@@ -15,8 +15,8 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/allocator.hpp"
-#include "autograd/hooks.hpp"
+#include "allocator.hpp"
+#include "hooks.hpp"
 
 namespace chainrule {
 

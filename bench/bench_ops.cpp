@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "bench/workloads.hpp"
+#include "workloads.hpp"
 
 int main(int argc, char** argv) {
   int threads = 1;

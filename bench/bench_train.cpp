@@ -29,7 +29,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "bench/train.hpp"
+#include "train.hpp"
 
 namespace bench {
 

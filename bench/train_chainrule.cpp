@@ -10,10 +10,10 @@
 #include <random>
 #include <sstream>
 
-#include "bench/timer.hpp"
-#include "bench/train.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include "timer.hpp"
+#include "train.hpp"
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
 
 using namespace chainrule;
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "autograd/autograd.hpp"  // chainrule::version()
+#include <chainrule/autograd.hpp>  // chainrule::version()
 
 
 namespace examples {

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.hpp"
-#include "nn/module.hpp"
+#include "../autograd/autograd.hpp"
+#include "module.hpp"
 
 namespace chainrule::nn {
 

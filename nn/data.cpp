@@ -1,4 +1,4 @@
-#include "nn/data.hpp"
+#include "data.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -16,8 +16,8 @@
 
 #include <zlib.h>
 
-#include "autograd/files.hpp"
-#include "nn/data_util.hpp"
+#include "../autograd/files.hpp"
+#include "data_util.hpp"
 
 namespace chainrule::nn {
 

@@ -1,5 +1,5 @@
 // DataParallel: gradient averaging over a ProcessGroup in one flat allreduce per step.
-#include "nn/data_parallel.hpp"
+#include "data_parallel.hpp"
 
 #include <algorithm>
 #include <sstream>

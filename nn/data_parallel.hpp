@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/autograd.hpp"
+#include "../autograd/autograd.hpp"
 
 namespace chainrule::nn {
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "nn/data_parallel.hpp"
+#include "data_parallel.hpp"
 
 namespace chainrule::nn {
 

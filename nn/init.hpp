@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "autograd/tensor.hpp"
+#include "../autograd/tensor.hpp"
 
 namespace chainrule::nn::init {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/init.hpp"
-#include "nn/module.hpp"
+#include "init.hpp"
+#include "module.hpp"
 
 namespace chainrule::nn {
 

@@ -8,7 +8,7 @@
 #include <functional>
 #include <string>
 
-#include "autograd/tensor.hpp"
+#include "../autograd/tensor.hpp"
 
 namespace chainrule::nn {
 

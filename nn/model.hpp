@@ -17,13 +17,13 @@
 #include <string>
 #include <vector>
 
-#include "nn/callbacks.hpp"
-#include "nn/layers.hpp"
-#include "nn/losses.hpp"
-#include "nn/metrics.hpp"
-#include "nn/penalties.hpp"
-#include "nn/serialize.hpp"
-#include "optim/optimizer.hpp"
+#include "callbacks.hpp"
+#include "layers.hpp"
+#include "losses.hpp"
+#include "metrics.hpp"
+#include "penalties.hpp"
+#include "serialize.hpp"
+#include "../optim/optimizer.hpp"
 
 namespace chainrule::nn {
 

@@ -9,7 +9,7 @@
 // and β ("bias") are never penalized: they scale and shift, they are not coefficients of the model.
 #include <vector>
 
-#include "nn/module.hpp"
+#include "module.hpp"
 
 namespace chainrule::nn {
 

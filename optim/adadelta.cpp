@@ -1,6 +1,6 @@
-#include "optim/adadelta.hpp"
+#include "adadelta.hpp"
 
-#include "optim/trace.hpp"
+#include "trace.hpp"
 
 #include <cmath>
 

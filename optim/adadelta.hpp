@@ -2,7 +2,7 @@
 // Adadelta (Zeiler, 2012): steps scaled by the ratio of running RMS of past updates to that of gradients.
 #include <memory>
 
-#include "optim/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace chainrule::optim {
 

@@ -1,6 +1,6 @@
-#include "optim/adagrad.hpp"
+#include "adagrad.hpp"
 
-#include "optim/trace.hpp"
+#include "trace.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 // Adagrad (Duchi et al., 2011): per-coordinate steps shrinking with the sum of past squared gradients.
 #include <memory>
 
-#include "optim/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace chainrule::optim {
 

@@ -1,6 +1,6 @@
-#include "optim/adam.hpp"
+#include "adam.hpp"
 
-#include "optim/trace.hpp"
+#include "trace.hpp"
 
 #include <algorithm>
 #include <cmath>

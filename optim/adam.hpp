@@ -2,7 +2,7 @@
 // Adam (Kingma & Ba, 2015): momentum on the gradient, scaled by a running RMS, both bias-corrected.
 #include <memory>
 
-#include "optim/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace chainrule::optim {
 

@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/autograd.hpp"
-#include "util/config.hpp"
+#include "../autograd/autograd.hpp"
+#include "../util/config.hpp"
 
 namespace chainrule::optim {
 

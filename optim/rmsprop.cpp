@@ -1,6 +1,6 @@
-#include "optim/rmsprop.hpp"
+#include "rmsprop.hpp"
 
-#include "optim/trace.hpp"
+#include "trace.hpp"
 
 #include <cmath>
 

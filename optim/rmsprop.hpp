@@ -2,7 +2,7 @@
 // RMSprop (Hinton, 2012): gradients divided by a running RMS of their recent values.
 #include <memory>
 
-#include "optim/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace chainrule::optim {
 

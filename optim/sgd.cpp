@@ -1,6 +1,6 @@
-#include "optim/sgd.hpp"
+#include "sgd.hpp"
 
-#include "optim/trace.hpp"
+#include "trace.hpp"
 
 #include <cmath>
 

@@ -2,7 +2,7 @@
 // Stochastic gradient descent, with optional (Nesterov) momentum: the course's SGD, Momentum and NAG.
 #include <memory>
 
-#include "optim/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace chainrule::optim {
 

@@ -1,8 +1,8 @@
 // The chain-rule trace as a self-contained web page: the graph (Graphviz's layout, or a built-in layered one) and
 // the backward pass as a list of steps that a small script walks through.
-#include "teach/html.hpp"
+#include "html.hpp"
 
-#include "autograd/files.hpp"
+#include "../autograd/files.hpp"
 
 #include <unistd.h>
 

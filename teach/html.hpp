@@ -12,7 +12,7 @@
 // the table of gradients. Graphviz lays the graph out when `dot` is installed, a built-in layered layout otherwise.
 #include <string>
 
-#include "teach/trace.hpp"
+#include "trace.hpp"
 
 namespace chainrule {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "../autograd/tensor.hpp"
 
 namespace chainrule {
 

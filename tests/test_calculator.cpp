@@ -1,8 +1,8 @@
 // The expression calculator (teach/expression.hpp) and its command-line tool `chainrule grad`.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
-#include "tests/teach_helpers.hpp"
+#include "helpers.hpp"
+#include "teach_helpers.hpp"
 
 #include <cmath>
 #include <cstdio>

@@ -2,14 +2,14 @@
 // with inputs kept away from kinks; then the chosen subgradients at the kinks, with exact values.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
 #include <cmath>
 #include <sstream>
 
 #include <xtensor-blas/xlinalg.hpp>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 using namespace chainrule;
 

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <iostream>
 
-#include "examples/activations/grad_norms.hpp"
-#include "nn/nn.hpp"
+#include "grad_norms.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 using activations::moons;

@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "nn/nn.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 using namespace chainrule;
 

@@ -10,7 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 using namespace chainrule;
 

@@ -8,8 +8,8 @@
 
 #include <iostream>
 
-#include "examples/lecture/book.hpp"
-#include "examples/lecture/lessons.hpp"
+#include "book.hpp"
+#include "lessons.hpp"
 
 using namespace chainrule;
 

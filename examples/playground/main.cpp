@@ -16,9 +16,9 @@
 #include <string>
 #include <unistd.h>
 
-#include "examples/playground/page.hpp"
-#include "examples/playground/png.hpp"
-#include "nn/nn.hpp"
+#include "page.hpp"
+#include "png.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 using playground::Image;

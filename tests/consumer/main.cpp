@@ -1,7 +1,7 @@
 // Smallest use of the installed chainrule: y = x*x at x = 3 must give dy/dx = 6.
 #include <iostream>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 int main() {
   auto x = chainrule::tensor(3.0, chainrule::TensorOptions().requires_grad(true));

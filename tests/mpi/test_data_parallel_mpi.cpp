@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "nn/distributed.hpp"
-#include "tests/mpi/problem.hpp"
+#include <chainrule/nn/distributed.hpp>
+#include "problem.hpp"
 
 using namespace chainrule;
 using namespace mpitest;

@@ -25,7 +25,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 namespace {
 // "x1=2" → ("x1", 2); throws std::invalid_argument naming the argument.
