@@ -117,8 +117,8 @@ class BackwardObserver {
 /// (null, 0) unless their guard lives, so record() and the engine pay one predictable branch for them.
 struct Watch {
   BackwardObserver* trace = nullptr;
-  int anomaly = 0;                  // nesting depth of AnomalyMode guards
-  const Node* current = nullptr;    // the node whose backward is running
+  int anomaly = 0;                  ///< nesting depth of AnomalyMode guards
+  const Node* current = nullptr;    ///< the node whose backward is running
   bool any() const { return trace != nullptr || anomaly != 0; }
 };
 inline thread_local Watch g_watch;
@@ -254,7 +254,7 @@ template <class T> struct Operand {
     rs = l == Layout::Full ? inner : 0;
     cs = l == Layout::Scalar ? 0 : 1;
   }
-  std::unique_ptr<Array<T>> copy;  // only when broadcasting needs it: an empty xarray would allocate
+  std::unique_ptr<Array<T>> copy;  ///< only when broadcasting needs it: an empty xarray would allocate
   const T* p;
   std::size_t rs, cs;
 };

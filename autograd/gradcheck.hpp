@@ -11,19 +11,19 @@
 namespace chainrule {
 
 struct GradcheckOptions {
-  double eps = 1e-6;   // finite-difference step
-  double atol = 1e-5;  // pass if |analytic − numeric| ≤ atol + rtol·|numeric|   (torch's defaults)
+  double eps = 1e-6;   ///< finite-difference step
+  double atol = 1e-5;  ///< pass if |analytic − numeric| ≤ atol + rtol·|numeric|   (torch's defaults)
   double rtol = 1e-3;
-  std::uint64_t seed = 1234;  // for the fixed random weights w of L = Σ w ⊙ f(x)
+  std::uint64_t seed = 1234;  ///< for the fixed random weights w of L = Σ w ⊙ f(x)
 };
 
 /// What gradcheck found; converts to true when every element passed. Prints a one-line report.
 struct GradcheckResult {
   bool ok = true;
-  std::string op;              // op that produced f's output
-  bool second_order = false;   // made by gradgradcheck (printed as such)
-  std::size_t checked = 0;     // elements compared
-  // The worst element (largest excess over the tolerance):
+  std::string op;              ///< op that produced f's output
+  bool second_order = false;   ///< made by gradgradcheck (printed as such)
+  std::size_t checked = 0;     ///< elements compared
+  /// The worst element (largest excess over the tolerance):
   std::size_t input = 0, element = 0;
   double analytic = 0, numeric = 0;
   explicit operator bool() const { return ok; }

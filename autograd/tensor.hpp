@@ -31,8 +31,8 @@ template <> constexpr Dtype dtype_of<double>() { return Dtype::Float64; }
 
 /// Dense, row-major; buffers from the caching allocator (autograd/allocator.hpp).
 template <class T> using Array = xt::xarray<T, xt::layout_type::row_major, detail::BufferAllocator<T>>;
-using Shape = xt::dynamic_shape<std::size_t>;             // small-vector shape, as xarray uses
-std::string shape_str(const Shape& s);                    // "[32,784]"
+using Shape = xt::dynamic_shape<std::size_t>;             ///< small-vector shape, as xarray uses
+std::string shape_str(const Shape& s);                    ///< "[32,784]"
 
 class Tensor;
 
@@ -40,32 +40,32 @@ namespace detail {
 struct TensorHooks;
 /// Versions of the inputs an op's backward reads, taken when it was recorded (torch's saved-variable versions).
 struct SavedVersions {
-  std::uint32_t in[3] = {};               // inputs 0-2
-  std::unique_ptr<std::uint32_t[]> more;  // inputs 3.. (concat of many tensors)
-  bool active = false;                    // set by save(): nodes that read no input values check nothing
+  std::uint32_t in[3] = {};               ///< inputs 0-2
+  std::unique_ptr<std::uint32_t[]> more;  ///< inputs 3.. (concat of many tensors)
+  bool active = false;                    ///< set by save(): nodes that read no input values check nothing
 };
 
 /// One vertex of the tape. Leaves have no inputs; op results override backward().
 struct Node {
   Dtype dtype;
   bool requires_grad = false;
-  bool retains_grad = false;       // keep grad on a non-leaf after backward (Tensor::retain_grad)
-  bool freed = false;              // backward already ran without retain_graph: saved state is gone
-  bool elementwise = false;        // made by unary()/binary(): ∂y/∂x is diagonal (the chain-rule trace shows it)
-  std::uint32_t version = 0;       // bumped by every write access to the value (Tensor::data<T>() non-const)
-  const char* op = "leaf";         // static name of the op that made this node
-  std::string label;               // user's name for the node ("w5"); empty if none
+  bool retains_grad = false;       ///< keep grad on a non-leaf after backward (Tensor::retain_grad)
+  bool freed = false;              ///< backward already ran without retain_graph: saved state is gone
+  bool elementwise = false;        ///< made by unary()/binary(): ∂y/∂x is diagonal (the chain-rule trace shows it)
+  std::uint32_t version = 0;       ///< bumped by every write access to the value (Tensor::data<T>() non-const)
+  const char* op = "leaf";         ///< static name of the op that made this node
+  std::string label;               ///< user's name for the node ("w5"); empty if none
   std::vector<std::shared_ptr<Node>> inputs;
-  std::shared_ptr<Node> grad;      // leaf node holding dL/d(this); null until backward reaches it
-  std::uint64_t mark = 0;          // visit stamp of the topological walk
-  SavedVersions saved;             // the inputs' versions when recorded; backward refuses to run if one moved
-  std::unique_ptr<TensorHooks> hooks;  // Tensor::register_hook; null unless one was registered
+  std::shared_ptr<Node> grad;      ///< leaf node holding dL/d(this); null until backward reaches it
+  std::uint64_t mark = 0;          ///< visit stamp of the topological walk
+  SavedVersions saved;             ///< the inputs' versions when recorded; backward refuses to run if one moved
+  std::unique_ptr<TensorHooks> hooks;  ///< Tensor::register_hook; null unless one was registered
 
   explicit Node(Dtype d) : dtype(d) {}
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
-  virtual ~Node();                 // releases long input chains iteratively (no recursion)
-  virtual void backward() {}       // adds grad's contributions into the inputs' grads
+  virtual ~Node();                 ///< releases long input chains iteratively (no recursion)
+  virtual void backward() {}       ///< adds grad's contributions into the inputs' grads
   /// The differentiable backward (create_graph): ∂L/∂inputs from g = ∂L/∂y, computed with Tensor ops (which the
   /// engine records, as it runs this with grad mode on), one tensor per input, undefined where the input needs no
   /// gradient; each of the output's shape or the input's (the engine sums it to the input's shape, differentiably).
@@ -97,8 +97,8 @@ struct Node {
 
 template <class T> struct Value : Node {
   Array<T> value;
-  // flatten: the xarray move (three svector swaps) is inlined here, as GCC did on its own before the op files
-  // grew the Tensor backward instantiations (callgrind, train case a: 2.8% more instructions without it).
+  /// flatten: the xarray move (three svector swaps) is inlined here, as GCC did on its own before the op files
+  /// grew the Tensor backward instantiations (callgrind, train case a: 2.8% more instructions without it).
   [[gnu::flatten]] explicit Value(Array<T>&& v) : Node(dtype_of<T>()), value(std::move(v)) {}
   explicit Value(const Array<T>& v) : Node(dtype_of<T>()), value(v) {}
 };
@@ -117,7 +117,7 @@ template <class F> decltype(auto) dispatch(Dtype d, F&& f) {
 class TensorOptions {
  public:
   TensorOptions() = default;
-  TensorOptions(Dtype d) : dtype_(d) {}  // NOLINT: implicit, so a Dtype can stand for options
+  TensorOptions(Dtype d) : dtype_(d) {}  ///< NOLINT: implicit, so a Dtype can stand for options
   TensorOptions dtype(Dtype d) const { auto o = *this; o.dtype_ = d; return o; }
   TensorOptions requires_grad(bool r) const { auto o = *this; o.requires_grad_ = r; return o; }
   Dtype dtype() const { return dtype_; }
@@ -140,7 +140,7 @@ inline constexpr BackwardOptions retain_graph{true};
 
 class Tensor {
  public:
-  Tensor() = default;  // undefined: defined() is false
+  Tensor() = default;  ///< undefined: defined() is false
   explicit Tensor(std::shared_ptr<detail::Node> n) : node_(std::move(n)) {}
   template <class T> explicit Tensor(Array<T> value, bool requires_grad = false)
       : node_(detail::make_node<detail::Value<T>>(std::move(value))) { node_->requires_grad = requires_grad; }
@@ -229,10 +229,10 @@ class Tensor {
 
 /// Options of chainrule::grad, as torch.autograd.grad's arguments.
 struct GradOptions {
-  std::vector<Tensor> grad_outputs{};  // one per output (its shape): the v of Jᵀv; empty: 1 for scalar outputs
-  std::optional<bool> retain_graph{};  // unset: as create_graph
-  bool create_graph = false;         // the results have a graph, to differentiate again
-  bool allow_unused = false;         // an input the outputs do not depend on gives an undefined tensor, not an error
+  std::vector<Tensor> grad_outputs{};  ///< one per output (its shape): the v of Jᵀv; empty: 1 for scalar outputs
+  std::optional<bool> retain_graph{};  ///< unset: as create_graph
+  bool create_graph = false;         ///< the results have a graph, to differentiate again
+  bool allow_unused = false;         ///< an input the outputs do not depend on gives an undefined tensor, not an error
 };
 /// ∂(Σᵢ ⟨outputsᵢ, grad_outputsᵢ⟩)/∂inputs: one tensor per input, as torch.autograd.grad. No .grad is read or
 /// changed.

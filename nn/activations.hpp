@@ -12,7 +12,7 @@ namespace chainrule::nn {
 /// y = a·x + b   (defaults: the identity)
 class LinearActivation : public Module {
  public:
-  explicit LinearActivation(double a = 1, double b = 0);  // throws std::invalid_argument unless both are finite
+  explicit LinearActivation(double a = 1, double b = 0);  ///< throws std::invalid_argument unless both are finite
   Tensor forward(const Tensor& x) override { return linear(x, a_, b_); }
   double a() const { return a_; }
   double b() const { return b_; }
@@ -83,7 +83,7 @@ class ReLU : public Module {
 /// y = x > 0 ? x : slope·x.  NOTE: default slope 0.01 as torch's nn.LeakyReLU (Keras' LeakyReLU layer uses 0.3).
 class LeakyReLU : public Module {
  public:
-  explicit LeakyReLU(double slope = 0.01);  // throws std::invalid_argument unless slope is finite
+  explicit LeakyReLU(double slope = 0.01);  ///< throws std::invalid_argument unless slope is finite
   Tensor forward(const Tensor& x) override { return leaky_relu(x, slope_); }
   double slope() const { return slope_; }
   std::string name() const override { return "LeakyReLU"; }

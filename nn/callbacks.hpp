@@ -27,8 +27,8 @@ using Logs = std::map<std::string, double>;
 /// What fit returns: every logged quantity per epoch, in order.
 struct History {
   std::map<std::string, std::vector<double>> history;
-  std::size_t epochs = 0;            // epochs actually run
-  std::string stop_reason;           // empty, or why training ended early (early stopping, NaN loss, ...)
+  std::size_t epochs = 0;            ///< epochs actually run
+  std::string stop_reason;           ///< empty, or why training ended early (early stopping, NaN loss, ...)
   /// The values of one quantity; throws std::out_of_range naming the key and the keys present.
   const std::vector<double>& operator[](const std::string& key) const;
   /// CSV with a header: epoch,loss,accuracy,...
@@ -95,7 +95,7 @@ class EarlyStopping : public Callback {
  public:
   struct Options {
     std::string monitor = "val_loss";
-    int patience = 0;  // int, as Keras: a negative value is an error, not a wrapped 2⁶⁴ − 1
+    int patience = 0;  ///< int, as Keras: a negative value is an error, not a wrapped 2⁶⁴ − 1
     double min_delta = 0;
     bool restore_best_weights = false;
     std::string mode = "auto";
@@ -105,15 +105,15 @@ class EarlyStopping : public Callback {
   void on_train_begin(Model& m) override;
   void on_epoch_end(Model& m, std::size_t epoch, Logs& logs) override;
   void on_train_end(Model& m) override;
-  std::size_t stopped_epoch() const { return stopped_epoch_; }  // 0 if it never stopped training
-  std::size_t best_epoch() const { return best_epoch_; }        // 1-based
+  std::size_t stopped_epoch() const { return stopped_epoch_; }  ///< 0 if it never stopped training
+  std::size_t best_epoch() const { return best_epoch_; }        ///< 1-based
 
  private:
   Options o_;
   bool maximize_ = false;
   double best_ = 0;
   std::size_t wait_ = 0, stopped_epoch_ = 0, best_epoch_ = 0;
-  NamedTensors best_weights_;  // the best epoch's state_dict, copied
+  NamedTensors best_weights_;  ///< the best epoch's state_dict, copied
 };
 
 /// Saves the model to `path` after each epoch, or only when `monitor` improved (save_best_only). mode: "min",
@@ -164,7 +164,7 @@ class ReduceLROnPlateau : public Callback {
     int patience = 10;
     double min_delta = 1e-4;
     double min_lr = 0;
-    std::string mode = "auto";  // "min", "max", or "auto" (max for accuracy, else min)
+    std::string mode = "auto";  ///< "min", "max", or "auto" (max for accuracy, else min)
   };
   explicit ReduceLROnPlateau(Options o);
   ReduceLROnPlateau() : ReduceLROnPlateau(Options{}) {}

@@ -95,7 +95,7 @@ class MinMaxScaler {
 
  private:
   double lo_, hi_;
-  std::vector<double> data_min_, data_max_, scale_;  // scale_ = (hi − lo) / (max − min), or hi − lo if constant
+  std::vector<double> data_min_, data_max_, scale_;  ///< scale_ = (hi − lo) / (max − min), or hi − lo if constant
 };
 
 // ---- labels -------------------------------------------------------------------------------------------------
@@ -112,18 +112,18 @@ std::vector<std::size_t> to_labels(const Tensor& y);
 // ---- CSV ----------------------------------------------------------------------------------------------------
 
 struct CsvOptions {
-  bool header = true;                       // first non-blank line holds the column names
+  bool header = true;                       ///< first non-blank line holds the column names
   char delimiter = ',';
-  std::string label;                        // label column by name (needs header); empty: see label_index
-  std::optional<std::size_t> label_index;   // label column by 0-based index; neither set: no label, all is x
-  Dtype dtype = kFloat32;                   // dtype of x and y
+  std::string label;                        ///< label column by name (needs header); empty: see label_index
+  std::optional<std::size_t> label_index;   ///< label column by 0-based index; neither set: no label, all is x
+  Dtype dtype = kFloat32;                   ///< dtype of x and y
 };
 
 struct CsvData {
-  Tensor x;                                 // [rows, features]: every column but the label, in file order
-  Tensor y;                                 // [rows] (1-D, ready for to_labels / one_hot); undefined if no label
-  std::vector<std::string> feature_names;   // names of x's columns ("0", "1", ... without a header)
-  std::string label_name;                   // empty if no label
+  Tensor x;                                 ///< [rows, features]: every column but the label, in file order
+  Tensor y;                                 ///< [rows] (1-D, ready for to_labels / one_hot); undefined if no label
+  std::vector<std::string> feature_names;   ///< names of x's columns ("0", "1", ... without a header)
+  std::string label_name;                   ///< empty if no label
 };
 
 /// Reads a numeric CSV file. Cells are trimmed of spaces and tabs; quoted cells ("1.5", "a,b" in a header) are
@@ -137,7 +137,7 @@ CsvData read_csv(const std::string& path, const CsvOptions& options = {});
 // ---- IDX (MNIST, Fashion-MNIST) -----------------------------------------------------------------------------
 
 struct IdxOptions {
-  double scale = 1;        // values are raw bytes (0..255) times scale: 1.0 / 255 gives [0, 1]
+  double scale = 1;        ///< values are raw bytes (0..255) times scale: 1.0 / 255 gives [0, 1]
   Dtype dtype = kFloat32;
 };
 

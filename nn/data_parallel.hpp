@@ -24,7 +24,7 @@ namespace chainrule::nn {
 class ProcessGroup {
  public:
   virtual ~ProcessGroup() = default;
-  virtual int rank() const = 0;  // 0 .. size()-1
+  virtual int rank() const = 0;  ///< 0 .. size()-1
   virtual int size() const = 0;
   /// In place on every rank: buf ← Σ over ranks of buf. Every rank receives the same bits.
   virtual void allreduce_sum(float* buf, std::size_t n) = 0;
@@ -90,7 +90,7 @@ class DataParallel {
   std::shared_ptr<ProcessGroup> group_;
   std::vector<Tensor> params_, buffers_;
   std::size_t numel_ = 0;
-  std::vector<float> flat32_;   // reused across steps: no allocation per step
+  std::vector<float> flat32_;   ///< reused across steps: no allocation per step
   std::vector<double> flat64_;
 };
 

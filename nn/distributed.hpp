@@ -24,9 +24,9 @@ class ProcessGroupMPI : public ProcessGroup {
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
-  void allreduce_sum(float* buf, std::size_t n) override;    // MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM)
+  void allreduce_sum(float* buf, std::size_t n) override;    ///< MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM)
   void allreduce_sum(double* buf, std::size_t n) override;
-  void broadcast(float* buf, std::size_t n, int root) override;  // MPI_Bcast
+  void broadcast(float* buf, std::size_t n, int root) override;  ///< MPI_Bcast
   void broadcast(double* buf, std::size_t n, int root) override;
   void barrier() override;
   /// Prints "chainrule: rank r of P: <msg>" to stderr, then MPI_Abort(comm, 1): mpirun stops every rank and
@@ -34,7 +34,7 @@ class ProcessGroupMPI : public ProcessGroup {
   [[noreturn]] void abort(const std::string& msg) override;
 
  private:
-  struct Comm;  // holds the MPI_Comm (defined in distributed.cpp, which includes <mpi.h>)
+  struct Comm;  ///< holds the MPI_Comm (defined in distributed.cpp, which includes <mpi.h>)
   explicit ProcessGroupMPI(std::unique_ptr<Comm> comm);
   std::unique_ptr<Comm> comm_;
   int rank_ = 0, size_ = 1;

@@ -15,7 +15,7 @@ namespace chainrule::nn {
 struct LinearOptions {
   Dtype dtype = kFloat32;
   bool bias = true;
-  init::Initializer weight_init = init::Init::XavierUniform;  // "glorot_uniform", Keras Dense's default
+  init::Initializer weight_init = init::Init::XavierUniform;  ///< "glorot_uniform", Keras Dense's default
   init::Initializer bias_init = init::Init::Zeros;
 };
 
@@ -24,18 +24,18 @@ struct LinearOptions {
 /// torch's nn.Linear stores [out, in] and computes x·Wᵀ. Parameters are named "weight" and "bias".
 class Linear : public Module {
  public:
-  using Options = LinearOptions;  // NOTE: defined outside, as a nested struct cannot be a default argument
+  using Options = LinearOptions;  ///< NOTE: defined outside, as a nested struct cannot be a default argument
   Linear(std::size_t in, std::size_t out, Options o = {});
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "Linear"; }
-  std::string extra_repr() const override;  // "in=784, out=128, bias=true"
-  Config config() const override;            // in, out, bias
+  std::string extra_repr() const override;  ///< "in=784, out=128, bias=true"
+  Config config() const override;            ///< in, out, bias
   static std::shared_ptr<Linear> from_config(const Config& c, Dtype dtype);
 
   std::size_t in_features() const { return in_; }
   std::size_t out_features() const { return out_; }
   const Tensor& weight() const { return weight_; }
-  const Tensor& bias() const { return bias_; }  // undefined when built with bias = false
+  const Tensor& bias() const { return bias_; }  ///< undefined when built with bias = false
 
  private:
   std::size_t in_, out_;
@@ -54,7 +54,7 @@ class Dense : public Linear {
   /// x·W + b, before the activation (the logits when the activation is softmax).
   Tensor pre_activation(const Tensor& x) override { return Linear::forward(x); }
   std::string output_activation() const override;
-  Config config() const override;  // in, out, bias, activation
+  Config config() const override;  ///< in, out, bias, activation
   static std::shared_ptr<Dense> from_config(const Config& c, Dtype dtype);
 
  private:
@@ -115,8 +115,8 @@ class BatchNorm1d : public Module {
   explicit BatchNorm1d(std::size_t features, Options o = {});
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "BatchNorm1d"; }
-  std::string extra_repr() const override;  // "features=4, eps=1e-05, momentum=0.1, affine=true"
-  Config config() const override;            // features, eps, momentum, affine
+  std::string extra_repr() const override;  ///< "features=4, eps=1e-05, momentum=0.1, affine=true"
+  Config config() const override;            ///< features, eps, momentum, affine
   static std::shared_ptr<BatchNorm1d> from_config(const Config& c, Dtype dtype);
   std::size_t features() const { return features_; }
   const Options& options() const { return opt_; }
@@ -137,7 +137,7 @@ class Dropout : public Module {
   explicit Dropout(double p = 0.5);
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "Dropout"; }
-  std::string extra_repr() const override;  // "p=0.5"
+  std::string extra_repr() const override;  ///< "p=0.5"
   Config config() const override { return Config().set("p", p_); }
   static std::shared_ptr<Dropout> from_config(const Config& c, Dtype) { return std::make_shared<Dropout>(c.number("p")); }
   double p() const { return p_; }

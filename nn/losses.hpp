@@ -53,8 +53,8 @@ using LossFunction = std::function<Tensor(const Tensor& pred, const Tensor& targ
 /// are compared as [N,1] (as Keras squeezes or expands them).
 class Loss {
  public:
-  Loss(const char* name) : name_(name) {}         // NOLINT: implicit, so compile("adam", "mse") reads as Keras
-  Loss(const std::string& name) : name_(name) {}  // NOLINT: looked up in the table by resolve()
+  Loss(const char* name) : name_(name) {}         ///< NOLINT: implicit, so compile("adam", "mse") reads as Keras
+  Loss(const std::string& name) : name_(name) {}  ///< NOLINT: looked up in the table by resolve()
   /// A loss of your own: fn(outputs, targets) → scalar. Saved models record `name`; register_loss(name, fn) lets
   /// Model::load find it again.
   Loss(std::string name, LossFunction fn);

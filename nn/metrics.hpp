@@ -17,8 +17,8 @@ using MetricFunction = std::function<Tensor(const Tensor& pred, const Tensor& ta
 
 class Metric {
  public:
-  Metric(const char* name) : name_(name) {}         // NOLINT: implicit, so compile(..., {"accuracy"}) reads as Keras
-  Metric(const std::string& name) : name_(name) {}  // NOLINT
+  Metric(const char* name) : name_(name) {}         ///< NOLINT: implicit, so compile(..., {"accuracy"}) reads as Keras
+  Metric(const std::string& name) : name_(name) {}  ///< NOLINT
   /// A metric of your own, logged under `name` (and "val_<name>"); register_metric makes saved models find it.
   Metric(std::string name, MetricFunction fn);
 

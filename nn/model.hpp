@@ -27,18 +27,18 @@
 
 namespace chainrule::nn {
 
-class ProcessGroup;  // nn/data_parallel.hpp
+class ProcessGroup;  ///< nn/data_parallel.hpp
 
 struct FitOptions {
-  std::size_t epochs = 1;             // train until this epoch (counting from 1)
-  std::size_t initial_epoch = 0;      // epochs already done, when resuming from a checkpoint (as Keras)
-  std::size_t batch_size = 32;        // 1: online learning; ≥ N: full batch
-  double validation_split = 0;        // the LAST fraction of (x, y) is held out, as Keras does (before shuffling)
-  std::optional<std::pair<Tensor, Tensor>> validation_data;  // or an explicit validation set
-  bool shuffle = true;                // reshuffle the training rows every epoch
-  std::uint64_t seed = 0;             // for the shuffles (and nothing else)
+  std::size_t epochs = 1;             ///< train until this epoch (counting from 1)
+  std::size_t initial_epoch = 0;      ///< epochs already done, when resuming from a checkpoint (as Keras)
+  std::size_t batch_size = 32;        ///< 1: online learning; ≥ N: full batch
+  double validation_split = 0;        ///< the LAST fraction of (x, y) is held out, as Keras does (before shuffling)
+  std::optional<std::pair<Tensor, Tensor>> validation_data;  ///< or an explicit validation set
+  bool shuffle = true;                ///< reshuffle the training rows every epoch
+  std::uint64_t seed = 0;             ///< for the shuffles (and nothing else)
   std::vector<std::shared_ptr<Callback>> callbacks;
-  int verbose = 1;                    // 0 silent; 1 progress bar (only on a terminal) + a line per epoch; 2 lines only
+  int verbose = 1;                    ///< 0 silent; 1 progress bar (only on a terminal) + a line per epoch; 2 lines only
   /// Data-parallel training over these processes (e.g. nn::ProcessGroupMPI::world(), nn/distributed.hpp): each
   /// rank trains on its shard of every global batch of batch_size rows, gradients are averaged in one allreduce
   /// per step, and logs, validation, callbacks and the returned History are those of the global batches, the
@@ -95,7 +95,7 @@ class Model {
   bool compiled() const { return optimizer_ != nullptr; }
   Tensor forward(const Tensor& x) { return net_->forward(x); }
 
-  bool stop_training = false;  // set by callbacks to end fit (after the current batch)
+  bool stop_training = false;  ///< set by callbacks to end fit (after the current batch)
   std::string stop_reason;
   /// The process group of the data-parallel fit running now (null outside fit or without one): callbacks use it
   /// to act on rank 0 only.
@@ -107,13 +107,13 @@ class Model {
   const std::vector<Metric>& metrics() const { return metrics_; }
 
  private:
-  struct Run;  // one fit call: its data, options, callbacks and process group (nn/fit.cpp)
+  struct Run;  ///< one fit call: its data, options, callbacks and process group (nn/fit.cpp)
   History fit_impl(const Tensor& x, const Tensor& y, const FitOptions& o);
-  void prepare(Run& r);  // the process group, its checks, the callbacks
+  void prepare(Run& r);  ///< the process group, its checks, the callbacks
   bool run_epoch(Run& r, std::size_t epoch, Logs& logs);
   double train_step(Run& r, std::size_t lo, std::size_t hi, std::vector<double>& values);
   void evaluate_batches(Run& r, Logs& logs);
-  Tensor loss_on(const Tensor& x, const Tensor& y, Tensor* out);  // training loss (+ penalty); out: predictions
+  Tensor loss_on(const Tensor& x, const Tensor& y, Tensor* out);  ///< training loss (+ penalty); out: predictions
   std::size_t input_width() const;
 
   std::shared_ptr<Sequential> net_;
@@ -121,9 +121,9 @@ class Model {
   std::string optimizer_name_;
   Loss loss_{""};
   std::vector<Metric> metrics_;
-  bool fused_ = false;  // the loss looks through the last layer's softmax/sigmoid (Loss::fuses)
+  bool fused_ = false;  ///< the loss looks through the last layer's softmax/sigmoid (Loss::fuses)
   std::optional<Penalty> penalty_;
-  std::shared_ptr<ProcessGroup> group_;  // set while fit runs
+  std::shared_ptr<ProcessGroup> group_;  ///< set while fit runs
   TrainBatch batch_;
 };
 

@@ -92,13 +92,13 @@ class Module {
     else
       return add_backward_hook(BackwardHook(std::forward<F>(fn)));
   }
-  struct Hooks;  // the module's hook lists (nn/module.cpp)
+  struct Hooks;  ///< the module's hook lists (nn/module.cpp)
 
  private:
   RemovableHandle add_forward_hook(ForwardHook fn);
   RemovableHandle add_backward_hook(BackwardHook fn);
   Tensor call_with_hooks(const Tensor& x);
-  std::shared_ptr<Hooks> hooks_;  // null until a hook is registered: operator() is then forward()
+  std::shared_ptr<Hooks> hooks_;  ///< null until a hook is registered: operator() is then forward()
   // ---- end of hooks ----
 
  public:

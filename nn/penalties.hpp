@@ -33,7 +33,7 @@ Tensor elastic_net_penalty(const Module& m, double r, PenaltyOptions o = {});
 struct Penalty {
   enum class Kind { L1, L2, ElasticNet };
   Kind kind = Kind::L2;
-  double alpha = 0.01;  // Keras' regularizers.l2 default
+  double alpha = 0.01;  ///< Keras' regularizers.l2 default
   double r = 0.5;
   bool include_bias = false;
 

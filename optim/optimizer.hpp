@@ -13,7 +13,7 @@
 
 namespace chainrule::optim {
 
-class UpdateExplanation;  // optim/trace.hpp
+class UpdateExplanation;  ///< optim/trace.hpp
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
@@ -23,7 +23,7 @@ class Optimizer {
   struct Slot {
     std::string name;
     bool counter = false;
-    bool non_negative = false;  // a running sum or average of squares: a negative value cannot have been reached
+    bool non_negative = false;  ///< a running sum or average of squares: a negative value cannot have been reached
   };
 
   Optimizer(const Optimizer&) = delete;
@@ -73,7 +73,7 @@ class Optimizer {
  private:
   std::vector<Tensor> new_state(std::size_t i) const;
   std::vector<Slot> slots_;
-  std::vector<std::vector<Tensor>> state_;  // [parameter][slot]; empty until the parameter's first update
+  std::vector<std::vector<Tensor>> state_;  ///< [parameter][slot]; empty until the parameter's first update
 };
 
 /// Shortest decimal text that reads back as v ("0.1", "1e-08"), for error messages.

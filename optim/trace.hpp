@@ -30,14 +30,14 @@ namespace chainrule::optim {
 
 /// One quantity of a traced update: its symbol, its value and how it was computed.
 struct TraceLine {
-  std::string symbol;   // "m̂"
+  std::string symbol;   ///< "m̂"
   double value;
-  std::string formula;  // "m / (1 − β1ᵗ)"
+  std::string formula;  ///< "m / (1 − β1ᵗ)"
 };
 
 /// The quantities of one traced step, in the order the update computes them.
 struct TraceStep {
-  std::string header;   // "Adam step 1, parameter #0 element 0  (lr=0.1, β1=0.9, β2=0.999, ε=1e-08)"
+  std::string header;   ///< "Adam step 1, parameter #0 element 0  (lr=0.1, β1=0.9, β2=0.999, ε=1e-08)"
   std::vector<TraceLine> lines;
   bool has(const std::string& symbol) const;
   /// The value of the line with this symbol; throws std::out_of_range naming the symbol and those present.
@@ -49,10 +49,10 @@ std::ostream& operator<<(std::ostream& os, const TraceStep& s);
 /// header's options and one line per quantity).
 class UpdateExplanation {
  public:
-  double p() const { return p_; }              // the value before the step
-  double p_after() const { return p_after_; }  // as step() left it
+  double p() const { return p_; }              ///< the value before the step
+  double p_after() const { return p_after_; }  ///< as step() left it
   double lr() const { return lr_; }
-  bool first() const { return before_.empty(); }  // the parameter's first update (its state started at zeros)
+  bool first() const { return before_.empty(); }  ///< the parameter's first update (its state started at zeros)
   /// A state slot's value for the element ("exp_avg"), before or after the step (0 if it had none).
   double before(const std::string& slot) const { return at(before_, slot); }
   double after(const std::string& slot) const { return at(after_, slot); }
@@ -88,7 +88,7 @@ class UpdateTrace {
   const std::vector<TraceStep>& history() const { return history_; }
 
  private:
-  std::map<std::string, double> slots() const;  // the traced element's state, slot name → value
+  std::map<std::string, double> slots() const;  ///< the traced element's state, slot name → value
   Optimizer& opt_;
   std::size_t param_, element_;
   std::vector<TraceStep> history_;

@@ -55,11 +55,11 @@ class Expression {
   /// pointing at the first use, when a variable is unbound.
   Tensor operator()(const std::map<std::string, Tensor>& variables) const;
 
-  struct Node;  // the syntax tree (teach/expression.cpp)
+  struct Node;  ///< the syntax tree (teach/expression.cpp)
  private:
   std::string text_;
   std::vector<std::string> variables_;
-  std::vector<Node> nodes_;  // the root is the last
+  std::vector<Node> nodes_;  ///< the root is the last
 };
 
 /// Parses text (same as the Expression constructor).
@@ -67,10 +67,10 @@ Expression parse_expression(const std::string& text);
 
 /// An evaluated expression: its value and ∂value/∂variable for every variable, float64 scalars.
 struct ExpressionResult {
-  Tensor value;                          // the root of the graph, kept (retain_graph; op nodes retain_grad) so
-                                         // that it can be exported with to_dot after the fact
-  std::map<std::string, Tensor> grad;    // by variable name
-  std::vector<std::string> variables;    // names in order of first appearance in the expression
+  Tensor value;                          ///< the root of the graph, kept (retain_graph; op nodes retain_grad) so
+                                         /// that it can be exported with to_dot after the fact
+  std::map<std::string, Tensor> grad;    ///< by variable name
+  std::vector<std::string> variables;    ///< names in order of first appearance in the expression
 };
 
 /// Evaluates in float64 and runs backward. Every variable of the expression must be bound (ExpressionError
