@@ -72,6 +72,7 @@ class AutogradContext {
 /// backward(AutogradContext&, const Tensor& grad_output); optional static constexpr const char* name.
 /// D::apply(args...) runs it and records it as one node.
 template <class D> struct Function {
+  /// Runs D::forward on args and records it on the tape as one node whose backward is D::backward.
   template <class... Args> static Tensor apply(Args&&... args) {
     auto ctx = std::make_shared<AutogradContext>();
     ctx->op_ = op_name();

@@ -56,17 +56,21 @@ using chainrule::pow;
 using chainrule::sin;
 using chainrule::sqrt;
 using chainrule::tanh;
+/// v as a constant of x's type (a plain number for arithmetic types).
 template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> T constant(T, double v) { return T(v); }
 /// v as a constant of x's type (a 0-D tensor of x's dtype for a Tensor).
 inline Tensor constant(const Tensor& x, double v) { return scalar_like(x, v); }
+/// Zero of x's type (a plain number for arithmetic types).
 template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> T zero(T) { return T(0); }
 /// Zeros like x (a constant: nothing flows back through it).
 inline Tensor zero(const Tensor& x) { return zeros_like(x); }
 /// c ? a : b, elementwise for Tensors (where: the condition is not differentiated).
 template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> T select(bool c, T a, T b) { return c ? a : b; }
+/// c ? a : b elementwise (where): the condition is not differentiated.
 inline Tensor select(const Tensor& c, const Tensor& a, const Tensor& b) { return where(c, a, b); }
 /// a == b (1/0 for Tensors).
 template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> bool equal(T a, T b) { return a == b; }
+/// a == b elementwise, 1 or 0.
 inline Tensor equal(const Tensor& a, const Tensor& b) { return eq(a, b); }
 }  // namespace math
 

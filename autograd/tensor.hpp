@@ -118,15 +118,20 @@ class TensorOptions {
  public:
   TensorOptions() = default;
   TensorOptions(Dtype d) : dtype_(d) {}  ///< NOLINT: implicit, so a Dtype can stand for options
+  /// These options with another dtype.
   TensorOptions dtype(Dtype d) const { auto o = *this; o.dtype_ = d; return o; }
+  /// These options with requires_grad set to r.
   TensorOptions requires_grad(bool r) const { auto o = *this; o.requires_grad_ = r; return o; }
+  /// The element type.
   Dtype dtype() const { return dtype_; }
+  /// Whether the tensor is a leaf that backward computes a gradient for.
   bool requires_grad() const { return requires_grad_; }
  private:
   Dtype dtype_ = kFloat32;
   bool requires_grad_ = false;
 };
 
+/// How backward runs (torch's retain_graph and create_graph).
 struct BackwardOptions {
   /// Keep saved state so backward can run through the graph again; unset: as create_graph (torch's default).
   std::optional<bool> retain_graph{};
@@ -138,24 +143,34 @@ struct BackwardOptions {
 /// y.backward(retain_graph): keep the graph for another backward.
 inline constexpr BackwardOptions retain_graph{true};
 
+/// A cheap, shared handle to one node of the tape: a float32 or float64 array, its gradient and how it was made.
 class Tensor {
  public:
   Tensor() = default;  ///< undefined: defined() is false
+  /// A handle to an existing node (ops make their results this way).
   explicit Tensor(std::shared_ptr<detail::Node> n) : node_(std::move(n)) {}
+  /// A leaf holding value; requires_grad marks it as a parameter.
   template <class T> explicit Tensor(Array<T> value, bool requires_grad = false)
       : node_(detail::make_node<detail::Value<T>>(std::move(value))) { node_->requires_grad = requires_grad; }
 
+  /// False for a default-constructed handle (no node).
   bool defined() const { return node_ != nullptr; }
+  /// The element type.
   Dtype dtype() const { return node().dtype; }
+  /// The shape, one size per axis (empty for a 0-D tensor).
   const Shape& shape() const;
+  /// The number of axes.
   std::size_t dim() const { return shape().size(); }
+  /// The number of elements (the product of the shape).
   std::size_t numel() const;
   /// Size along one axis; negative axes count from the end.
   std::size_t size(long axis) const;
 
+  /// Whether backward computes (or sends on) a gradient for this tensor.
   bool requires_grad() const { return node().requires_grad; }
   /// Marks a leaf as a parameter whose gradient backward should compute.
   Tensor& requires_grad_(bool r = true);
+  /// True for inputs and parameters: tensors not made by a recorded op.
   bool is_leaf() const { return node().is_leaf(); }
   /// Keep this non-leaf tensor's gradient after backward (leaves always keep theirs).
   Tensor& retain_grad();
@@ -172,6 +187,7 @@ class Tensor {
 
   /// The single element as a double (numel must be 1).
   double item() const;
+  /// The single element converted to T (numel must be 1).
   template <class T> T item() const { return static_cast<T>(item()); }
   /// Same values, cut from the tape: no gradient flows through the result.
   Tensor detach() const;
@@ -186,7 +202,9 @@ class Tensor {
   /// write: it bumps the version, so a backward that needs the old values refuses to run. Read through a const
   /// handle (std::as_const(t).data<T>(), item()) or a temporary one (x.grad().data<T>()) to leave it unchanged.
   template <class T> const Array<T>& data() const& { return detail::as<T>(checked<T>()).value; }
+  /// The value array of a temporary handle (not counted as a write).
   template <class T> const Array<T>& data() && { return detail::as<T>(checked<T>()).value; }
+  /// The value array for writing: bumps the version (see above).
   template <class T> Array<T>& data() & {
     detail::Node& n = checked<T>();
     ++n.version;
@@ -207,12 +225,16 @@ class Tensor {
 
   /// Name shown by printing, traces and graph export.
   const std::string& label() const { return node().label; }
+  /// Sets the name shown by printing, traces and graph export; returns *this.
   Tensor& label(std::string name) { node().label = std::move(name); return *this; }
   /// Name of the op that produced this tensor ("leaf" for inputs and parameters).
   const char* op() const { return node().op; }
 
+  /// The tape node (throws on an undefined tensor).
   detail::Node& node() const;
+  /// The shared pointer to the tape node (null if undefined).
   const std::shared_ptr<detail::Node>& node_ptr() const { return node_; }
+  /// True when both handles refer to the same node.
   bool same(const Tensor& o) const { return node_ == o.node_; }
 
  private:
@@ -291,6 +313,7 @@ bool grad_enabled();
 /// RAII: sets grad mode to `enabled` while it lives (per thread), like torch::AutoGradMode.
 class AutoGradMode {
  public:
+  /// Sets grad mode to enabled until destroyed.
   explicit AutoGradMode(bool enabled);
   ~AutoGradMode();
   AutoGradMode(const AutoGradMode&) = delete;

@@ -25,12 +25,15 @@ class ProcessGroup {
  public:
   virtual ~ProcessGroup() = default;
   virtual int rank() const = 0;  ///< 0 .. size()-1
+  /// The number of processes.
   virtual int size() const = 0;
   /// In place on every rank: buf ← Σ over ranks of buf. Every rank receives the same bits.
   virtual void allreduce_sum(float* buf, std::size_t n) = 0;
+  /// allreduce_sum for float64 buffers.
   virtual void allreduce_sum(double* buf, std::size_t n) = 0;
   /// In place: every rank's buf ← root's buf.
   virtual void broadcast(float* buf, std::size_t n, int root) = 0;
+  /// broadcast for float64 buffers.
   virtual void broadcast(double* buf, std::size_t n, int root) = 0;
   /// Returns once every rank has called it.
   virtual void barrier() = 0;
@@ -60,9 +63,13 @@ class DataParallel {
   /// Broadcasts rank 0's parameters and buffers to every rank. The parameters must share one dtype.
   DataParallel(std::shared_ptr<ProcessGroup> group, std::vector<Tensor> params, std::vector<Tensor> buffers = {});
 
+  /// The process group.
   ProcessGroup& group() const { return *group_; }
+  /// This process's rank in the group.
   int rank() const { return group_->rank(); }
+  /// The number of processes.
   int size() const { return group_->size(); }
+  /// This rank's part [begin, end) of the rows [lo, hi) (nn::shard).
   std::pair<std::size_t, std::size_t> shard(std::size_t lo, std::size_t hi) const {
     return nn::shard(lo, hi, rank(), size());
   }

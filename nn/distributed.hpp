@@ -14,6 +14,7 @@
 
 namespace chainrule::nn {
 
+/// A ProcessGroup over MPI: the ranks of the job, collectives by MPI_Allreduce and MPI_Bcast.
 class ProcessGroupMPI : public ProcessGroup {
  public:
   /// Every process of the job (a duplicate of MPI_COMM_WORLD, so our messages never meet the program's own).
@@ -23,10 +24,13 @@ class ProcessGroupMPI : public ProcessGroup {
   ~ProcessGroupMPI() override;
 
   int rank() const override { return rank_; }
+  /// The number of ranks in the job.
   int size() const override { return size_; }
   void allreduce_sum(float* buf, std::size_t n) override;    ///< MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM)
+  /// MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM) on float64.
   void allreduce_sum(double* buf, std::size_t n) override;
   void broadcast(float* buf, std::size_t n, int root) override;  ///< MPI_Bcast
+  /// MPI_Bcast on float64.
   void broadcast(double* buf, std::size_t n, int root) override;
   void barrier() override;
   /// Prints "chainrule: rank r of P: <msg>" to stderr, then MPI_Abort(comm, 1): mpirun stops every rank and

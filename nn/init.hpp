@@ -29,6 +29,7 @@ Tensor kaiming_normal_(Tensor t);   ///< He:     w ~ N(0, std = √(2/fan_in))
 /// The initializers above as values, so a layer can take one as an option, or by name.
 enum class Init { Zeros, Ones, Constant, Uniform, Normal, XavierUniform, XavierNormal, KaimingUniform, KaimingNormal };
 
+/// An initializer as a value (kind and its parameters), e.g. a layer's weight_init option.
 class Initializer {
  public:
   /// Constant: a = value. Uniform: U[a, b). Normal: N(a, b²). The others ignore a and b.
@@ -40,6 +41,7 @@ class Initializer {
   Initializer(const char* name) : Initializer(std::string(name)) {}  ///< NOLINT
   /// Fills t in place and returns it.
   Tensor operator()(Tensor t) const;
+  /// Which initializer.
   Init kind() const { return kind_; }
   /// Keras name ("glorot_uniform"; "constant(0.5)", "uniform(-1, 1)", "normal(0, 2)" for the parameterized ones).
   std::string name() const;

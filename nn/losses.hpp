@@ -62,12 +62,14 @@ class Loss {
   /// The table's loss for a name (case-insensitive, aliases), named canonically; a callable loss returns itself.
   /// Unknown name → std::invalid_argument "<who>: unknown loss 'x'; valid names: ...".
   Loss resolve(const std::string& who) const;
+  /// The canonical name ("mean_squared_error") or the name given.
   const std::string& name() const { return name_; }
   /// The loss of the model's outputs (after resolve()).
   Tensor operator()(const Tensor& pred, const Tensor& target) const { return fn_(pred, target); }
   /// The final activation ("softmax", "sigmoid") this loss can look through: from_logits(z, t) is then the loss
   /// of activation(z). "" if none.
   const std::string& fuses() const { return fuses_; }
+  /// The loss of activation(z), computed from the logits z (see fuses()).
   Tensor from_logits(const Tensor& z, const Tensor& target) const { return logits_fn_(z, target); }
   /// True when the outputs themselves are read as logits (accuracy then thresholds one output at 0, not ½).
   bool takes_logits() const { return takes_logits_; }

@@ -15,6 +15,7 @@ namespace chainrule::nn {
 /// (outputs, targets) → the batch's mean, as a scalar tensor.
 using MetricFunction = std::function<Tensor(const Tensor& pred, const Tensor& target)>;
 
+/// A metric by name ("accuracy", "mse", "mae") or a callable, logged by fit and evaluate.
 class Metric {
  public:
   Metric(const char* name) : name_(name) {}         ///< NOLINT: implicit, so compile(..., {"accuracy"}) reads as Keras
@@ -26,6 +27,7 @@ class Metric {
   /// itself. logits: the model's outputs are logits (accuracy of one output then thresholds at 0).
   /// Unknown name → std::invalid_argument "<who>: unknown metric 'x'; valid names: accuracy, mse, mae".
   Metric resolve(const std::string& who, bool logits) const;
+  /// The canonical name or the name given.
   const std::string& name() const { return name_; }
   /// The metric of one batch (after resolve()).
   double operator()(const Tensor& pred, const Tensor& target) const { return fn_(pred, target).item(); }

@@ -37,7 +37,7 @@ struct FitOptions {
   std::optional<std::pair<Tensor, Tensor>> validation_data;  ///< or an explicit validation set
   bool shuffle = true;                ///< reshuffle the training rows every epoch
   std::uint64_t seed = 0;             ///< for the shuffles (and nothing else)
-  std::vector<std::shared_ptr<Callback>> callbacks;
+  std::vector<std::shared_ptr<Callback>> callbacks;  ///< called at each point of the loop (nn/callbacks.hpp), after fit's own history and progress
   int verbose = 1;                    ///< 0 silent; 1 progress bar (only on a terminal) + a line per epoch; 2 lines only
   /// Data-parallel training over these processes (e.g. nn::ProcessGroupMPI::world(), nn/distributed.hpp): each
   /// rank trains on its shard of every global batch of batch_size rows, gradients are averaged in one allreduce
@@ -50,13 +50,18 @@ struct FitOptions {
 
 /// The batch fit is training on, for callbacks' batch hooks: inputs, targets, and each row's index in the data.
 struct TrainBatch {
+  /// The batch's inputs and targets.
+  ///@{
   Tensor x, y;
-  std::vector<std::size_t> rows;
+  ///@}
+  std::vector<std::size_t> rows;  ///< each row's index in the training data
 };
 
+/// A Keras-style model: a Sequential network with compile, fit, evaluate, predict, save and load.
 class Model {
  public:
   Model();
+  /// A model around an existing network.
   explicit Model(std::shared_ptr<Sequential> net);
   /// Appends a layer (Keras' model.add); returns *this.
   Model& add(std::shared_ptr<Module> layer);
@@ -73,6 +78,7 @@ class Model {
   /// Adds α·C to the training loss: F = loss + penalty(model) (L1, L2 or ElasticNet, nn/penalties.hpp).
   Model& set_penalty(std::optional<Penalty> p);
 
+  /// Trains on (x, y) for o.epochs epochs (Keras' fit); returns every logged quantity per epoch.
   History fit(const Tensor& x, const Tensor& y, const FitOptions& o = {});
   /// {"loss": …, and each metric}, averaged over the samples.
   Logs evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size = 256);
@@ -80,23 +86,31 @@ class Model {
   Tensor predict(const Tensor& x, std::size_t batch_size = 256);
   /// Keras-style table: layer, output shape, parameter count; totals.
   void summary(std::ostream& os) const;
+  /// summary(std::cout).
   void summary() const;
 
   /// One safetensors file: weights and buffers, optimizer state ("optimizer.<slot>.<i>"), and in its metadata the
   /// architecture, compile settings and a format version (JSON). Written atomically: a failed save leaves the
   /// previous file intact.
   void save(const std::string& path) const;
+  /// Reads a file written by save: architecture, weights, compile settings and optimizer state.
   static Model load(const std::string& path, const LoadOptions& options = {});
 
+  /// The network.
   Sequential& net() { return *net_; }
+  /// The network (read-only).
   const Sequential& net() const { return *net_; }
+  /// The trainable tensors of the network.
   std::vector<Tensor> parameters() const { return net_->parameters(); }
+  /// The optimizer set by compile; throws if the model is not compiled.
   optim::Optimizer& optimizer();
+  /// Whether compile has been called.
   bool compiled() const { return optimizer_ != nullptr; }
+  /// The network's output for x (no hooks, no batching).
   Tensor forward(const Tensor& x) { return net_->forward(x); }
 
   bool stop_training = false;  ///< set by callbacks to end fit (after the current batch)
-  std::string stop_reason;
+  std::string stop_reason;  ///< why training ended early (set with stop_training); empty if it did not
   /// The process group of the data-parallel fit running now (null outside fit or without one): callbacks use it
   /// to act on rank 0 only.
   const std::shared_ptr<ProcessGroup>& process_group() const { return group_; }
@@ -104,6 +118,7 @@ class Model {
   const TrainBatch& current_batch() const { return batch_; }
   /// The loss and metrics as compile resolved them.
   const Loss& loss() const { return loss_; }
+  /// The metrics as compile resolved them.
   const std::vector<Metric>& metrics() const { return metrics_; }
 
  private:

@@ -6,11 +6,19 @@
 
 namespace chainrule::optim {
 
+/// Adadelta (Zeiler, 2012), as torch 1.13 computes it.
 class Adadelta : public Optimizer {
  public:
   /// torch 1.13's defaults.
-  struct Options { double lr = 1.0, rho = 0.9, eps = 1e-6, weight_decay = 0; };
+  struct Options {
+    /// The learning rate and the method's constants, as torch names them.
+    ///@{
+    double lr = 1.0, rho = 0.9, eps = 1e-6, weight_decay = 0;
+    ///@}
+  };
+  /// Optimizes params; throws on an option out of range.
   Adadelta(std::vector<Tensor> params, Options o);
+  /// Optimizes params with the default options.
   explicit Adadelta(std::vector<Tensor> params) : Adadelta(std::move(params), Options{}) {}
   /// Exactly as torch 1.13 computes it, for each parameter p with gradient g (state "square_avg" v,
   /// "acc_delta" u, both starting at 0, and "step" t, counted but unused; λ weight_decay):

@@ -6,11 +6,19 @@
 
 namespace chainrule::optim {
 
+/// Adagrad (Duchi et al., 2011), as torch 1.13 computes it.
 class Adagrad : public Optimizer {
  public:
   /// torch 1.13's defaults.
-  struct Options { double lr = 0.01, lr_decay = 0, initial_accumulator_value = 0, eps = 1e-10, weight_decay = 0; };
+  struct Options {
+    /// The learning rate and the method's constants, as torch names them.
+    ///@{
+    double lr = 0.01, lr_decay = 0, initial_accumulator_value = 0, eps = 1e-10, weight_decay = 0;
+    ///@}
+  };
+  /// Optimizes params; throws on an option out of range.
   Adagrad(std::vector<Tensor> params, Options o);
+  /// Optimizes params with the default options.
   explicit Adagrad(std::vector<Tensor> params) : Adagrad(std::move(params), Options{}) {}
   /// Exactly as torch 1.13 computes it, for each parameter p with gradient g (state "step" t, "sum" G, which
   /// starts at initial_accumulator_value; λ weight_decay):

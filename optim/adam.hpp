@@ -6,14 +6,20 @@
 
 namespace chainrule::optim {
 
+/// Adam (Kingma & Ba, 2015), and AMSGrad, as torch 1.13 computes them.
 class Adam : public Optimizer {
  public:
   /// torch 1.13's defaults.
   struct Options {
+    /// Learning rate, moment decays, ε and L2 weight decay.
+    ///@{
     double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
-    bool amsgrad = false;
+    ///@}
+    bool amsgrad = false;  ///< AMSGrad: divide by the largest second moment so far
   };
+  /// Optimizes params; throws on an option out of range.
   Adam(std::vector<Tensor> params, Options o);
+  /// Optimizes params with the default options.
   explicit Adam(std::vector<Tensor> params) : Adam(std::move(params), Options{}) {}
   /// Exactly as torch 1.13 computes it, for each parameter p with gradient g (state "step" t, "exp_avg" m,
   /// "exp_avg_sq" v, "max_exp_avg_sq" v̂ if amsgrad, all starting at 0; λ weight_decay):

@@ -6,15 +6,21 @@
 
 namespace chainrule::optim {
 
+/// RMSprop (Hinton, 2012), plain or centered, with momentum, as torch 1.13 computes it.
 class RMSprop : public Optimizer {
  public:
   /// torch 1.13's defaults.
   struct Options {
+    /// Learning rate, smoothing constant α, ε and momentum.
+    ///@{
     double lr = 0.01, alpha = 0.99, eps = 1e-8, momentum = 0;
-    bool centered = false;
-    double weight_decay = 0;
+    ///@}
+    bool centered = false;  ///< divide by the variance estimate rather than the raw second moment
+    double weight_decay = 0;  ///< L2 penalty added to the gradient
   };
+  /// Optimizes params; throws on an option out of range.
   RMSprop(std::vector<Tensor> params, Options o);
+  /// Optimizes params with the default options.
   explicit RMSprop(std::vector<Tensor> params) : RMSprop(std::move(params), Options{}) {}
   /// Exactly as torch 1.13 computes it, for each parameter p with gradient g (state "square_avg" v, "grad_avg" ḡ
   /// if centered, "momentum_buffer" b if μ > 0, all starting at 0, and "step" t, counted but unused; α alpha,

@@ -6,15 +6,21 @@
 
 namespace chainrule::optim {
 
+/// Stochastic gradient descent with momentum, dampening and Nesterov, as torch 1.13 computes it.
 class SGD : public Optimizer {
  public:
   /// torch 1.13's defaults, except lr (torch has none; 0.01 as Keras).
   struct Options {
+    /// Learning rate, momentum and dampening.
+    ///@{
     double lr = 0.01, momentum = 0, dampening = 0;
-    bool nesterov = false;
-    double weight_decay = 0;
+    ///@}
+    bool nesterov = false;  ///< Nesterov momentum (needs momentum > 0 and no dampening)
+    double weight_decay = 0;  ///< L2 penalty added to the gradient
   };
+  /// Optimizes params; throws on an option out of range.
   SGD(std::vector<Tensor> params, Options o);
+  /// Optimizes params with the default options.
   explicit SGD(std::vector<Tensor> params) : SGD(std::move(params), Options{}) {}
   /// Exactly as torch 1.13 computes it, for each parameter p with gradient g (μ momentum, τ dampening,
   /// λ weight_decay):

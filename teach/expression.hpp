@@ -29,6 +29,7 @@ namespace chainrule {
 /// A parse or binding error. what() holds the message, the expression and a caret under the column.
 class ExpressionError : public std::invalid_argument {
  public:
+  /// message, at 0-based column of text.
   ExpressionError(const std::string& message, const std::string& text, std::size_t column);
   /// 1-based column the error points at.
   std::size_t column() const { return column_; }
@@ -39,14 +40,18 @@ class ExpressionError : public std::invalid_argument {
   std::size_t column_;
 };
 
+/// An expression of the `chainrule grad` calculator, parsed once; evaluated on Tensors with the variables bound.
 class Expression {
  public:
   /// Parses text; throws ExpressionError.
   explicit Expression(const std::string& text);
   ~Expression();
+  /// A copy (the parsed tree is shared).
   Expression(const Expression&);
+  /// Copies other's expression.
   Expression& operator=(const Expression&);
 
+  /// The text as given.
   const std::string& text() const;
   /// The variables, in order of first appearance.
   const std::vector<std::string>& variables() const;

@@ -16,7 +16,9 @@
 
 namespace chainrule {
 
+/// How write_html lays out the page.
 struct HtmlOptions {
+  /// How the graph is drawn.
   enum class Layout { Auto, Graphviz, Builtin };
   std::string title;              ///< the page's heading; default "Backward from <root>"
   Layout layout = Layout::Auto;   ///< Auto: Graphviz when `dot` is on the PATH, else Builtin

@@ -45,7 +45,7 @@ struct TraceInput {
   std::string op;               ///< op that made the input ("leaf" for inputs and parameters)
   Tensor value;                 ///< its value
   bool requires_grad = false;   ///< false: a constant, no gradient flows to it
-  LocalKind local_kind = LocalKind::None;
+  LocalKind local_kind = LocalKind::None;  ///< what local holds
   Tensor local;                 ///< ∂out/∂in (see LocalKind); undefined for None and constants
   Tensor contribution;          ///< upstream × local, summed to the input's shape: what this node sent
   Tensor accumulated;           ///< the input's gradient right after adding the contribution
@@ -56,20 +56,24 @@ struct TraceInput {
 struct TracePath {
   std::string from;             ///< the consumer node that sent it
   std::size_t input = 0;        ///< as which of its inputs
-  Tensor contribution;
+  Tensor contribution;  ///< its value
 };
 
 /// One node, as backward visited it.
 struct TraceEntry {
   std::size_t pass = 1;         ///< which backward run while the trace lived (1, 2, ...)
   std::size_t step = 1;         ///< 1, 2, ... in backward's visiting order; step 1 is the root
-  std::string name, op;         ///< label or generated name; the op that made the node ("leaf" for inputs)
+  /// The label or a generated name; the op that made the node ("leaf" for inputs).
+  ///@{
+  std::string name, op;
+  ///@}
   std::size_t node = 0;         ///< 0, 1, ...: tells nodes of one pass apart, even when their labels repeat
   Tensor value;                 ///< the node's value
   Tensor grad;                  ///< ∂root/∂node, complete when backward reached it (the seed for the root);
                                 /// undefined if no gradient reached the node
   std::vector<TracePath> paths; ///< the contributions summed into grad (empty for the root)
   std::vector<TraceInput> inputs;  ///< empty for leaves
+  /// True for inputs and parameters.
   bool is_leaf() const { return inputs.empty(); }
   /// The node is reached from 2+ consumers (or twice from one, as a in a·a): its gradient is a sum over paths.
   bool summed() const { return paths.size() > 1; }
@@ -79,6 +83,7 @@ struct TraceEntry {
 /// Values are copied as backward sees them, so the trace stays valid after the graph is freed.
 class ChainRuleTrace {
  public:
+  /// Starts recording; o sets how values print.
   explicit ChainRuleTrace(TraceOptions o = {});
   ~ChainRuleTrace();
   ChainRuleTrace(const ChainRuleTrace&) = delete;
@@ -90,8 +95,9 @@ class ChainRuleTrace {
   const TraceEntry& entry(const std::string& name) const;
   /// Plain text, one block per node (also what operator<< prints).
   std::string str() const;
-  /// Markdown with LaTeX (∂ as \partial), for notes.
+  /// Markdown with LaTeX (∂ as `\partial`), for notes.
   std::string markdown() const;
+  /// How values and gradients print.
   const TraceOptions& options() const { return options_; }
   /// Forgets what was recorded.
   void clear();
@@ -105,6 +111,7 @@ std::ostream& operator<<(std::ostream& os, const ChainRuleTrace& t);
 
 // ---- Graphviz --------------------------------------------------------------------------------------------------
 
+/// How write_dot draws the graph.
 struct DotOptions {
   Tensor highlight;             ///< if defined: highlight the path(s) from the root to this tensor (a parameter)
   TraceOptions format;          ///< how values and gradients print
