@@ -36,8 +36,10 @@ struct GradcheckResult {
   /// True when every element passed.
   explicit operator bool() const { return ok; }
 };
+/// Prints the one-line report of the result.
 std::ostream& operator<<(std::ostream& os, const GradcheckResult& r);
 
+/// A function of several tensors, as gradcheck and the functional API take it.
 using Function = std::function<Tensor(const std::vector<Tensor>&)>;
 
 /// Checks f's gradient with respect to every input (float64 copies of them are made; the inputs that have

@@ -35,12 +35,14 @@ Tensor clone(const Tensor& x);                      ///< y = x (a copy)         
 /// max's [x=y]), the mask is a constant of the recorded backward: the next derivative is 0 almost everywhere,
 /// the true value (undefined at the kinks).
 /// Comparisons: 1 where true, 0 elsewhere, same dtype; not differentiable (never recorded).
+///@{
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
 Tensor le(const Tensor& a, const Tensor& b);
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
+///@}
 
 // ---- reductions (ops/reduce.cpp) ------------------------------------------------------------------------------
 // axes may be negative (counted from the end); keepdims keeps reduced axes with size 1.
@@ -48,8 +50,8 @@ Tensor sum(const Tensor& x);                                                  //
 Tensor sum(const Tensor& x, std::vector<long> axes, bool keepdims = false);   ///< y = Σ_axes x ∂x = g (broadcast)
 Tensor mean(const Tensor& x);                                                 ///< y = Σx / n   ∂x = g / n
 Tensor mean(const Tensor& x, std::vector<long> axes, bool keepdims = false);  ///< y = Σx / n   ∂x = g / n
-Tensor max(const Tensor& x);                                                  ///< y = max x    ∂x = g·[x=y] / #ties
-Tensor max(const Tensor& x, std::vector<long> axes, bool keepdims = false);   ///< y = max x    ∂x = g·[x=y] / #ties
+Tensor max(const Tensor& x);                                                  ///< y = max x    ∂x = g·[x=y] / \#ties
+Tensor max(const Tensor& x, std::vector<long> axes, bool keepdims = false);   ///< y = max x    ∂x = g·[x=y] / \#ties
 
 // ---- shape (ops/shape.cpp) -----------------------------------------------------------------------------------
 Tensor reshape(const Tensor& x, std::vector<long> shape);    ///< one entry may be −1        ∂x = reshape(g, x.shape)
@@ -92,6 +94,8 @@ Tensor log_softmax(const Tensor& x, long axis = -1);
 // ---- operators ------------------------------------------------------------------------------------------------
 /// A constant of x's dtype holding v (0-D, not recorded): lets scalars mix with tensors.
 Tensor scalar_like(const Tensor& x, double v);
+/// Arithmetic and comparison operators: the ops above, a double taken as a constant of the tensor's dtype.
+///@{
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
@@ -113,5 +117,6 @@ inline Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_like(a,
 inline Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_like(a, b)); }
 inline Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_like(a, b)); }
 inline Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_like(a, b)); }
+///@}
 
 }  // namespace chainrule

@@ -22,12 +22,19 @@ namespace chainrule {
 
 /// Element type of a tensor. float32 is the default, as in torch and Keras; gradcheck works in float64.
 enum class Dtype : std::uint8_t { Float32, Float64 };
+/// Shorthands for the two dtypes (as torch::kFloat32).
+///@{
 inline constexpr Dtype kFloat32 = Dtype::Float32;
 inline constexpr Dtype kFloat64 = Dtype::Float64;
+///@}
+/// "float32" or "float64".
 const char* dtype_name(Dtype d);
+/// The Dtype of a C++ element type (float or double).
+///@{
 template <class T> constexpr Dtype dtype_of();
 template <> constexpr Dtype dtype_of<float>() { return Dtype::Float32; }
 template <> constexpr Dtype dtype_of<double>() { return Dtype::Float64; }
+///@}
 
 /// Dense, row-major; buffers from the caching allocator (autograd/allocator.hpp).
 template <class T> using Array = xt::xarray<T, xt::layout_type::row_major, detail::BufferAllocator<T>>;
@@ -271,17 +278,22 @@ struct TensorHooks {
 };
 }  // namespace detail
 
+/// Prints the tensor (values, shape, dtype, grad_fn) or the dtype's name.
+///@{
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 std::ostream& operator<<(std::ostream& os, Dtype d);
+///@}
 
 // ---- factories ----------------------------------------------------------------------------------------------
 /// From nested initializer lists: tensor({{1, 2}, {3, 4}}, kFloat64). (1-D takes a vector, so that {{1}, {2}}
 /// is unambiguously 2-D; a literal whose innermost lists all hold one value is ambiguous above 2-D: use from_vector.)
+///@{
 Tensor tensor(double v, TensorOptions o = {});
 Tensor tensor(const std::vector<double>& v, TensorOptions o = {});
 Tensor tensor(xt::nested_initializer_list_t<double, 2> v, TensorOptions o = {});
 Tensor tensor(xt::nested_initializer_list_t<double, 3> v, TensorOptions o = {});
 Tensor tensor(xt::nested_initializer_list_t<double, 4> v, TensorOptions o = {});
+///@}
 /// From any xtensor expression; the dtype follows the expression's value type (float or double).
 template <class E> Tensor from_xt(const xt::xexpression<E>& e, bool requires_grad = false) {
   using T = typename E::value_type;
@@ -290,17 +302,23 @@ template <class E> Tensor from_xt(const xt::xexpression<E>& e, bool requires_gra
 }
 /// From a flat vector of values and a shape.
 Tensor from_vector(const std::vector<double>& values, const Shape& shape, TensorOptions o = {});
+/// Filled with 0, 1 or value (the _like forms: the shape and dtype of t).
+///@{
 Tensor zeros(const Shape& shape, TensorOptions o = {});
 Tensor ones(const Shape& shape, TensorOptions o = {});
 Tensor full(const Shape& shape, double value, TensorOptions o = {});
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
+///@}
 /// start, start+step, ... < end (1-D).
+///@{
 Tensor arange(double start, double end, double step = 1, TensorOptions o = {});
 Tensor arange(double end, TensorOptions o = {});
+///@}
 
 /// Seeds the thread's generator used by randn/rand (and nn initializers): same seed, same numbers.
 void manual_seed(std::uint64_t seed);
+/// The next number from the thread's generator (what randn and rand draw from).
 std::uint64_t random_u64();
 /// Normal(mean, std) samples.
 Tensor randn(const Shape& shape, TensorOptions o = {}, double mean = 0, double std = 1);

@@ -165,6 +165,7 @@ class StepDecay : public Callback {
   double drop_, initial_ = 0;
   std::size_t every_;
 };
+/// A StepDecay callback, ready for FitOptions::callbacks.
 inline std::shared_ptr<StepDecay> step_decay(double drop, std::size_t every) {
   return std::make_shared<StepDecay>(drop, every);
 }

@@ -164,6 +164,7 @@ struct IdxOptions {
 /// too few data bytes or bytes past the end of the data.
 Tensor read_idx(const std::string& path, const IdxOptions& options = {});
 
+/// Where Debian's dataset-fashion-mnist package puts Fashion-MNIST.
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 /// Fashion-MNIST's train (60000) or test (10000) set: x [N, 784] scaled to [0, 1], y [N] class indices 0..9

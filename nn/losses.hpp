@@ -12,6 +12,7 @@
 
 namespace chainrule::nn {
 
+/// How a loss reduces the per-element losses: not at all, their mean or their sum.
 enum class Reduction { None, Mean, Sum };
 
 /// L = (1/n)·Σ(o − t)²                              ∂L/∂o = 2(o − t)/n

@@ -14,6 +14,7 @@
 
 namespace chainrule::nn {
 
+/// Tensors by dotted name ("0.weight"), in order.
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 /// Base of every layer and model: named parameters, buffers and child modules, train/eval mode and hooks.

@@ -22,13 +22,17 @@ struct PenaltyOptions {
 std::vector<Tensor> penalized_parameters(const Module& m, PenaltyOptions o = {});
 
 /// C over the given coefficients (n = their total element count); a 0-D tensor, 0 when there are none.
+///@{
 Tensor l1_penalty(const std::vector<Tensor>& ws);
 Tensor l2_penalty(const std::vector<Tensor>& ws);
 Tensor elastic_net_penalty(const std::vector<Tensor>& ws, double r);
+///@}
 /// C over a module's penalized coefficients.
+///@{
 Tensor l1_penalty(const Module& m, PenaltyOptions o = {});
 Tensor l2_penalty(const Module& m, PenaltyOptions o = {});
 Tensor elastic_net_penalty(const Module& m, double r, PenaltyOptions o = {});
+///@}
 
 /// α·C as a value: F = loss + penalty(model). alpha ≥ 0; r (ElasticNet's L1 share) in [0, 1].
 struct Penalty {

@@ -44,6 +44,7 @@ struct TraceStep {
   /// The value of the line with this symbol; throws std::out_of_range naming the symbol and those present.
   double operator[](const std::string& symbol) const;
 };
+/// Prints the header and one line per quantity.
 std::ostream& operator<<(std::ostream& os, const TraceStep& s);
 
 /// What an optimizer's explain() reads (the traced element and its state before and after step()) and writes (the

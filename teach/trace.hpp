@@ -107,6 +107,7 @@ class ChainRuleTrace {
   TraceOptions options_;
   std::unique_ptr<Recorder> recorder_;
 };
+/// Prints str().
 std::ostream& operator<<(std::ostream& os, const ChainRuleTrace& t);
 
 // ---- Graphviz --------------------------------------------------------------------------------------------------
