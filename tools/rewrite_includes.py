@@ -29,7 +29,8 @@ def rewrite_line(line, rel_file):
     head, path, tail = m.groups()
     file_dir = os.path.dirname(rel_file)
     top = path.split("/", 1)[0]
-    if os.path.exists(os.path.join(ROOT, file_dir, path)) and file_dir.split("/", 1)[0] not in LIBRARY | PROJECT:
+    if file_dir and os.path.exists(os.path.join(ROOT, file_dir, path)) \
+            and file_dir.split("/", 1)[0] not in LIBRARY | PROJECT:
         return line  # resolves next to the file (and the file is outside the tree's code folders): leave it
     in_library = file_dir.split("/", 1)[0] in LIBRARY
     is_doc = rel_file.endswith(".md")
