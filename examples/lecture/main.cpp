@@ -8,6 +8,8 @@
 
 #include <iostream>
 
+#include <chainrule/version.hpp>
+
 #include "book.hpp"
 #include "lessons.hpp"
 
