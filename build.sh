@@ -63,7 +63,9 @@ if [[ $mode == package ]]; then
   # make every user install Open MPI); no tests or examples (the package holds the library and the tool).
   arch=${CHAINRULE_ARCH:-x86-64-v3}
   echo "==> configuring build-package (CHAINRULE_ARCH=$arch)"
+  # Prefix /usr at configure time: GNUInstallDirs then puts the library in Debian's multiarch lib/x86_64-linux-gnu.
   cmake -S . -B build-package -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHAINRULE_ARCH="$arch" -DCHAINRULE_MPI=OFF \
+    -DCMAKE_INSTALL_PREFIX=/usr \
     -DCHAINRULE_BUILD_TESTS=OFF -DCHAINRULE_BUILD_EXAMPLES=OFF -DCHAINRULE_BUILD_TOOLS=ON
   echo "==> building"
   cmake --build build-package -j2
