@@ -7,11 +7,15 @@
 #   ./build.sh sanitize  build library + tests with ASan+UBSan in build-asan/, run ctest; any report fails
 #   ./build.sh tsan      build library + thread tests with ThreadSanitizer in build-tsan/, run them
 #   ./build.sh fuzz      build the libFuzzer target (clang) in build-fuzz/, run it for FUZZ_SECONDS (default 60)
+#   ./build.sh package   build the library and tool for CHAINRULE_ARCH (default x86-64-v3) in build-package/, and
+#                        make libchainrule-dev_<version>_amd64.deb there (CPack); tools/check_deb.sh tests it
+#   ./build.sh docs      the API reference (Doxygen) in build-docs/html/; a warning in a public header fails
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 mode=${1:-}
-case "$mode" in demo|test|bench|deps|sanitize|tsan|fuzz) ;; *) echo "usage: $0 demo|test|bench|deps|sanitize|tsan|fuzz" >&2; exit 2 ;; esac
+case "$mode" in demo|test|bench|deps|sanitize|tsan|fuzz|package|docs) ;;
+  *) echo "usage: $0 demo|test|bench|deps|sanitize|tsan|fuzz|package|docs" >&2; exit 2 ;; esac
 
 # Debian packages the build needs (a minbase image may lack even make, cmake and a compiler).
 # libopenblas-dev is also what xtensor-blas's find_dependency(BLAS) and find_dependency(LAPACK) find.
@@ -24,6 +28,8 @@ packages+=(libpng-dev)   # the playground's PNG frames and loss curve; the brows
 [[ $mode == test && ${CHAINRULE_BROWSER:-} == 1 ]] && packages+=(chromium graphviz)  # .ci/run: the browser tests
 [[ $mode == bench ]] && packages+=(libtorch-dev libbenchmark-dev)
 [[ $mode == fuzz ]] && packages+=(clang-14 libclang-rt-14-dev)   # libFuzzer comes with clang's runtime
+[[ $mode == package ]] && packages+=(dpkg-dev)   # dpkg-shlibdeps: the tool's shared-library dependencies
+[[ $mode == docs ]] && packages=(doxygen)        # the API reference needs nothing else
 [[ $mode == demo || $mode == deps ]] && packages+=(gnuplot-nox)  # the examples' PNG charts (activations)
 
 # Step 1: install the packages that are missing, and only those.
@@ -44,6 +50,31 @@ else
   echo "==> all needed packages are installed"
 fi
 [[ $mode == deps ]] && exit 0
+
+if [[ $mode == docs ]]; then
+  # Doxyfile: public headers only, HTML into build-docs/html; WARN_AS_ERROR stops at the first warning.
+  mkdir -p build-docs
+  doxygen docs/Doxyfile
+  echo "==> API reference: build-docs/html/index.html"
+  exit 0
+fi
+if [[ $mode == package ]]; then
+  # A baseline CPU, never -march=native: the package must run on any CPU of that level. No MPI component (it would
+  # make every user install Open MPI); no tests or examples (the package holds the library and the tool).
+  arch=${CHAINRULE_ARCH:-x86-64-v3}
+  echo "==> configuring build-package (CHAINRULE_ARCH=$arch)"
+  # Prefix /usr at configure time: GNUInstallDirs then puts the library in Debian's multiarch lib/x86_64-linux-gnu.
+  cmake -S . -B build-package -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHAINRULE_ARCH="$arch" -DCHAINRULE_MPI=OFF \
+    -DCMAKE_INSTALL_PREFIX=/usr \
+    -DCHAINRULE_BUILD_TESTS=OFF -DCHAINRULE_BUILD_EXAMPLES=OFF -DCHAINRULE_BUILD_TOOLS=ON
+  echo "==> building"
+  cmake --build build-package -j2
+  (cd build-package && cpack -G DEB)
+  deb=$(ls build-package/libchainrule-dev_*_amd64.deb)
+  echo "==> $deb"
+  dpkg-deb --field "$deb" Depends
+  exit 0
+fi
 
 # Sanitizer and fuzz builds: their own build directories, library + tests only (no examples, no benchmarks).
 # Any sanitizer report aborts the test that hit it, so ctest fails.
@@ -77,7 +108,7 @@ if [[ $mode == sanitize || $mode == tsan || $mode == fuzz ]]; then
     fuzz)
       echo "==> configuring build-fuzz (clang, libFuzzer + ASan + UBSan)"
       CXX=clang++-14 cmake -S . -B build-fuzz "${common[@]}" -DCHAINRULE_WERROR=OFF -DCHAINRULE_BUILD_TESTS=OFF \
-        -DCHAINRULE_FUZZ=ON -DCHAINRULE_NATIVE=OFF
+        -DCHAINRULE_FUZZ=ON -DCHAINRULE_ARCH=none
       echo "==> building"
       cmake --build build-fuzz -j2 --target fuzz_load_model
       seconds=${FUZZ_SECONDS:-60}

@@ -1,4 +1,4 @@
-#include "autograd/allocator.hpp"
+#include "allocator.hpp"
 
 #include <sys/mman.h>
 

@@ -27,10 +27,10 @@ std::size_t cache_misses();
 
 namespace detail {
 
-inline constexpr std::size_t kBufferAlign = 64;           // a cache line: every SIMD width (blocks over 256 bytes)
-inline constexpr std::size_t kCachedMin = 64 * 1024;      // smaller blocks: plain aligned malloc
-inline constexpr std::size_t kCacheLimit = 512ull << 20;  // per thread: beyond this, frees go to the system
-inline constexpr std::size_t kSmallMax = 1024;            // blocks up to this size: the small-block free lists
+inline constexpr std::size_t kBufferAlign = 64;           ///< a cache line: every SIMD width (blocks over 256 bytes)
+inline constexpr std::size_t kCachedMin = 64 * 1024;      ///< smaller blocks: plain aligned malloc
+inline constexpr std::size_t kCacheLimit = 512ull << 20;  ///< per thread: beyond this, frees go to the system
+inline constexpr std::size_t kSmallMax = 1024;            ///< blocks up to this size: the small-block free lists
 
 void* buffer_allocate(std::size_t bytes);
 void buffer_free(void* p, std::size_t bytes) noexcept;

@@ -1,9 +1,9 @@
 // Custom ops (autograd/custom_function.hpp): the node that runs a user's backward.
-#include "autograd/custom_function.hpp"
+#include "custom_function.hpp"
 
 #include <utility>
 
-#include "autograd/function.hpp"
+#include "function.hpp"
 
 namespace chainrule {
 namespace autograd {

@@ -40,8 +40,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/forward_ad.hpp"
-#include "autograd/tensor.hpp"
+#include "forward_ad.hpp"
+#include "tensor.hpp"
 
 namespace chainrule {
 namespace autograd {
@@ -88,6 +88,7 @@ class AutogradContext {
 /// Tensor jvp(AutogradContext&, const std::vector<Tensor>& tangents). D::apply(args...) runs it and records it as
 /// one node.
 template <class D> struct Function {
+  /// Runs D::forward on args and records it on the tape as one node whose backward is D::backward.
   template <class... Args> static Tensor apply(Args&&... args) {
     auto ctx = std::make_shared<AutogradContext>();
     ctx->op_ = op_name();

@@ -7,8 +7,8 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xreducer.hpp>
 
-#include "autograd/function.hpp"
-#include "autograd/ops.hpp"
+#include "function.hpp"
+#include "ops.hpp"
 
 namespace chainrule {
 namespace {

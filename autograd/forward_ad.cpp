@@ -1,11 +1,11 @@
 // Forward mode (autograd/forward_ad.hpp): the dual level, make_dual, unpack_dual, and storing an op's tangent.
-#include "autograd/forward_ad.hpp"
+#include "forward_ad.hpp"
 
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "autograd/function.hpp"
+#include "function.hpp"
 
 namespace chainrule {
 namespace detail {

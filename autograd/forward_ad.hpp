@@ -16,7 +16,7 @@
 // Outside a level forward mode costs one predictable branch per op.
 #include <memory>
 
-#include "autograd/tensor.hpp"
+#include "tensor.hpp"
 
 namespace chainrule {
 namespace detail {
@@ -62,8 +62,8 @@ Tensor make_dual(const Tensor& primal, const Tensor& tangent);
 
 /// A tensor's primal and tangent (torch's UnpackedDualTensor).
 struct UnpackedDual {
-  Tensor primal;   // the same values without the tangent (a copy; in reverse mode, differentiable like t)
-  Tensor tangent;  // undefined when t has none (zero), or no level is active
+  Tensor primal;   ///< the same values without the tangent (a copy; in reverse mode, differentiable like t)
+  Tensor tangent;  ///< undefined when t has none (zero), or no level is active
 };
 UnpackedDual unpack_dual(const Tensor& t);
 

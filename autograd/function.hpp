@@ -39,10 +39,10 @@
 #include <tuple>
 #include <utility>
 
-#include "autograd/forward_ad.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/parallel.hpp"
-#include "autograd/tensor.hpp"
+#include "forward_ad.hpp"
+#include "ops.hpp"
+#include "parallel.hpp"
+#include "tensor.hpp"
 
 namespace chainrule {
 
@@ -65,17 +65,21 @@ using chainrule::pow;
 using chainrule::sin;
 using chainrule::sqrt;
 using chainrule::tanh;
+/// v as a constant of x's type (a plain number for arithmetic types).
 template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> T constant(T, double v) { return T(v); }
 /// v as a constant of x's type (a 0-D tensor of x's dtype for a Tensor).
 inline Tensor constant(const Tensor& x, double v) { return scalar_like(x, v); }
+/// Zero of x's type (a plain number for arithmetic types).
 template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> T zero(T) { return T(0); }
 /// Zeros like x (a constant: nothing flows back through it).
 inline Tensor zero(const Tensor& x) { return zeros_like(x); }
 /// c ? a : b, elementwise for Tensors (where: the condition is not differentiated).
 template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> T select(bool c, T a, T b) { return c ? a : b; }
+/// c ? a : b elementwise (where): the condition is not differentiated.
 inline Tensor select(const Tensor& c, const Tensor& a, const Tensor& b) { return where(c, a, b); }
 /// a == b (1/0 for Tensors).
 template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>> bool equal(T a, T b) { return a == b; }
+/// a == b elementwise, 1 or 0.
 inline Tensor equal(const Tensor& a, const Tensor& b) { return eq(a, b); }
 }  // namespace math
 
@@ -128,9 +132,9 @@ class BackwardObserver {
 /// (null, 0) unless their guard lives, so record() and the engine pay one predictable branch for them.
 struct Watch {
   BackwardObserver* trace = nullptr;
-  int anomaly = 0;                  // nesting depth of AnomalyMode guards
-  const Node* current = nullptr;    // the node whose backward is running
-  DualState* dual = nullptr;        // forward mode: the active dual level (autograd/forward_ad.hpp), or null
+  int anomaly = 0;                  ///< nesting depth of AnomalyMode guards
+  const Node* current = nullptr;    ///< the node whose backward is running
+  DualState* dual = nullptr;        ///< forward mode: the active dual level (autograd/forward_ad.hpp), or null
   bool any() const { return trace != nullptr || anomaly != 0; }
 };
 inline thread_local Watch g_watch;
@@ -310,7 +314,7 @@ template <class T> struct Operand {
     rs = l == Layout::Full ? inner : 0;
     cs = l == Layout::Scalar ? 0 : 1;
   }
-  std::unique_ptr<Array<T>> copy;  // only when broadcasting needs it: an empty xarray would allocate
+  std::unique_ptr<Array<T>> copy;  ///< only when broadcasting needs it: an empty xarray would allocate
   const T* p;
   std::size_t rs, cs;
 };

@@ -1,10 +1,10 @@
-#include "autograd/functional.hpp"
+#include "functional.hpp"
 
 #include <stdexcept>
 #include <string>
 
-#include "autograd/forward_ad.hpp"
-#include "autograd/ops.hpp"
+#include "forward_ad.hpp"
+#include "ops.hpp"
 
 namespace chainrule {
 namespace {

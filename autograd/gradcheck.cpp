@@ -1,10 +1,10 @@
-#include "autograd/gradcheck.hpp"
+#include "gradcheck.hpp"
 
 #include <cmath>
 #include <ostream>
 #include <random>
 
-#include "autograd/ops.hpp"
+#include "ops.hpp"
 
 namespace chainrule {
 

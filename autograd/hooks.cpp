@@ -4,8 +4,8 @@
 
 #include <xtensor/xnoalias.hpp>
 
-#include "autograd/function.hpp"
-#include "autograd/ops.hpp"
+#include "function.hpp"
+#include "ops.hpp"
 
 namespace chainrule {
 

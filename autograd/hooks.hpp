@@ -23,7 +23,9 @@ struct HookOwner {
 class RemovableHandle {
  public:
   RemovableHandle() = default;
+  /// A handle to hook id of owner (register_*hook makes it).
   RemovableHandle(std::weak_ptr<detail::HookOwner> owner, std::uint64_t id) : owner_(std::move(owner)), id_(id) {}
+  /// Unregisters the hook; later calls do nothing.
   void remove() {
     if (auto o = owner_.lock()) o->remove_hook(id_);
     owner_.reset();

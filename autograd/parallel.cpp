@@ -4,7 +4,7 @@
 // core for milliseconds, the caller runs the ranges nobody has claimed instead of waiting. A worker spins briefly
 // after each task (ops come in bursts) before sleeping on the condition variable, so that it does not hold a core
 // while OpenBLAS' threads need it.
-#include "autograd/parallel.hpp"
+#include "parallel.hpp"
 
 #include <sched.h>
 

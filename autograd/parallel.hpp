@@ -30,7 +30,7 @@ namespace detail {
 /// (waking a worker), what a loop over ~16k floats takes (bench/README.md, "Both cores": the crossover).
 inline constexpr std::size_t kParallelMin = 32768;
 
-extern std::atomic<int> g_num_threads;  // 0 before static initialisation: treated as 1
+extern std::atomic<int> g_num_threads;  ///< 0 before static initialisation: treated as 1
 
 /// Runs fn(begin, end) on [0, n) split into contiguous ranges, one per thread, each a multiple of `align`
 /// elements except the last. fn must not throw. Serial (fn(0, n)) when n·cost < kParallelMin, with one thread,

@@ -1,5 +1,5 @@
 // Tensor handle: accessors, backward entry points, factories, seeded random numbers, printing.
-#include "autograd/tensor.hpp"
+#include "tensor.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -12,8 +12,8 @@
 #include <xmmintrin.h>
 #endif
 
-#include "autograd/function.hpp"
-#include "autograd/ops.hpp"
+#include "function.hpp"
+#include "ops.hpp"
 
 namespace chainrule {
 

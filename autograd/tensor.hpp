@@ -15,24 +15,31 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/allocator.hpp"
-#include "autograd/hooks.hpp"
+#include "allocator.hpp"
+#include "hooks.hpp"
 
 namespace chainrule {
 
 /// Element type of a tensor. float32 is the default, as in torch and Keras; gradcheck works in float64.
 enum class Dtype : std::uint8_t { Float32, Float64 };
+/// Shorthands for the two dtypes (as torch::kFloat32).
+///@{
 inline constexpr Dtype kFloat32 = Dtype::Float32;
 inline constexpr Dtype kFloat64 = Dtype::Float64;
+///@}
+/// "float32" or "float64".
 const char* dtype_name(Dtype d);
+/// The Dtype of a C++ element type (float or double).
+///@{
 template <class T> constexpr Dtype dtype_of();
 template <> constexpr Dtype dtype_of<float>() { return Dtype::Float32; }
 template <> constexpr Dtype dtype_of<double>() { return Dtype::Float64; }
+///@}
 
 /// Dense, row-major; buffers from the caching allocator (autograd/allocator.hpp).
 template <class T> using Array = xt::xarray<T, xt::layout_type::row_major, detail::BufferAllocator<T>>;
-using Shape = xt::dynamic_shape<std::size_t>;             // small-vector shape, as xarray uses
-std::string shape_str(const Shape& s);                    // "[32,784]"
+using Shape = xt::dynamic_shape<std::size_t>;             ///< small-vector shape, as xarray uses
+std::string shape_str(const Shape& s);                    ///< "[32,784]"
 
 class Tensor;
 
@@ -40,33 +47,33 @@ namespace detail {
 struct TensorHooks;
 /// Versions of the inputs an op's backward reads, taken when it was recorded (torch's saved-variable versions).
 struct SavedVersions {
-  std::uint32_t in[3] = {};               // inputs 0-2
-  std::unique_ptr<std::uint32_t[]> more;  // inputs 3.. (concat of many tensors)
-  bool active = false;                    // set by save(): nodes that read no input values check nothing
+  std::uint32_t in[3] = {};               ///< inputs 0-2
+  std::unique_ptr<std::uint32_t[]> more;  ///< inputs 3.. (concat of many tensors)
+  bool active = false;                    ///< set by save(): nodes that read no input values check nothing
 };
 
 /// One vertex of the tape. Leaves have no inputs; op results override backward().
 struct Node {
   Dtype dtype;
   bool requires_grad = false;
-  bool retains_grad = false;       // keep grad on a non-leaf after backward (Tensor::retain_grad)
-  bool freed = false;              // backward already ran without retain_graph: saved state is gone
-  bool elementwise = false;        // made by unary()/binary(): ∂y/∂x is diagonal (the chain-rule trace shows it)
-  std::uint32_t version = 0;       // bumped by every write access to the value (Tensor::data<T>() non-const)
-  const char* op = "leaf";         // static name of the op that made this node
-  std::string label;               // user's name for the node ("w5"); empty if none
+  bool retains_grad = false;       ///< keep grad on a non-leaf after backward (Tensor::retain_grad)
+  bool freed = false;              ///< backward already ran without retain_graph: saved state is gone
+  bool elementwise = false;        ///< made by unary()/binary(): ∂y/∂x is diagonal (the chain-rule trace shows it)
+  std::uint32_t version = 0;       ///< bumped by every write access to the value (Tensor::data<T>() non-const)
+  const char* op = "leaf";         ///< static name of the op that made this node
+  std::string label;               ///< user's name for the node ("w5"); empty if none
   std::vector<std::shared_ptr<Node>> inputs;
-  std::shared_ptr<Node> grad;      // leaf node holding dL/d(this); null until backward reaches it
-  std::shared_ptr<Node> tangent;   // forward mode: d(this)/dε at the active dual level; null outside one
-  std::uint64_t mark = 0;          // visit stamp of the topological walk
-  SavedVersions saved;             // the inputs' versions when recorded; backward refuses to run if one moved
-  std::unique_ptr<TensorHooks> hooks;  // Tensor::register_hook; null unless one was registered
+  std::shared_ptr<Node> grad;      ///< leaf node holding dL/d(this); null until backward reaches it
+  std::shared_ptr<Node> tangent;   ///< forward mode: d(this)/dε at the active dual level; null outside one
+  std::uint64_t mark = 0;          ///< visit stamp of the topological walk
+  SavedVersions saved;             ///< the inputs' versions when recorded; backward refuses to run if one moved
+  std::unique_ptr<TensorHooks> hooks;  ///< Tensor::register_hook; null unless one was registered
 
   explicit Node(Dtype d) : dtype(d) {}
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
-  virtual ~Node();                 // releases long input chains iteratively (no recursion)
-  virtual void backward() {}       // adds grad's contributions into the inputs' grads
+  virtual ~Node();                 ///< releases long input chains iteratively (no recursion)
+  virtual void backward() {}       ///< adds grad's contributions into the inputs' grads
   /// The differentiable backward (create_graph): ∂L/∂inputs from g = ∂L/∂y, computed with Tensor ops (which the
   /// engine records, as it runs this with grad mode on), one tensor per input, undefined where the input needs no
   /// gradient; each of the output's shape or the input's (the engine sums it to the input's shape, differentiably).
@@ -98,8 +105,8 @@ struct Node {
 
 template <class T> struct Value : Node {
   Array<T> value;
-  // flatten: the xarray move (three svector swaps) is inlined here, as GCC did on its own before the op files
-  // grew the Tensor backward instantiations (callgrind, train case a: 2.8% more instructions without it).
+  /// flatten: the xarray move (three svector swaps) is inlined here, as GCC did on its own before the op files
+  /// grew the Tensor backward instantiations (callgrind, train case a: 2.8% more instructions without it).
   [[gnu::flatten]] explicit Value(Array<T>&& v) : Node(dtype_of<T>()), value(std::move(v)) {}
   explicit Value(const Array<T>& v) : Node(dtype_of<T>()), value(v) {}
 };
@@ -118,16 +125,21 @@ template <class F> decltype(auto) dispatch(Dtype d, F&& f) {
 class TensorOptions {
  public:
   TensorOptions() = default;
-  TensorOptions(Dtype d) : dtype_(d) {}  // NOLINT: implicit, so a Dtype can stand for options
+  TensorOptions(Dtype d) : dtype_(d) {}  ///< NOLINT: implicit, so a Dtype can stand for options
+  /// These options with another dtype.
   TensorOptions dtype(Dtype d) const { auto o = *this; o.dtype_ = d; return o; }
+  /// These options with requires_grad set to r.
   TensorOptions requires_grad(bool r) const { auto o = *this; o.requires_grad_ = r; return o; }
+  /// The element type.
   Dtype dtype() const { return dtype_; }
+  /// Whether the tensor is a leaf that backward computes a gradient for.
   bool requires_grad() const { return requires_grad_; }
  private:
   Dtype dtype_ = kFloat32;
   bool requires_grad_ = false;
 };
 
+/// How backward runs (torch's retain_graph and create_graph).
 struct BackwardOptions {
   /// Keep saved state so backward can run through the graph again; unset: as create_graph (torch's default).
   std::optional<bool> retain_graph{};
@@ -139,24 +151,34 @@ struct BackwardOptions {
 /// y.backward(retain_graph): keep the graph for another backward.
 inline constexpr BackwardOptions retain_graph{true};
 
+/// A cheap, shared handle to one node of the tape: a float32 or float64 array, its gradient and how it was made.
 class Tensor {
  public:
-  Tensor() = default;  // undefined: defined() is false
+  Tensor() = default;  ///< undefined: defined() is false
+  /// A handle to an existing node (ops make their results this way).
   explicit Tensor(std::shared_ptr<detail::Node> n) : node_(std::move(n)) {}
+  /// A leaf holding value; requires_grad marks it as a parameter.
   template <class T> explicit Tensor(Array<T> value, bool requires_grad = false)
       : node_(detail::make_node<detail::Value<T>>(std::move(value))) { node_->requires_grad = requires_grad; }
 
+  /// False for a default-constructed handle (no node).
   bool defined() const { return node_ != nullptr; }
+  /// The element type.
   Dtype dtype() const { return node().dtype; }
+  /// The shape, one size per axis (empty for a 0-D tensor).
   const Shape& shape() const;
+  /// The number of axes.
   std::size_t dim() const { return shape().size(); }
+  /// The number of elements (the product of the shape).
   std::size_t numel() const;
   /// Size along one axis; negative axes count from the end.
   std::size_t size(long axis) const;
 
+  /// Whether backward computes (or sends on) a gradient for this tensor.
   bool requires_grad() const { return node().requires_grad; }
   /// Marks a leaf as a parameter whose gradient backward should compute.
   Tensor& requires_grad_(bool r = true);
+  /// True for inputs and parameters: tensors not made by a recorded op.
   bool is_leaf() const { return node().is_leaf(); }
   /// Keep this non-leaf tensor's gradient after backward (leaves always keep theirs).
   Tensor& retain_grad();
@@ -173,6 +195,7 @@ class Tensor {
 
   /// The single element as a double (numel must be 1).
   double item() const;
+  /// The single element converted to T (numel must be 1).
   template <class T> T item() const { return static_cast<T>(item()); }
   /// Same values, cut from the tape: no gradient flows through the result.
   Tensor detach() const;
@@ -187,7 +210,9 @@ class Tensor {
   /// write: it bumps the version, so a backward that needs the old values refuses to run. Read through a const
   /// handle (std::as_const(t).data<T>(), item()) or a temporary one (x.grad().data<T>()) to leave it unchanged.
   template <class T> const Array<T>& data() const& { return detail::as<T>(checked<T>()).value; }
+  /// The value array of a temporary handle (not counted as a write).
   template <class T> const Array<T>& data() && { return detail::as<T>(checked<T>()).value; }
+  /// The value array for writing: bumps the version (see above).
   template <class T> Array<T>& data() & {
     detail::Node& n = checked<T>();
     ++n.version;
@@ -213,12 +238,16 @@ class Tensor {
 
   /// Name shown by printing, traces and graph export.
   const std::string& label() const { return node().label; }
+  /// Sets the name shown by printing, traces and graph export; returns *this.
   Tensor& label(std::string name) { node().label = std::move(name); return *this; }
   /// Name of the op that produced this tensor ("leaf" for inputs and parameters).
   const char* op() const { return node().op; }
 
+  /// The tape node (throws on an undefined tensor).
   detail::Node& node() const;
+  /// The shared pointer to the tape node (null if undefined).
   const std::shared_ptr<detail::Node>& node_ptr() const { return node_; }
+  /// True when both handles refer to the same node.
   bool same(const Tensor& o) const { return node_ == o.node_; }
 
  private:
@@ -235,10 +264,10 @@ class Tensor {
 
 /// Options of chainrule::grad, as torch.autograd.grad's arguments.
 struct GradOptions {
-  std::vector<Tensor> grad_outputs{};  // one per output (its shape): the v of Jᵀv; empty: 1 for scalar outputs
-  std::optional<bool> retain_graph{};  // unset: as create_graph
-  bool create_graph = false;         // the results have a graph, to differentiate again
-  bool allow_unused = false;         // an input the outputs do not depend on gives an undefined tensor, not an error
+  std::vector<Tensor> grad_outputs{};  ///< one per output (its shape): the v of Jᵀv; empty: 1 for scalar outputs
+  std::optional<bool> retain_graph{};  ///< unset: as create_graph
+  bool create_graph = false;         ///< the results have a graph, to differentiate again
+  bool allow_unused = false;         ///< an input the outputs do not depend on gives an undefined tensor, not an error
 };
 /// ∂(Σᵢ ⟨outputsᵢ, grad_outputsᵢ⟩)/∂inputs: one tensor per input, as torch.autograd.grad. No .grad is read or
 /// changed.
@@ -251,7 +280,7 @@ struct TensorHooks {
   using Hook = std::function<Tensor(const Tensor&)>;
   using PostHook = std::function<void(const Tensor&)>;
   std::shared_ptr<HookList<Hook>> list = std::make_shared<HookList<Hook>>();
-  std::shared_ptr<HookList<PostHook>> post = std::make_shared<HookList<PostHook>>();  // post-accumulate (leaves)
+  std::shared_ptr<HookList<PostHook>> post = std::make_shared<HookList<PostHook>>();  ///< post-accumulate (leaves)
   std::shared_ptr<Node> earlier;
   bool stashed = false;
 };
@@ -259,17 +288,22 @@ struct TensorHooks {
 void run_post_accumulate_hooks(const std::shared_ptr<Node>& n);
 }  // namespace detail
 
+/// Prints the tensor (values, shape, dtype, grad_fn) or the dtype's name.
+///@{
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 std::ostream& operator<<(std::ostream& os, Dtype d);
+///@}
 
 // ---- factories ----------------------------------------------------------------------------------------------
 /// From nested initializer lists: tensor({{1, 2}, {3, 4}}, kFloat64). (1-D takes a vector, so that {{1}, {2}}
 /// is unambiguously 2-D; a literal whose innermost lists all hold one value is ambiguous above 2-D: use from_vector.)
+///@{
 Tensor tensor(double v, TensorOptions o = {});
 Tensor tensor(const std::vector<double>& v, TensorOptions o = {});
 Tensor tensor(xt::nested_initializer_list_t<double, 2> v, TensorOptions o = {});
 Tensor tensor(xt::nested_initializer_list_t<double, 3> v, TensorOptions o = {});
 Tensor tensor(xt::nested_initializer_list_t<double, 4> v, TensorOptions o = {});
+///@}
 /// From any xtensor expression; the dtype follows the expression's value type (float or double).
 template <class E> Tensor from_xt(const xt::xexpression<E>& e, bool requires_grad = false) {
   using T = typename E::value_type;
@@ -278,17 +312,23 @@ template <class E> Tensor from_xt(const xt::xexpression<E>& e, bool requires_gra
 }
 /// From a flat vector of values and a shape.
 Tensor from_vector(const std::vector<double>& values, const Shape& shape, TensorOptions o = {});
+/// Filled with 0, 1 or value (the _like forms: the shape and dtype of t).
+///@{
 Tensor zeros(const Shape& shape, TensorOptions o = {});
 Tensor ones(const Shape& shape, TensorOptions o = {});
 Tensor full(const Shape& shape, double value, TensorOptions o = {});
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
+///@}
 /// start, start+step, ... < end (1-D).
+///@{
 Tensor arange(double start, double end, double step = 1, TensorOptions o = {});
 Tensor arange(double end, TensorOptions o = {});
+///@}
 
 /// Seeds the thread's generator used by randn/rand (and nn initializers): same seed, same numbers.
 void manual_seed(std::uint64_t seed);
+/// The next number from the thread's generator (what randn and rand draw from).
 std::uint64_t random_u64();
 /// Normal(mean, std) samples.
 Tensor randn(const Shape& shape, TensorOptions o = {}, double mean = 0, double std = 1);
@@ -301,6 +341,7 @@ bool grad_enabled();
 /// RAII: sets grad mode to `enabled` while it lives (per thread), like torch::AutoGradMode.
 class AutoGradMode {
  public:
+  /// Sets grad mode to enabled until destroyed.
   explicit AutoGradMode(bool enabled);
   ~AutoGradMode();
   AutoGradMode(const AutoGradMode&) = delete;
@@ -336,7 +377,7 @@ class FlushDenormalGuard {
   FlushDenormalGuard(const FlushDenormalGuard&) = delete;
   FlushDenormalGuard& operator=(const FlushDenormalGuard&) = delete;
  private:
-  unsigned saved_ = 0;  // the thread's MXCSR before
+  unsigned saved_ = 0;  ///< the thread's MXCSR before
 };
 
 }  // namespace chainrule

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/timer.hpp"
+#include "timer.hpp"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <string>
 
-#include "autograd/parallel.hpp"
-#include "bench/workloads.hpp"
+#include <chainrule/autograd/parallel.hpp>
+#include "workloads.hpp"
 
 int main(int argc, char** argv) {
   int threads = 1;

@@ -31,7 +31,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "bench/train.hpp"
+#include "train.hpp"
 
 namespace bench {
 

@@ -1,5 +1,5 @@
 // Stand-ins when the benchmark is built without libtorch: the torch column is left empty.
-#include "bench/workloads.hpp"
+#include "workloads.hpp"
 
 namespace bench {
 bool have_torch() { return false; }

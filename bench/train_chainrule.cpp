@@ -10,11 +10,11 @@
 #include <random>
 #include <sstream>
 
-#include "bench/timer.hpp"
-#include "autograd/functional.hpp"
-#include "bench/train.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include "timer.hpp"
+#include <chainrule/autograd/functional.hpp>
+#include "train.hpp"
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
 
 using namespace chainrule;
 

@@ -15,9 +15,9 @@
 
 #include <xtensor/xview.hpp>
 
-#include "nn/distributed.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include <chainrule/nn/distributed.hpp>
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
 
 using namespace chainrule;
 

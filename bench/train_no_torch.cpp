@@ -1,5 +1,5 @@
 // bench_train's stand-ins when built without libtorch: the libtorch columns stay empty.
-#include "bench/train.hpp"
+#include "train.hpp"
 
 namespace bench {
 bool have_torch() { return false; }

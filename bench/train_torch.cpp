@@ -5,8 +5,8 @@
 
 #include <chrono>
 
-#include "bench/timer.hpp"
-#include "bench/train.hpp"
+#include "timer.hpp"
+#include "train.hpp"
 
 namespace bench {
 

@@ -1,8 +1,8 @@
 #include <cblas.h>
 
-#include "autograd/autograd.hpp"
-#include "bench/timer.hpp"
-#include "bench/workloads.hpp"
+#include <chainrule/autograd.hpp>
+#include "timer.hpp"
+#include "workloads.hpp"
 
 using namespace chainrule;
 

@@ -1,8 +1,8 @@
 // The same workloads in libtorch (built only with -DCHAINRULE_BENCH_TORCH=ON and libtorch installed).
 #include <torch/torch.h>
 
-#include "bench/timer.hpp"
-#include "bench/workloads.hpp"
+#include "timer.hpp"
+#include "workloads.hpp"
 
 namespace bench {
 

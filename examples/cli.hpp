@@ -6,16 +6,15 @@
 #include <cstdio>
 #include <string>
 
-#ifndef CHAINRULE_VERSION
-#error "chainrule_program() in CMakeLists.txt defines CHAINRULE_VERSION"
-#endif
+#include <chainrule/autograd.hpp>  // chainrule::version()
+
 
 namespace examples {
 
 /// Parses argv; returns -1 when the program should run, else the exit code (0 after --help or --version, 2 on a
 /// bad option).
 inline int parse(CLI::App& app, int argc, char** argv) {
-  app.set_version_flag("--version", std::string(CHAINRULE_VERSION));
+  app.set_version_flag("--version", std::string(chainrule::version()));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

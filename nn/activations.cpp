@@ -1,4 +1,4 @@
-#include "nn/activations.hpp"
+#include "activations.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "util/names.hpp"
+#include "../util/names.hpp"
 
 namespace chainrule::nn {
 

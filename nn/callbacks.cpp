@@ -1,5 +1,5 @@
 // Callbacks: History, the stop on a non-finite loss, the progress bar, early stopping, checkpoints, schedules.
-#include "nn/callbacks.hpp"
+#include "callbacks.hpp"
 
 #include <unistd.h>
 
@@ -10,9 +10,9 @@
 #include <iomanip>
 #include <sstream>
 
-#include "nn/data_parallel.hpp"
-#include "nn/model.hpp"
-#include "nn/serialize.hpp"
+#include "data_parallel.hpp"
+#include "model.hpp"
+#include "serialize.hpp"
 
 namespace chainrule::nn {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.hpp"
-#include "nn/module.hpp"
+#include "../autograd/autograd.hpp"
+#include "module.hpp"
 
 namespace chainrule::nn {
 
@@ -26,23 +26,30 @@ using Logs = std::map<std::string, double>;
 
 /// What fit returns: every logged quantity per epoch, in order.
 struct History {
-  std::map<std::string, std::vector<double>> history;
-  std::size_t epochs = 0;            // epochs actually run
-  std::string stop_reason;           // empty, or why training ended early (early stopping, NaN loss, ...)
+  std::map<std::string, std::vector<double>> history;  ///< each quantity ("loss", "val_accuracy", ...) → its value per epoch
+  std::size_t epochs = 0;            ///< epochs actually run
+  std::string stop_reason;           ///< empty, or why training ended early (early stopping, NaN loss, ...)
   /// The values of one quantity; throws std::out_of_range naming the key and the keys present.
   const std::vector<double>& operator[](const std::string& key) const;
   /// CSV with a header: epoch,loss,accuracy,...
   void to_csv(const std::string& path) const;
 };
 
+/// Hooks into fit's loop (Keras' Callback): each method runs at that point of training; the defaults do nothing.
 class Callback {
  public:
   virtual ~Callback() = default;
+  /// Before the first epoch.
   virtual void on_train_begin(Model&) {}
+  /// At the start of each epoch (0-based).
   virtual void on_epoch_begin(Model&, std::size_t /*epoch*/) {}
+  /// Before each batch (0-based within the epoch).
   virtual void on_batch_begin(Model&, std::size_t /*batch*/) {}
+  /// After each batch, with its logs ("loss", metrics).
   virtual void on_batch_end(Model&, std::size_t /*batch*/, const Logs& /*logs*/) {}
+  /// After each epoch, with its logs (validation included); a callback may add entries.
   virtual void on_epoch_end(Model&, std::size_t /*epoch*/, Logs& /*logs*/) {}
+  /// After the last epoch, or when training stopped early.
   virtual void on_train_end(Model&) {}
 };
 
@@ -52,6 +59,7 @@ class HistoryCallback : public Callback {
   void on_train_begin(Model& m) override;
   void on_epoch_end(Model& m, std::size_t epoch, Logs& logs) override;
   void on_train_end(Model& m) override;
+  /// What was recorded so far.
   const History& history() const { return h_; }
 
  private:
@@ -74,6 +82,7 @@ class TerminateOnNaN : public Callback {
 /// and a line per epoch. verbose 1: bar + lines; 2: lines only.
 class ProgressBar : public Callback {
  public:
+  /// verbose 1 or 2; epochs and steps per epoch for the counters; order: the logs to show, in order.
   ProgressBar(int verbose, std::size_t epochs, std::size_t steps, std::vector<std::string> order);
   void on_epoch_begin(Model& m, std::size_t epoch) override;
   void on_batch_end(Model& m, std::size_t batch, const Logs& logs) override;
@@ -93,33 +102,36 @@ class ProgressBar : public Callback {
 /// weights of the best epoch when training ends. mode: "min", "max", or "auto" (max for accuracy, else min).
 class EarlyStopping : public Callback {
  public:
+  /// Settings of EarlyStopping (Keras' names and defaults).
   struct Options {
-    std::string monitor = "val_loss";
-    int patience = 0;  // int, as Keras: a negative value is an error, not a wrapped 2⁶⁴ − 1
-    double min_delta = 0;
-    bool restore_best_weights = false;
-    std::string mode = "auto";
+    std::string monitor = "val_loss";  ///< the logged quantity watched
+    int patience = 0;  ///< int, as Keras: a negative value is an error, not a wrapped 2⁶⁴ − 1
+    double min_delta = 0;  ///< a change of at most this much is no improvement
+    bool restore_best_weights = false;  ///< put back the best epoch's weights when training ends
+    std::string mode = "auto";  ///< "min", "max", or "auto" (max for accuracy, else min)
   };
+  /// Checks the options (patience ≥ 0, a known mode) and starts watching.
   explicit EarlyStopping(Options o);
   EarlyStopping() : EarlyStopping(Options{}) {}
   void on_train_begin(Model& m) override;
   void on_epoch_end(Model& m, std::size_t epoch, Logs& logs) override;
   void on_train_end(Model& m) override;
-  std::size_t stopped_epoch() const { return stopped_epoch_; }  // 0 if it never stopped training
-  std::size_t best_epoch() const { return best_epoch_; }        // 1-based
+  std::size_t stopped_epoch() const { return stopped_epoch_; }  ///< 0 if it never stopped training
+  std::size_t best_epoch() const { return best_epoch_; }        ///< 1-based
 
  private:
   Options o_;
   bool maximize_ = false;
   double best_ = 0;
   std::size_t wait_ = 0, stopped_epoch_ = 0, best_epoch_ = 0;
-  NamedTensors best_weights_;  // the best epoch's state_dict, copied
+  NamedTensors best_weights_;  ///< the best epoch's state_dict, copied
 };
 
 /// Saves the model to `path` after each epoch, or only when `monitor` improved (save_best_only). mode: "min",
 /// "max", or "auto" (max for accuracy, else min).
 class ModelCheckpoint : public Callback {
  public:
+  /// Writes the model to path (Model::save); mode: "min", "max" or "auto".
   ModelCheckpoint(std::string path, std::string monitor = "val_loss", bool save_best_only = true,
                   const std::string& mode = "auto");
   void on_epoch_end(Model& m, std::size_t epoch, Logs& logs) override;
@@ -133,6 +145,7 @@ class ModelCheckpoint : public Callback {
 /// Sets the learning rate at the start of each epoch to schedule(epoch, lr) (epoch 0-based).
 class LearningRateScheduler : public Callback {
  public:
+  /// schedule(epoch, lr) gives the rate for each epoch.
   explicit LearningRateScheduler(std::function<double(std::size_t epoch, double lr)> schedule);
   void on_train_begin(Model& m) override;
   void on_epoch_end(Model& m, std::size_t epoch, Logs& logs) override;
@@ -143,6 +156,7 @@ class LearningRateScheduler : public Callback {
 /// Step decay: lr = initial · drop^⌊epoch / every⌋, initial being the optimizer's rate when each fit starts.
 class StepDecay : public Callback {
  public:
+  /// Multiplies the rate by drop every `every` epochs.
   StepDecay(double drop, std::size_t every);
   void on_train_begin(Model& m) override;
   void on_epoch_end(Model& m, std::size_t epoch, Logs& logs) override;
@@ -151,6 +165,7 @@ class StepDecay : public Callback {
   double drop_, initial_ = 0;
   std::size_t every_;
 };
+/// A StepDecay callback, ready for FitOptions::callbacks.
 inline std::shared_ptr<StepDecay> step_decay(double drop, std::size_t every) {
   return std::make_shared<StepDecay>(drop, every);
 }
@@ -158,14 +173,16 @@ inline std::shared_ptr<StepDecay> step_decay(double drop, std::size_t every) {
 /// Multiplies the learning rate by `factor` when `monitor` has not improved for `patience` epochs.
 class ReduceLROnPlateau : public Callback {
  public:
+  /// Settings of ReduceLROnPlateau (Keras' names and defaults).
   struct Options {
-    std::string monitor = "val_loss";
-    double factor = 0.1;
-    int patience = 10;
-    double min_delta = 1e-4;
-    double min_lr = 0;
-    std::string mode = "auto";  // "min", "max", or "auto" (max for accuracy, else min)
+    std::string monitor = "val_loss";  ///< the logged quantity watched
+    double factor = 0.1;  ///< the rate is multiplied by this on a plateau
+    int patience = 10;  ///< epochs without improvement before reducing
+    double min_delta = 1e-4;  ///< a change of at most this much is no improvement
+    double min_lr = 0;  ///< the rate never goes below this
+    std::string mode = "auto";  ///< "min", "max", or "auto" (max for accuracy, else min)
   };
+  /// Checks the options and starts watching.
   explicit ReduceLROnPlateau(Options o);
   ReduceLROnPlateau() : ReduceLROnPlateau(Options{}) {}
   void on_epoch_end(Model& m, std::size_t epoch, Logs& logs) override;

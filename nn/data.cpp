@@ -1,4 +1,4 @@
-#include "nn/data.hpp"
+#include "data.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -16,9 +16,9 @@
 
 #include <zlib.h>
 
-#include "autograd/files.hpp"
-#include "autograd/parallel.hpp"
-#include "nn/data_util.hpp"
+#include "../autograd/files.hpp"
+#include "../autograd/parallel.hpp"
+#include "data_util.hpp"
 
 namespace chainrule::nn {
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "../autograd/tensor.hpp"
 
 namespace chainrule::nn {
 
@@ -23,8 +23,11 @@ class Dataset {
   /// Throws std::invalid_argument unless x and y are defined, at least 1-D, and have the same number of rows.
   Dataset(Tensor x, Tensor y);
 
+  /// The number of samples (rows).
   std::size_t size() const { return size_; }
+  /// The inputs, one sample per row.
   const Tensor& x() const { return x_; }
+  /// The targets, one per row.
   const Tensor& y() const { return y_; }
 
   /// Rows [begin, end), copied.
@@ -62,12 +65,16 @@ class StandardScaler {
  public:
   /// Learns mean and std of each column (call it on the training data only).
   StandardScaler& fit(const Tensor& x);
+  /// (x − mean) / std per column, with the statistics of fit; throws if not fitted or the width differs.
   Tensor transform(const Tensor& x) const;
+  /// fit(x), then transform(x).
   Tensor fit_transform(const Tensor& x) { return fit(x).transform(x); }
   /// x = z · std + mean.
   Tensor inverse_transform(const Tensor& z) const;
 
+  /// Whether fit has been called.
   bool fitted() const { return !mean_.empty(); }
+  /// The column means fit found.
   const std::vector<double>& mean() const { return mean_; }
   /// The divisor per column: std, or 1 for a constant column (sklearn's scale_).
   const std::vector<double>& scale() const { return scale_; }
@@ -84,18 +91,25 @@ class MinMaxScaler {
  public:
   /// Throws std::invalid_argument unless lo < hi.
   explicit MinMaxScaler(double lo = 0, double hi = 1);
+  /// Learns each column's minimum and maximum; returns *this.
   MinMaxScaler& fit(const Tensor& x);
+  /// Maps each column to the range of the scaler (with the statistics of fit).
   Tensor transform(const Tensor& x) const;
+  /// fit(x), then transform(x).
   Tensor fit_transform(const Tensor& x) { return fit(x).transform(x); }
+  /// The inverse of transform: back to the original units.
   Tensor inverse_transform(const Tensor& z) const;
 
+  /// Whether fit has been called.
   bool fitted() const { return !data_min_.empty(); }
+  /// The column minima fit found.
   const std::vector<double>& data_min() const { return data_min_; }
+  /// The column maxima fit found.
   const std::vector<double>& data_max() const { return data_max_; }
 
  private:
   double lo_, hi_;
-  std::vector<double> data_min_, data_max_, scale_;  // scale_ = (hi − lo) / (max − min), or hi − lo if constant
+  std::vector<double> data_min_, data_max_, scale_;  ///< scale_ = (hi − lo) / (max − min), or hi − lo if constant
 };
 
 // ---- labels -------------------------------------------------------------------------------------------------
@@ -111,19 +125,21 @@ std::vector<std::size_t> to_labels(const Tensor& y);
 
 // ---- CSV ----------------------------------------------------------------------------------------------------
 
+/// How read_csv reads a file.
 struct CsvOptions {
-  bool header = true;                       // first non-blank line holds the column names
-  char delimiter = ',';
-  std::string label;                        // label column by name (needs header); empty: see label_index
-  std::optional<std::size_t> label_index;   // label column by 0-based index; neither set: no label, all is x
-  Dtype dtype = kFloat32;                   // dtype of x and y
+  bool header = true;                       ///< first non-blank line holds the column names
+  char delimiter = ',';  ///< the cell separator
+  std::string label;                        ///< label column by name (needs header); empty: see label_index
+  std::optional<std::size_t> label_index;   ///< label column by 0-based index; neither set: no label, all is x
+  Dtype dtype = kFloat32;                   ///< dtype of x and y
 };
 
+/// What read_csv returns: features, labels and the column names.
 struct CsvData {
-  Tensor x;                                 // [rows, features]: every column but the label, in file order
-  Tensor y;                                 // [rows] (1-D, ready for to_labels / one_hot); undefined if no label
-  std::vector<std::string> feature_names;   // names of x's columns ("0", "1", ... without a header)
-  std::string label_name;                   // empty if no label
+  Tensor x;                                 ///< [rows, features]: every column but the label, in file order
+  Tensor y;                                 ///< [rows] (1-D, ready for to_labels / one_hot); undefined if no label
+  std::vector<std::string> feature_names;   ///< names of x's columns ("0", "1", ... without a header)
+  std::string label_name;                   ///< empty if no label
 };
 
 /// Reads a numeric CSV file. Cells are trimmed of spaces and tabs; quoted cells ("1.5", "a,b" in a header) are
@@ -136,9 +152,10 @@ CsvData read_csv(const std::string& path, const CsvOptions& options = {});
 
 // ---- IDX (MNIST, Fashion-MNIST) -----------------------------------------------------------------------------
 
+/// How read_idx converts bytes.
 struct IdxOptions {
-  double scale = 1;        // values are raw bytes (0..255) times scale: 1.0 / 255 gives [0, 1]
-  Dtype dtype = kFloat32;
+  double scale = 1;        ///< values are raw bytes (0..255) times scale: 1.0 / 255 gives [0, 1]
+  Dtype dtype = kFloat32;  ///< dtype of the result
 };
 
 /// Reads an IDX file of unsigned bytes, gzipped (.gz, read through zlib) or raw: magic 0x0000_08_nd, then nd
@@ -147,6 +164,7 @@ struct IdxOptions {
 /// too few data bytes or bytes past the end of the data.
 Tensor read_idx(const std::string& path, const IdxOptions& options = {});
 
+/// Where Debian's dataset-fashion-mnist package puts Fashion-MNIST.
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 /// Fashion-MNIST's train (60000) or test (10000) set: x [N, 784] scaled to [0, 1], y [N] class indices 0..9

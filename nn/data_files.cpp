@@ -1,5 +1,5 @@
 // The file loaders of nn/data.hpp: CSV, IDX (gzipped or raw) and Fashion-MNIST.
-#include "nn/data.hpp"
+#include "data.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -17,8 +17,8 @@
 
 #include <zlib.h>
 
-#include "autograd/files.hpp"
-#include "nn/data_util.hpp"
+#include "../autograd/files.hpp"
+#include "data_util.hpp"
 
 namespace chainrule::nn {
 

@@ -1,6 +1,6 @@
 // DataParallel: gradient averaging over a ProcessGroup, in buckets sent as backward produces them (overlapped)
 // or in one flat allreduce after backward.
-#include "nn/data_parallel.hpp"
+#include "data_parallel.hpp"
 
 #include <algorithm>
 #include <sstream>

@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/autograd.hpp"
+#include "../autograd/autograd.hpp"
 
 namespace chainrule::nn {
 
@@ -25,13 +25,16 @@ namespace chainrule::nn {
 class ProcessGroup {
  public:
   virtual ~ProcessGroup() = default;
-  virtual int rank() const = 0;  // 0 .. size()-1
+  virtual int rank() const = 0;  ///< 0 .. size()-1
+  /// The number of processes.
   virtual int size() const = 0;
   /// In place on every rank: buf ← Σ over ranks of buf. Every rank receives the same bits.
   virtual void allreduce_sum(float* buf, std::size_t n) = 0;
+  /// allreduce_sum for float64 buffers.
   virtual void allreduce_sum(double* buf, std::size_t n) = 0;
   /// In place: every rank's buf ← root's buf.
   virtual void broadcast(float* buf, std::size_t n, int root) = 0;
+  /// broadcast for float64 buffers.
   virtual void broadcast(double* buf, std::size_t n, int root) = 0;
   /// Returns once every rank has called it.
   virtual void barrier() = 0;
@@ -91,12 +94,16 @@ class DataParallel {
   DataParallel(std::shared_ptr<ProcessGroup> group, std::vector<Tensor> params, std::vector<Tensor> buffers = {},
                DataParallelOptions options = {});
   ~DataParallel();
-  DataParallel(const DataParallel&) = delete;  // the gradient hooks point at this object
+  DataParallel(const DataParallel&) = delete;  ///< the gradient hooks point at this object
   DataParallel& operator=(const DataParallel&) = delete;
 
+  /// The process group.
   ProcessGroup& group() const { return *group_; }
+  /// This process's rank in the group.
   int rank() const { return group_->rank(); }
+  /// The number of processes.
   int size() const { return group_->size(); }
+  /// This rank's part [begin, end) of the rows [lo, hi) (nn::shard).
   std::pair<std::size_t, std::size_t> shard(std::size_t lo, std::size_t hi) const {
     return nn::shard(lo, hi, rank(), size());
   }
@@ -126,16 +133,16 @@ class DataParallel {
   void check_same(const std::vector<std::pair<std::string, double>>& values, const std::string& who) const;
 
  private:
-  // A run of parameters (in backward order) whose gradients go out in one allreduce of flat[offset, offset+numel).
+  /// A run of parameters (in backward order) whose gradients go out in one allreduce of flat[offset, offset+numel).
   struct Bucket {
     std::vector<std::size_t> params;
-    std::size_t offset = 0, numel = 0, pending = 0;  // pending: gradients not yet packed in this step
-    std::unique_ptr<ProcessGroup::Work> work;        // set once launched
+    std::size_t offset = 0, numel = 0, pending = 0;  ///< pending: gradients not yet packed in this step
+    std::unique_ptr<ProcessGroup::Work> work;        ///< set once launched
   };
   void make_buckets(double mib);
-  void on_gradient(std::size_t i);       // the post-accumulate hook of parameter i
-  void pack(std::size_t i);              // flat[offset_[i] ...] ← w·grad_i (0 without a gradient)
-  void launch_ready();                   // starts the finished buckets, in bucket order (the same on every rank)
+  void on_gradient(std::size_t i);       ///< the post-accumulate hook of parameter i
+  void pack(std::size_t i);              ///< flat[offset_[i] ...] ← w·grad_i (0 without a gradient)
+  void launch_ready();                   ///< starts the finished buckets, in bucket order (the same on every rank)
   void finish_overlapped(std::vector<double>& values);
   void unpack(std::vector<double>& values);
   void broadcast_tensors(const std::vector<Tensor>& ts);
@@ -147,9 +154,9 @@ class DataParallel {
   std::vector<Tensor> params_, buffers_;
   DataParallelOptions options_;
   std::size_t numel_ = 0;
-  std::vector<float> flat32_;   // reused across steps: no allocation per step
+  std::vector<float> flat32_;   ///< reused across steps: no allocation per step
   std::vector<double> flat64_;
-  // Overlap: each parameter's place in the flat buffer, the buckets, and the armed step's state.
+  /// Overlap: each parameter's place in the flat buffer, the buckets, and the armed step's state.
   std::vector<std::size_t> offset_;
   std::vector<Bucket> buckets_;
   std::vector<std::size_t> bucket_of_;

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "autograd/tensor.hpp"
+#include "../autograd/tensor.hpp"
 
 namespace chainrule::nn::data_util {
 

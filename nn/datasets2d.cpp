@@ -1,4 +1,4 @@
-#include "nn/datasets2d.hpp"
+#include "datasets2d.hpp"
 
 #include <cmath>
 #include <cstdio>

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/data.hpp"
+#include "data.hpp"
 
 namespace chainrule::nn {
 

@@ -1,5 +1,5 @@
 // ProcessGroupMPI: MPI_Allreduce / MPI_Iallreduce / MPI_Bcast / MPI_Barrier / MPI_Abort on a duplicate of MPI_COMM_WORLD.
-#include "nn/distributed.hpp"
+#include "distributed.hpp"
 
 #include <mpi.h>
 

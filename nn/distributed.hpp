@@ -10,10 +10,11 @@
 #include <memory>
 #include <string>
 
-#include "nn/data_parallel.hpp"
+#include "data_parallel.hpp"
 
 namespace chainrule::nn {
 
+/// A ProcessGroup over MPI: the ranks of the job, collectives by MPI_Allreduce and MPI_Bcast.
 class ProcessGroupMPI : public ProcessGroup {
  public:
   /// Every process of the job (a duplicate of MPI_COMM_WORLD, so our messages never meet the program's own).
@@ -23,12 +24,14 @@ class ProcessGroupMPI : public ProcessGroup {
   ~ProcessGroupMPI() override;
 
   int rank() const override { return rank_; }
+  /// The number of ranks in the job.
   int size() const override { return size_; }
-  void allreduce_sum(float* buf, std::size_t n) override;    // MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM)
+  void allreduce_sum(float* buf, std::size_t n) override;    ///< MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM)
+  /// MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM) on float64.
   void allreduce_sum(double* buf, std::size_t n) override;
-  std::unique_ptr<Work> iallreduce_sum(float* buf, std::size_t n) override;  // MPI_Iallreduce; test: MPI_Testall
+  std::unique_ptr<Work> iallreduce_sum(float* buf, std::size_t n) override;  ///< MPI_Iallreduce; test: MPI_Testall
   std::unique_ptr<Work> iallreduce_sum(double* buf, std::size_t n) override;
-  void broadcast(float* buf, std::size_t n, int root) override;  // MPI_Bcast
+  void broadcast(float* buf, std::size_t n, int root) override;  ///< MPI_Bcast
   void broadcast(double* buf, std::size_t n, int root) override;
   void barrier() override;
   /// Prints "chainrule: rank r of P: <msg>" to stderr, then MPI_Abort(comm, 1): mpirun stops every rank and
@@ -36,7 +39,7 @@ class ProcessGroupMPI : public ProcessGroup {
   [[noreturn]] void abort(const std::string& msg) override;
 
  private:
-  struct Comm;  // holds the MPI_Comm (defined in distributed.cpp, which includes <mpi.h>)
+  struct Comm;  ///< holds the MPI_Comm (defined in distributed.cpp, which includes <mpi.h>)
   explicit ProcessGroupMPI(std::unique_ptr<Comm> comm);
   std::unique_ptr<Comm> comm_;
   int rank_ = 0, size_ = 1;

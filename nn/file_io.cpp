@@ -1,6 +1,6 @@
 // The durable, atomic write behind every save and the whole-file reads behind every load (nn/file_io.hpp), with
 // the test hook that makes a chosen stage of a save fail (io_testing in nn/serialize.hpp).
-#include "nn/file_io.hpp"
+#include "file_io.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nn/serialize.hpp"
+#include "serialize.hpp"
 
 namespace chainrule::nn {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/files.hpp"
+#include "../autograd/files.hpp"
 
 namespace chainrule::nn::file_io {
 

@@ -9,9 +9,9 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "nn/data.hpp"
-#include "nn/data_parallel.hpp"
-#include "nn/model.hpp"
+#include "data.hpp"
+#include "data_parallel.hpp"
+#include "model.hpp"
 
 namespace chainrule::nn {
 

@@ -1,4 +1,4 @@
-#include "nn/layers.hpp"
+#include "layers.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -6,8 +6,8 @@
 #include <stdexcept>
 #include <utility>
 
-#include "nn/activations.hpp"
-#include "util/names.hpp"
+#include "activations.hpp"
+#include "../util/names.hpp"
 
 namespace chainrule::nn {
 namespace {

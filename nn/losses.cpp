@@ -1,4 +1,4 @@
-#include "nn/losses.hpp"
+#include "losses.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -7,9 +7,9 @@
 #include <stdexcept>
 #include <utility>
 
-#include "autograd/function.hpp"
-#include "autograd/ops.hpp"
-#include "util/names.hpp"
+#include "../autograd/function.hpp"
+#include "../autograd/ops.hpp"
+#include "../util/names.hpp"
 
 namespace chainrule::nn {
 namespace {

@@ -8,10 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "../autograd/tensor.hpp"
 
 namespace chainrule::nn {
 
+/// How a loss reduces the per-element losses: not at all, their mean or their sum.
 enum class Reduction { None, Mean, Sum };
 
 /// L = (1/n)·Σ(o − t)²                              ∂L/∂o = 2(o − t)/n
@@ -53,8 +54,8 @@ using LossFunction = std::function<Tensor(const Tensor& pred, const Tensor& targ
 /// are compared as [N,1] (as Keras squeezes or expands them).
 class Loss {
  public:
-  Loss(const char* name) : name_(name) {}         // NOLINT: implicit, so compile("adam", "mse") reads as Keras
-  Loss(const std::string& name) : name_(name) {}  // NOLINT: looked up in the table by resolve()
+  Loss(const char* name) : name_(name) {}         ///< NOLINT: implicit, so compile("adam", "mse") reads as Keras
+  Loss(const std::string& name) : name_(name) {}  ///< NOLINT: looked up in the table by resolve()
   /// A loss of your own: fn(outputs, targets) → scalar. Saved models record `name`; register_loss(name, fn) lets
   /// Model::load find it again.
   Loss(std::string name, LossFunction fn);
@@ -62,12 +63,14 @@ class Loss {
   /// The table's loss for a name (case-insensitive, aliases), named canonically; a callable loss returns itself.
   /// Unknown name → std::invalid_argument "<who>: unknown loss 'x'; valid names: ...".
   Loss resolve(const std::string& who) const;
+  /// The canonical name ("mean_squared_error") or the name given.
   const std::string& name() const { return name_; }
   /// The loss of the model's outputs (after resolve()).
   Tensor operator()(const Tensor& pred, const Tensor& target) const { return fn_(pred, target); }
   /// The final activation ("softmax", "sigmoid") this loss can look through: from_logits(z, t) is then the loss
   /// of activation(z). "" if none.
   const std::string& fuses() const { return fuses_; }
+  /// The loss of activation(z), computed from the logits z (see fuses()).
   Tensor from_logits(const Tensor& z, const Tensor& target) const { return logits_fn_(z, target); }
   /// True when the outputs themselves are read as logits (accuracy then thresholds one output at 0, not ½).
   bool takes_logits() const { return takes_logits_; }

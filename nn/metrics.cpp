@@ -1,12 +1,12 @@
-#include "nn/metrics.hpp"
+#include "metrics.hpp"
 
 #include <stdexcept>
 #include <vector>
 
-#include "autograd/autograd.hpp"
-#include "nn/data.hpp"
-#include "nn/losses.hpp"
-#include "util/names.hpp"
+#include "../autograd/autograd.hpp"
+#include "data.hpp"
+#include "losses.hpp"
+#include "../util/names.hpp"
 
 namespace chainrule::nn {
 

@@ -8,17 +8,18 @@
 #include <functional>
 #include <string>
 
-#include "autograd/tensor.hpp"
+#include "../autograd/tensor.hpp"
 
 namespace chainrule::nn {
 
 /// (outputs, targets) → the batch's mean, as a scalar tensor.
 using MetricFunction = std::function<Tensor(const Tensor& pred, const Tensor& target)>;
 
+/// A metric by name ("accuracy", "mse", "mae") or a callable, logged by fit and evaluate.
 class Metric {
  public:
-  Metric(const char* name) : name_(name) {}         // NOLINT: implicit, so compile(..., {"accuracy"}) reads as Keras
-  Metric(const std::string& name) : name_(name) {}  // NOLINT
+  Metric(const char* name) : name_(name) {}         ///< NOLINT: implicit, so compile(..., {"accuracy"}) reads as Keras
+  Metric(const std::string& name) : name_(name) {}  ///< NOLINT
   /// A metric of your own, logged under `name` (and "val_<name>"); register_metric makes saved models find it.
   Metric(std::string name, MetricFunction fn);
 
@@ -26,6 +27,7 @@ class Metric {
   /// itself. logits: the model's outputs are logits (accuracy of one output then thresholds at 0).
   /// Unknown name → std::invalid_argument "<who>: unknown metric 'x'; valid names: accuracy, mse, mae".
   Metric resolve(const std::string& who, bool logits) const;
+  /// The canonical name or the name given.
   const std::string& name() const { return name_; }
   /// The metric of one batch (after resolve()).
   double operator()(const Tensor& pred, const Tensor& target) const { return fn_(pred, target).item(); }

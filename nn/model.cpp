@@ -1,13 +1,13 @@
 // Model: compile, the loss of a batch, evaluate, predict, summary. fit is in nn/fit.cpp, save/load in
 // nn/model_io.cpp, the callbacks in nn/callbacks.cpp.
-#include "nn/model.hpp"
+#include "model.hpp"
 
 #include <iomanip>
 #include <iostream>
 
-#include "nn/data.hpp"
-#include "optim/optim.hpp"
-#include "util/names.hpp"
+#include "data.hpp"
+#include "../optim/optim.hpp"
+#include "../util/names.hpp"
 
 namespace chainrule::nn {
 

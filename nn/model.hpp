@@ -17,28 +17,28 @@
 #include <string>
 #include <vector>
 
-#include "nn/callbacks.hpp"
-#include "nn/layers.hpp"
-#include "nn/losses.hpp"
-#include "nn/metrics.hpp"
-#include "nn/penalties.hpp"
-#include "nn/serialize.hpp"
-#include "optim/optimizer.hpp"
+#include "callbacks.hpp"
+#include "layers.hpp"
+#include "losses.hpp"
+#include "metrics.hpp"
+#include "penalties.hpp"
+#include "serialize.hpp"
+#include "../optim/optimizer.hpp"
 
 namespace chainrule::nn {
 
-class ProcessGroup;  // nn/data_parallel.hpp
+class ProcessGroup;  ///< nn/data_parallel.hpp
 
 struct FitOptions {
-  std::size_t epochs = 1;             // train until this epoch (counting from 1)
-  std::size_t initial_epoch = 0;      // epochs already done, when resuming from a checkpoint (as Keras)
-  std::size_t batch_size = 32;        // 1: online learning; ≥ N: full batch
-  double validation_split = 0;        // the LAST fraction of (x, y) is held out, as Keras does (before shuffling)
-  std::optional<std::pair<Tensor, Tensor>> validation_data;  // or an explicit validation set
-  bool shuffle = true;                // reshuffle the training rows every epoch
-  std::uint64_t seed = 0;             // for the shuffles (and nothing else)
-  std::vector<std::shared_ptr<Callback>> callbacks;
-  int verbose = 1;                    // 0 silent; 1 progress bar (only on a terminal) + a line per epoch; 2 lines only
+  std::size_t epochs = 1;             ///< train until this epoch (counting from 1)
+  std::size_t initial_epoch = 0;      ///< epochs already done, when resuming from a checkpoint (as Keras)
+  std::size_t batch_size = 32;        ///< 1: online learning; ≥ N: full batch
+  double validation_split = 0;        ///< the LAST fraction of (x, y) is held out, as Keras does (before shuffling)
+  std::optional<std::pair<Tensor, Tensor>> validation_data;  ///< or an explicit validation set
+  bool shuffle = true;                ///< reshuffle the training rows every epoch
+  std::uint64_t seed = 0;             ///< for the shuffles (and nothing else)
+  std::vector<std::shared_ptr<Callback>> callbacks;  ///< called at each point of the loop (nn/callbacks.hpp), after fit's own history and progress
+  int verbose = 1;                    ///< 0 silent; 1 progress bar (only on a terminal) + a line per epoch; 2 lines only
   /// Data-parallel training over these processes (e.g. nn::ProcessGroupMPI::world(), nn/distributed.hpp): each
   /// rank trains on its shard of every global batch of batch_size rows, gradients are averaged in one allreduce
   /// per step, and logs, validation, callbacks and the returned History are those of the global batches, the
@@ -56,13 +56,18 @@ struct FitOptions {
 
 /// The batch fit is training on, for callbacks' batch hooks: inputs, targets, and each row's index in the data.
 struct TrainBatch {
+  /// The batch's inputs and targets.
+  ///@{
   Tensor x, y;
-  std::vector<std::size_t> rows;
+  ///@}
+  std::vector<std::size_t> rows;  ///< each row's index in the training data
 };
 
+/// A Keras-style model: a Sequential network with compile, fit, evaluate, predict, save and load.
 class Model {
  public:
   Model();
+  /// A model around an existing network.
   explicit Model(std::shared_ptr<Sequential> net);
   /// Appends a layer (Keras' model.add); returns *this.
   Model& add(std::shared_ptr<Module> layer);
@@ -79,6 +84,7 @@ class Model {
   /// Adds α·C to the training loss: F = loss + penalty(model) (L1, L2 or ElasticNet, nn/penalties.hpp).
   Model& set_penalty(std::optional<Penalty> p);
 
+  /// Trains on (x, y) for o.epochs epochs (Keras' fit); returns every logged quantity per epoch.
   History fit(const Tensor& x, const Tensor& y, const FitOptions& o = {});
   /// {"loss": …, and each metric}, averaged over the samples.
   Logs evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size = 256);
@@ -86,23 +92,31 @@ class Model {
   Tensor predict(const Tensor& x, std::size_t batch_size = 256);
   /// Keras-style table: layer, output shape, parameter count; totals.
   void summary(std::ostream& os) const;
+  /// summary(std::cout).
   void summary() const;
 
   /// One safetensors file: weights and buffers, optimizer state ("optimizer.<slot>.<i>"), and in its metadata the
   /// architecture, compile settings and a format version (JSON). Written atomically: a failed save leaves the
   /// previous file intact.
   void save(const std::string& path) const;
+  /// Reads a file written by save: architecture, weights, compile settings and optimizer state.
   static Model load(const std::string& path, const LoadOptions& options = {});
 
+  /// The network.
   Sequential& net() { return *net_; }
+  /// The network (read-only).
   const Sequential& net() const { return *net_; }
+  /// The trainable tensors of the network.
   std::vector<Tensor> parameters() const { return net_->parameters(); }
+  /// The optimizer set by compile; throws if the model is not compiled.
   optim::Optimizer& optimizer();
+  /// Whether compile has been called.
   bool compiled() const { return optimizer_ != nullptr; }
+  /// The network's output for x (no hooks, no batching).
   Tensor forward(const Tensor& x) { return net_->forward(x); }
 
-  bool stop_training = false;  // set by callbacks to end fit (after the current batch)
-  std::string stop_reason;
+  bool stop_training = false;  ///< set by callbacks to end fit (after the current batch)
+  std::string stop_reason;  ///< why training ended early (set with stop_training); empty if it did not
   /// The process group of the data-parallel fit running now (null outside fit or without one): callbacks use it
   /// to act on rank 0 only.
   const std::shared_ptr<ProcessGroup>& process_group() const { return group_; }
@@ -110,16 +124,17 @@ class Model {
   const TrainBatch& current_batch() const { return batch_; }
   /// The loss and metrics as compile resolved them.
   const Loss& loss() const { return loss_; }
+  /// The metrics as compile resolved them.
   const std::vector<Metric>& metrics() const { return metrics_; }
 
  private:
-  struct Run;  // one fit call: its data, options, callbacks and process group (nn/fit.cpp)
+  struct Run;  ///< one fit call: its data, options, callbacks and process group (nn/fit.cpp)
   History fit_impl(const Tensor& x, const Tensor& y, const FitOptions& o);
-  void prepare(Run& r);  // the process group, its checks, the callbacks
+  void prepare(Run& r);  ///< the process group, its checks, the callbacks
   bool run_epoch(Run& r, std::size_t epoch, Logs& logs);
   double train_step(Run& r, std::size_t lo, std::size_t hi, std::vector<double>& values);
   void evaluate_batches(Run& r, Logs& logs);
-  Tensor loss_on(const Tensor& x, const Tensor& y, Tensor* out);  // training loss (+ penalty); out: predictions
+  Tensor loss_on(const Tensor& x, const Tensor& y, Tensor* out);  ///< training loss (+ penalty); out: predictions
   std::size_t input_width() const;
 
   std::shared_ptr<Sequential> net_;
@@ -127,9 +142,9 @@ class Model {
   std::string optimizer_name_;
   Loss loss_{""};
   std::vector<Metric> metrics_;
-  bool fused_ = false;  // the loss looks through the last layer's softmax/sigmoid (Loss::fuses)
+  bool fused_ = false;  ///< the loss looks through the last layer's softmax/sigmoid (Loss::fuses)
   std::optional<Penalty> penalty_;
-  std::shared_ptr<ProcessGroup> group_;  // set while fit runs
+  std::shared_ptr<ProcessGroup> group_;  ///< set while fit runs
   TrainBatch batch_;
 };
 

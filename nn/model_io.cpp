@@ -5,11 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nn/model.hpp"
-#include "nn/registry.hpp"
-#include "nn/serialize.hpp"
-#include "optim/optim.hpp"
-#include "util/names.hpp"
+#include "model.hpp"
+#include "registry.hpp"
+#include "serialize.hpp"
+#include "../optim/optim.hpp"
+#include "../util/names.hpp"
 
 namespace chainrule::nn {
 

@@ -1,4 +1,4 @@
-#include "nn/module.hpp"
+#include "module.hpp"
 
 #include <map>
 #include <ostream>

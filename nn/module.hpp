@@ -9,13 +9,15 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/autograd.hpp"
-#include "util/config.hpp"
+#include "../autograd/autograd.hpp"
+#include "../util/config.hpp"
 
 namespace chainrule::nn {
 
+/// Tensors by dotted name ("0.weight"), in order.
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+/// Base of every layer and model: named parameters, buffers and child modules, train/eval mode and hooks.
 class Module {
  public:
   Module() = default;
@@ -61,8 +63,11 @@ class Module {
   void zero_grad(bool set_to_none = false);
   /// Training mode (Dropout active, BatchNorm on batch statistics) or evaluation mode; recurses.
   void train(bool on = true);
+  /// Evaluation mode (train(false)): Dropout passes through, BatchNorm uses its running statistics.
   void eval() { train(false); }
+  /// Whether the module is in training mode.
   bool is_training() const { return training_; }
+  /// The child modules with their names, in registration order.
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 
   // ---- hooks (as torch.nn.Module's; each returns a handle whose remove() unregisters it) -----------------------
@@ -74,6 +79,7 @@ class Module {
   /// replaces grad_input. When the input needs no gradient (the first layer), grad_input is undefined and fn runs
   /// as soon as grad_output is known. fn returns Tensor or void. Hooks of each kind run in registration order.
   using BackwardHook = std::function<Tensor(Module&, const Tensor& grad_input, const Tensor& grad_output)>;
+  /// Calls fn(module, input, output) after each forward through operator(); returns a handle that removes it.
   template <class F> RemovableHandle register_forward_hook(F&& fn) {
     if constexpr (std::is_void_v<std::invoke_result_t<F&, Module&, const Tensor&, const Tensor&>>)
       return add_forward_hook([f = std::forward<F>(fn)](Module& m, const Tensor& a, const Tensor& b) mutable {
@@ -83,6 +89,7 @@ class Module {
     else
       return add_forward_hook(ForwardHook(std::forward<F>(fn)));
   }
+  /// Calls fn(module, grad_input, grad_output) during backward (BackwardHook); returns a handle that removes it.
   template <class F> RemovableHandle register_full_backward_hook(F&& fn) {
     if constexpr (std::is_void_v<std::invoke_result_t<F&, Module&, const Tensor&, const Tensor&>>)
       return add_backward_hook([f = std::forward<F>(fn)](Module& m, const Tensor& a, const Tensor& b) mutable {
@@ -92,13 +99,13 @@ class Module {
     else
       return add_backward_hook(BackwardHook(std::forward<F>(fn)));
   }
-  struct Hooks;  // the module's hook lists (nn/module.cpp)
+  struct Hooks;  ///< the module's hook lists (nn/module.cpp)
 
  private:
   RemovableHandle add_forward_hook(ForwardHook fn);
   RemovableHandle add_backward_hook(BackwardHook fn);
   Tensor call_with_hooks(const Tensor& x);
-  std::shared_ptr<Hooks> hooks_;  // null until a hook is registered: operator() is then forward()
+  std::shared_ptr<Hooks> hooks_;  ///< null until a hook is registered: operator() is then forward()
   // ---- end of hooks ----
 
  public:
@@ -106,7 +113,9 @@ class Module {
  protected:
   /// Registers a trainable tensor (it gets requires_grad) and returns it.
   Tensor register_parameter(std::string name, Tensor t);
+  /// Adds a named non-trainable tensor (saved with the weights); returns it.
   Tensor register_buffer(std::string name, Tensor t);
+  /// Adds a named child module; returns it.
   template <class M> std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> m) {
     children_.emplace_back(std::move(name), m);
     return m;

@@ -1,4 +1,4 @@
-#include "nn/penalties.hpp"
+#include "penalties.hpp"
 
 #include <cmath>
 #include <sstream>

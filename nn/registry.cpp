@@ -1,9 +1,9 @@
 // The built-in layers, one row each (Sequential, the container, is built by the loader from its "layers").
-#include "nn/registry.hpp"
+#include "registry.hpp"
 
-#include "nn/activations.hpp"
-#include "nn/layers.hpp"
-#include "util/names.hpp"
+#include "activations.hpp"
+#include "layers.hpp"
+#include "../util/names.hpp"
 
 namespace chainrule::nn {
 

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "nn/module.hpp"
+#include "module.hpp"
 
 namespace chainrule::nn {
 

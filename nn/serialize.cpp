@@ -1,4 +1,4 @@
-#include "nn/serialize.hpp"
+#include "serialize.hpp"
 
 #include <sys/stat.h>
 
@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nn/file_io.hpp"
-#include "nn/torch_state_dict.hpp"  // half_to_float, bfloat16_to_float
+#include "file_io.hpp"
+#include "torch_state_dict.hpp"  // half_to_float, bfloat16_to_float
 
 // The data section holds little-endian values, which a little-endian host writes and reads as they are in memory.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "chainrule's safetensors I/O assumes a little-endian host");

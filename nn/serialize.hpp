@@ -11,7 +11,7 @@
 #include <map>
 #include <string>
 
-#include "nn/module.hpp"
+#include "module.hpp"
 
 namespace chainrule::nn {
 

@@ -1,4 +1,4 @@
-#include "nn/torch_state_dict.hpp"
+#include "torch_state_dict.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -7,8 +7,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "nn/layers.hpp"
-#include "nn/serialize.hpp"
+#include "layers.hpp"
+#include "serialize.hpp"
 
 namespace chainrule::nn {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "nn/module.hpp"
+#include "module.hpp"
 
 namespace chainrule::nn {
 

@@ -1,7 +1,7 @@
-#include "optim/adadelta.hpp"
+#include "adadelta.hpp"
 
-#include "autograd/parallel.hpp"
-#include "optim/trace.hpp"
+#include "../autograd/parallel.hpp"
+#include "trace.hpp"
 
 #include <cmath>
 

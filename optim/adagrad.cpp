@@ -1,7 +1,7 @@
-#include "optim/adagrad.hpp"
+#include "adagrad.hpp"
 
-#include "autograd/parallel.hpp"
-#include "optim/trace.hpp"
+#include "../autograd/parallel.hpp"
+#include "trace.hpp"
 
 #include <algorithm>
 #include <cmath>

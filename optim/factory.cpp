@@ -1,14 +1,14 @@
 // The optimizer registry: one row per name.
-#include "optim/factory.hpp"
+#include "factory.hpp"
 
 #include <stdexcept>
 
-#include "optim/adadelta.hpp"
-#include "optim/adagrad.hpp"
-#include "optim/adam.hpp"
-#include "optim/rmsprop.hpp"
-#include "optim/sgd.hpp"
-#include "util/names.hpp"
+#include "adadelta.hpp"
+#include "adagrad.hpp"
+#include "adam.hpp"
+#include "rmsprop.hpp"
+#include "sgd.hpp"
+#include "../util/names.hpp"
 
 namespace chainrule::optim {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "optim/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace chainrule::optim {
 

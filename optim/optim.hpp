@@ -1,10 +1,10 @@
 #pragma once
 // chainrule's optimizers: include this one header.
-#include "optim/adadelta.hpp"
-#include "optim/adagrad.hpp"
-#include "optim/adam.hpp"
-#include "optim/factory.hpp"
-#include "optim/optimizer.hpp"
-#include "optim/rmsprop.hpp"
-#include "optim/sgd.hpp"
-#include "optim/trace.hpp"
+#include "adadelta.hpp"
+#include "adagrad.hpp"
+#include "adam.hpp"
+#include "factory.hpp"
+#include "optimizer.hpp"
+#include "rmsprop.hpp"
+#include "sgd.hpp"
+#include "trace.hpp"

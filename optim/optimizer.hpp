@@ -8,22 +8,23 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/autograd.hpp"
-#include "util/config.hpp"
+#include "../autograd/autograd.hpp"
+#include "../util/config.hpp"
 
 namespace chainrule::optim {
 
-class UpdateExplanation;  // optim/trace.hpp
+class UpdateExplanation;  ///< optim/trace.hpp
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+/// Base of the optimizers: the parameters, the learning rate and per-parameter state, which it can save and restore.
 class Optimizer {
  public:
   /// One kind of per-parameter state: a tensor shaped like the parameter, or (counter) a 0-d float64 tensor.
   struct Slot {
-    std::string name;
-    bool counter = false;
-    bool non_negative = false;  // a running sum or average of squares: a negative value cannot have been reached
+    std::string name;  ///< "exp_avg", "step", ...
+    bool counter = false;  ///< a 0-d float64 step count rather than a tensor like the parameter
+    bool non_negative = false;  ///< a running sum or average of squares: a negative value cannot have been reached
   };
 
   Optimizer(const Optimizer&) = delete;
@@ -35,9 +36,11 @@ class Optimizer {
   /// Clears the gradients of the parameters: zeros, as torch 1.13's default, or with set_to_none drops them (torch
   /// 2's default: no memset, and a parameter that then gets no gradient is skipped by step()).
   void zero_grad(bool set_to_none = false);
+  /// The learning rate used by the next step.
   double lr() const { return lr_; }
   /// Changes the learning rate from the next step on (learning-rate schedules); throws unless lr ≥ 0 and finite.
   void set_lr(double lr);
+  /// The parameters, in the order given.
   const std::vector<Tensor>& params() const { return params_; }
   /// Every option, the learning rate as it is now ("lr", "beta1", ...): from_config(params, config()) rebuilds
   /// this optimizer (Keras' get_config). The name() finds the class in the registry (optim/factory.cpp).
@@ -57,6 +60,7 @@ class Optimizer {
   void load_state(const NamedTensors& state);
 
  protected:
+  /// For subclasses: params, their initial rate, the type name and the state slots.
   Optimizer(std::vector<Tensor> params, double lr, const char* name, std::vector<Slot> slots);
 
   /// Calls f(p, g, s, fresh) for each parameter whose grad is defined: p and g are its value and gradient arrays
@@ -66,14 +70,14 @@ class Optimizer {
   /// Throws "<Name>: <option> must be <rule>, got <value>" unless ok.
   void check_option(bool ok, const char* option, const char* rule, double value) const;
 
-  std::vector<Tensor> params_;
-  double lr_;
-  const char* name_;
+  std::vector<Tensor> params_;  ///< the parameters updated
+  double lr_;  ///< the learning rate
+  const char* name_;  ///< type name for messages
 
  private:
   std::vector<Tensor> new_state(std::size_t i) const;
   std::vector<Slot> slots_;
-  std::vector<std::vector<Tensor>> state_;  // [parameter][slot]; empty until the parameter's first update
+  std::vector<std::vector<Tensor>> state_;  ///< [parameter][slot]; empty until the parameter's first update
 };
 
 /// Shortest decimal text that reads back as v ("0.1", "1e-08"), for error messages.

@@ -1,7 +1,7 @@
-#include "optim/sgd.hpp"
+#include "sgd.hpp"
 
-#include "autograd/parallel.hpp"
-#include "optim/trace.hpp"
+#include "../autograd/parallel.hpp"
+#include "trace.hpp"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "optim/trace.hpp"
+#include "trace.hpp"
 
 #include <cmath>
 #include <cstdio>

@@ -24,42 +24,47 @@
 #include <string>
 #include <vector>
 
-#include "optim/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace chainrule::optim {
 
 /// One quantity of a traced update: its symbol, its value and how it was computed.
 struct TraceLine {
-  std::string symbol;   // "m̂"
-  double value;
-  std::string formula;  // "m / (1 − β1ᵗ)"
+  std::string symbol;   ///< "m̂"
+  double value;  ///< its value
+  std::string formula;  ///< "m / (1 − β1ᵗ)"
 };
 
 /// The quantities of one traced step, in the order the update computes them.
 struct TraceStep {
-  std::string header;   // "Adam step 1, parameter #0 element 0  (lr=0.1, β1=0.9, β2=0.999, ε=1e-08)"
-  std::vector<TraceLine> lines;
+  std::string header;   ///< "Adam step 1, parameter #0 element 0  (lr=0.1, β1=0.9, β2=0.999, ε=1e-08)"
+  std::vector<TraceLine> lines;  ///< in the order computed
+  /// Whether a line with this symbol was computed.
   bool has(const std::string& symbol) const;
   /// The value of the line with this symbol; throws std::out_of_range naming the symbol and those present.
   double operator[](const std::string& symbol) const;
 };
+/// Prints the header and one line per quantity.
 std::ostream& operator<<(std::ostream& os, const TraceStep& s);
 
 /// What an optimizer's explain() reads (the traced element and its state before and after step()) and writes (the
 /// header's options and one line per quantity).
 class UpdateExplanation {
  public:
-  double p() const { return p_; }              // the value before the step
-  double p_after() const { return p_after_; }  // as step() left it
+  double p() const { return p_; }              ///< the value before the step
+  double p_after() const { return p_after_; }  ///< as step() left it
+  /// The learning rate of the step.
   double lr() const { return lr_; }
-  bool first() const { return before_.empty(); }  // the parameter's first update (its state started at zeros)
+  bool first() const { return before_.empty(); }  ///< the parameter's first update (its state started at zeros)
   /// A state slot's value for the element ("exp_avg"), before or after the step (0 if it had none).
   double before(const std::string& slot) const { return at(before_, slot); }
+  /// A state slot's value for the element after the step (0 if it had none).
   double after(const std::string& slot) const { return at(after_, slot); }
   /// The options shown in the header: "lr=0.1, β1=0.9".
   void options(const std::string& text) { options_ = text; }
   /// Lines p and g, with weight decay folded in as every optimizer here does (g ← ∂L/∂p + λ·p); returns g.
   double gradient(double weight_decay);
+  /// Adds a line: symbol, its value and the formula it came from.
   void add(std::string symbol, double value, std::string formula);
 
  private:
@@ -74,6 +79,7 @@ class UpdateExplanation {
   std::vector<TraceLine> lines_;
 };
 
+/// Runs one optimizer step and explains one element's update, quantity by quantity (the teaching trace).
 class UpdateTrace {
  public:
   /// Traces element `element` (flat, row-major) of opt.params()[param]. The optimizer must explain itself (SGD,
@@ -88,7 +94,7 @@ class UpdateTrace {
   const std::vector<TraceStep>& history() const { return history_; }
 
  private:
-  std::map<std::string, double> slots() const;  // the traced element's state, slot name → value
+  std::map<std::string, double> slots() const;  ///< the traced element's state, slot name → value
   Optimizer& opt_;
   std::size_t param_, element_;
   std::vector<TraceStep> history_;

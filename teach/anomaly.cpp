@@ -1,11 +1,11 @@
 // Anomaly mode: the checks record() and the engine call while a guard lives (autograd/function.hpp, g_watch).
-#include "teach/anomaly.hpp"
+#include "anomaly.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
-#include "autograd/function.hpp"
+#include "../autograd/function.hpp"
 
 namespace chainrule {
 

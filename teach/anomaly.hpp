@@ -8,6 +8,7 @@
 // Off by default; when off it costs one branch per op. Per thread; guards nest.
 namespace chainrule {
 
+/// RAII: while it lives, the first op (forward or backward) that makes a NaN or inf throws, naming the op.
 class AnomalyMode {
  public:
   AnomalyMode();

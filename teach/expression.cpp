@@ -1,12 +1,12 @@
 // The expression calculator's parser (recursive descent, one function per grammar rule) and its evaluation on
 // the tape.
-#include "teach/expression.hpp"
+#include "expression.hpp"
 
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
 
-#include "autograd/ops.hpp"
+#include "../autograd/ops.hpp"
 
 namespace chainrule {
 

@@ -22,13 +22,14 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "../autograd/tensor.hpp"
 
 namespace chainrule {
 
 /// A parse or binding error. what() holds the message, the expression and a caret under the column.
 class ExpressionError : public std::invalid_argument {
  public:
+  /// message, at 0-based column of text.
   ExpressionError(const std::string& message, const std::string& text, std::size_t column);
   /// 1-based column the error points at.
   std::size_t column() const { return column_; }
@@ -39,14 +40,18 @@ class ExpressionError : public std::invalid_argument {
   std::size_t column_;
 };
 
+/// An expression of the `chainrule grad` calculator, parsed once; evaluated on Tensors with the variables bound.
 class Expression {
  public:
   /// Parses text; throws ExpressionError.
   explicit Expression(const std::string& text);
   ~Expression();
+  /// A copy (the parsed tree is shared).
   Expression(const Expression&);
+  /// Copies other's expression.
   Expression& operator=(const Expression&);
 
+  /// The text as given.
   const std::string& text() const;
   /// The variables, in order of first appearance.
   const std::vector<std::string>& variables() const;
@@ -55,11 +60,11 @@ class Expression {
   /// pointing at the first use, when a variable is unbound.
   Tensor operator()(const std::map<std::string, Tensor>& variables) const;
 
-  struct Node;  // the syntax tree (teach/expression.cpp)
+  struct Node;  ///< the syntax tree (teach/expression.cpp)
  private:
   std::string text_;
   std::vector<std::string> variables_;
-  std::vector<Node> nodes_;  // the root is the last
+  std::vector<Node> nodes_;  ///< the root is the last
 };
 
 /// Parses text (same as the Expression constructor).
@@ -67,10 +72,10 @@ Expression parse_expression(const std::string& text);
 
 /// An evaluated expression: its value and ∂value/∂variable for every variable, float64 scalars.
 struct ExpressionResult {
-  Tensor value;                          // the root of the graph, kept (retain_graph; op nodes retain_grad) so
-                                         // that it can be exported with to_dot after the fact
-  std::map<std::string, Tensor> grad;    // by variable name
-  std::vector<std::string> variables;    // names in order of first appearance in the expression
+  Tensor value;                          ///< the root of the graph, kept (retain_graph; op nodes retain_grad) so
+                                         /// that it can be exported with to_dot after the fact
+  std::map<std::string, Tensor> grad;    ///< by variable name
+  std::vector<std::string> variables;    ///< names in order of first appearance in the expression
 };
 
 /// Evaluates in float64 and runs backward. Every variable of the expression must be bound (ExpressionError

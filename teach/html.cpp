@@ -1,9 +1,9 @@
 // The chain-rule trace as a self-contained web page: the graph (teach/html_graph.cpp draws it) and the backward
 // pass as a list of steps that a small script walks through.
-#include "teach/html.hpp"
+#include "html.hpp"
 
-#include "autograd/files.hpp"
-#include "teach/html_graph.hpp"
+#include "../autograd/files.hpp"
+#include "html_graph.hpp"
 
 #include <unistd.h>
 

@@ -12,16 +12,18 @@
 // the table of gradients. Graphviz lays the graph out when `dot` is installed, a built-in layered layout otherwise.
 #include <string>
 
-#include "teach/trace.hpp"
+#include "trace.hpp"
 
 namespace chainrule {
 
+/// How write_html lays out the page.
 struct HtmlOptions {
+  /// How the graph is drawn.
   enum class Layout { Auto, Graphviz, Builtin };
-  std::string title;              // the page's heading; default "Backward from <root>"
-  Layout layout = Layout::Auto;   // Auto: Graphviz when `dot` is on the PATH, else Builtin
-  std::size_t pass = 0;           // which recorded backward run to show (1, 2, ...); 0: the last
-  std::size_t preview = 3;        // values a tensor node shows in the graph; a click shows it in full
+  std::string title;              ///< the page's heading; default "Backward from <root>"
+  Layout layout = Layout::Auto;   ///< Auto: Graphviz when `dot` is on the PATH, else Builtin
+  std::size_t pass = 0;           ///< which recorded backward run to show (1, 2, ...); 0: the last
+  std::size_t preview = 3;        ///< values a tensor node shows in the graph; a click shows it in full
 };
 
 /// The page for one recorded backward run (see HtmlOptions::pass). Throws std::invalid_argument if the trace

@@ -1,6 +1,6 @@
 // The graph of one backward pass, rebuilt from the trace, and its two drawings as SVG: Graphviz's layout, or a
 // built-in layered one (inputs left, the root right) when `dot` is not installed.
-#include "teach/html_graph.hpp"
+#include "html_graph.hpp"
 
 #include <unistd.h>
 

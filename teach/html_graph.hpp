@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "teach/trace.hpp"
+#include "trace.hpp"
 
 namespace chainrule::page {
 
@@ -20,18 +20,18 @@ std::string preview(const Tensor& t, const TraceOptions& f, std::size_t count);
 
 struct GraphNode {
   std::string name, op;
-  Tensor value, grad;          // grad: final (undefined for constants and nodes no gradient reached)
+  Tensor value, grad;          ///< grad: final (undefined for constants and nodes no gradient reached)
   bool constant = false, leaf = true;
-  std::vector<std::size_t> inputs;  // graph node indices
+  std::vector<std::size_t> inputs;  ///< graph node indices
 };
 struct GraphEdge {
-  std::size_t from, to;        // input → consumer, graph node indices
-  std::string local;           // the local derivative as the edge label ("" for constants)
+  std::size_t from, to;        ///< input → consumer, graph node indices
+  std::string local;           ///< the local derivative as the edge label ("" for constants)
 };
 struct Graph {
   std::vector<GraphNode> nodes;
   std::vector<GraphEdge> edges;
-  std::map<std::size_t, std::size_t> index;  // trace node number → graph node index
+  std::map<std::size_t, std::size_t> index;  ///< trace node number → graph node index
   std::size_t root = 0;
 };
 

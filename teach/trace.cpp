@@ -1,6 +1,6 @@
 // The chain-rule trace: an engine observer that copies what backward sees at each node (its printers, text and
 // Markdown, are in teach/trace_text.cpp); and the Graphviz export of the tape.
-#include "teach/trace.hpp"
+#include "trace.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -14,8 +14,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "autograd/files.hpp"
-#include "autograd/function.hpp"
+#include "../autograd/files.hpp"
+#include "../autograd/function.hpp"
 
 namespace chainrule {
 using detail::Node;

@@ -1,5 +1,5 @@
 // The chain-rule trace's printers: its entries as text (str, operator<<) or as Markdown with LaTeX (markdown).
-#include "teach/trace.hpp"
+#include "trace.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.hpp"
-#include "nn/model.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn/model.hpp>
 
 namespace test {
 

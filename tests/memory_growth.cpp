@@ -7,9 +7,9 @@
 #include <fstream>
 #include <string>
 
-#include "autograd/autograd.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
 
 using namespace chainrule;
 

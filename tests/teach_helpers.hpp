@@ -9,7 +9,7 @@
 
 #include <doctest/doctest.h>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 namespace test {
 

@@ -1,8 +1,8 @@
 // Anomaly mode (teach/anomaly.hpp): the first op that makes a NaN or inf throws.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
-#include "tests/teach_helpers.hpp"
+#include "helpers.hpp"
+#include "teach_helpers.hpp"
 
 #include <cmath>
 #include <cstdio>

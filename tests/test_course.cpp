@@ -2,8 +2,8 @@
 // convergence: XOR with each of the seven optimizers, linear regression to the least-squares solution.
 #include <doctest/doctest.h>
 
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
 
 using namespace chainrule;
 

@@ -15,9 +15,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "autograd/autograd.hpp"
-#include "nn/data.hpp"
-#include "tests/helpers.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn/data.hpp>
+#include "helpers.hpp"
 
 using namespace chainrule;
 using namespace chainrule::nn;

@@ -2,10 +2,10 @@
 // one-process group. 2-rank jobs over MPI are in tests/mpi/.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
-#include "nn/data_parallel.hpp"
-#include "nn/model.hpp"
+#include <chainrule/nn/data_parallel.hpp>
+#include <chainrule/nn/model.hpp>
 
 using namespace chainrule;
 

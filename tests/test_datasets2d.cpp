@@ -5,7 +5,7 @@
 #include <map>
 
 #include "helpers.hpp"
-#include "nn/nn.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 

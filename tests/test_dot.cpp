@@ -1,8 +1,8 @@
 // Graphviz export of the tape (teach/trace.hpp: to_dot, write_dot).
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
-#include "tests/teach_helpers.hpp"
+#include "helpers.hpp"
+#include "teach_helpers.hpp"
 
 #include <cmath>
 #include <cstdio>

@@ -3,8 +3,8 @@
 
 #include <thread>
 
-#include "autograd/autograd.hpp"
-#include "tests/helpers.hpp"
+#include <chainrule/autograd.hpp>
+#include "helpers.hpp"
 
 using namespace chainrule;
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.hpp"
-#include "nn/nn.hpp"
-#include "tests/helpers.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn.hpp>
+#include "helpers.hpp"
 
 using namespace chainrule;
 using test::message;

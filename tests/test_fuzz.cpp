@@ -19,11 +19,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "autograd/autograd.hpp"
-#include "nn/data.hpp"
-#include "nn/model.hpp"
-#include "nn/serialize.hpp"
-#include "tests/helpers.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn/data.hpp>
+#include <chainrule/nn/model.hpp>
+#include <chainrule/nn/serialize.hpp>
+#include "helpers.hpp"
 
 using namespace chainrule;
 namespace fs = std::filesystem;

@@ -2,7 +2,7 @@
 // reference numbers from torch 1.13 in float64 (tests/reference/generate_reference.py → course_examples.json).
 #include <doctest/doctest.h>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 using namespace chainrule;
 

@@ -2,7 +2,7 @@
 // backward through nn, against closed forms and torch float64 (tests/reference/generate_higher_order.py).
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/autograd.hpp"
-#include "nn/nn.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 

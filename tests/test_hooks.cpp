@@ -4,10 +4,10 @@
 #include <cmath>
 #include <utility>
 
-#include "examples/activations/grad_norms.hpp"
+#include "../examples/activations/grad_norms.hpp"
 #include "helpers.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
 
 using namespace chainrule;
 

@@ -2,8 +2,8 @@
 // hand, in both layouts. The browser tests (tests/browser/) open the same pages in Chromium.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
-#include "tests/teach_helpers.hpp"
+#include "helpers.hpp"
+#include "teach_helpers.hpp"
 
 #include <fstream>
 #include <sstream>

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "examples/lecture/lessons.hpp"
+#include "../examples/lecture/lessons.hpp"
 #include "helpers.hpp"
 
 using namespace chainrule;

@@ -2,11 +2,11 @@
 // fused forms against their composites, and the error messages.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
 #include <cmath>
 
-#include "nn/nn.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 using namespace chainrule::nn;

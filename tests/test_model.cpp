@@ -1,7 +1,7 @@
 // The Keras-like Model: compile / fit / evaluate / predict / summary / save / load, callbacks.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
 #include <cmath>
 #include <filesystem>
@@ -10,10 +10,10 @@
 
 #include <unistd.h>
 
-#include "nn/data.hpp"
-#include "nn/model.hpp"
-#include "nn/serialize.hpp"
-#include "optim/optim.hpp"
+#include <chainrule/nn/data.hpp>
+#include <chainrule/nn/model.hpp>
+#include <chainrule/nn/serialize.hpp>
+#include <chainrule/optim.hpp>
 
 using namespace chainrule;
 namespace fs = std::filesystem;

@@ -7,10 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/autograd.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
-#include "tests/helpers.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
+#include "helpers.hpp"
 
 using namespace chainrule;
 

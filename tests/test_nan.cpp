@@ -4,7 +4,7 @@
 // torch's vectorized exp, sin, ...). 52 ops × 178 cases, 4,966 numbers over the two dtypes.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 using namespace chainrule;
 

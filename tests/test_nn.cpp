@@ -3,15 +3,15 @@
 // cannot perturb a module's own parameter tensors).
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
 #include <cmath>
 #include <sstream>
 
-#include "autograd/autograd.hpp"
-#include "nn/activations.hpp"
-#include "nn/init.hpp"
-#include "nn/layers.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn/activations.hpp>
+#include <chainrule/nn/init.hpp>
+#include <chainrule/nn/layers.hpp>
 
 using namespace chainrule;
 using namespace chainrule::nn;

@@ -2,7 +2,7 @@
 // with inputs kept away from kinks; then the chosen subgradients at the kinks, with exact values.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 
 #include <xtensor-blas/xlinalg.hpp>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 using namespace chainrule;
 

@@ -12,9 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/autograd.hpp"
-#include "optim/optim.hpp"
-#include "tests/helpers.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/optim.hpp>
+#include "helpers.hpp"
 
 using namespace chainrule;
 using namespace chainrule::optim;

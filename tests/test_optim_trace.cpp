@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "helpers.hpp"
-#include "optim/optim.hpp"
+#include <chainrule/optim.hpp>
 
 using namespace chainrule;
 

@@ -8,10 +8,10 @@
 #include <limits>
 #include <thread>
 
-#include "autograd/autograd.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
-#include "tests/helpers.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
+#include "helpers.hpp"
 
 using namespace chainrule;
 

@@ -10,7 +10,7 @@
 #include <png.h>
 #include <zlib.h>
 
-#include "examples/playground/png.hpp"
+#include "../examples/playground/png.hpp"
 #include "helpers.hpp"
 
 using chainrule::playground::Image;

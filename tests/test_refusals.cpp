@@ -2,7 +2,7 @@
 // optimizer state and weights that no run can produce; and the temporaries a killed save leaves behind.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -15,9 +15,9 @@
 #include <cstring>
 #include <filesystem>
 
-#include "autograd/autograd.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
 
 using namespace chainrule;
 using test::message;

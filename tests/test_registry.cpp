@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
-#include "tests/helpers.hpp"
-#include "util/names.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
+#include "helpers.hpp"
+#include <chainrule/util/names.hpp>
 
 using namespace chainrule;
 using test::message;

@@ -3,7 +3,7 @@
 // batches, saves interrupted at every stage during training, and training in two threads at once.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
 #include <unistd.h>
 
@@ -13,9 +13,9 @@
 #include <limits>
 #include <thread>
 
-#include "autograd/autograd.hpp"
-#include "nn/nn.hpp"
-#include "nn/serialize.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn.hpp>
+#include <chainrule/nn/serialize.hpp>
 
 using namespace chainrule;
 namespace fs = std::filesystem;

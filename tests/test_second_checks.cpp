@@ -4,10 +4,10 @@
 
 #include <utility>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
-#include "autograd/autograd.hpp"
-#include "nn/nn.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 

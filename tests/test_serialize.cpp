@@ -14,9 +14,9 @@
 
 #include <unistd.h>
 
-#include "autograd/autograd.hpp"
-#include "nn/serialize.hpp"
-#include "tests/helpers.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn/serialize.hpp>
+#include "helpers.hpp"
 
 using namespace chainrule;
 using namespace chainrule::nn;

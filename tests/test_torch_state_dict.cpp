@@ -14,12 +14,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/autograd.hpp"
-#include "nn/activations.hpp"
-#include "nn/layers.hpp"
-#include "nn/serialize.hpp"
-#include "nn/torch_state_dict.hpp"
-#include "tests/helpers.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn/activations.hpp>
+#include <chainrule/nn/layers.hpp>
+#include <chainrule/nn/serialize.hpp>
+#include <chainrule/nn/torch_state_dict.hpp>
+#include "helpers.hpp"
 
 using namespace chainrule;
 using test::TempDir;

@@ -1,8 +1,8 @@
 // The chain-rule trace (teach/trace.hpp): what backward did at each node.
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
-#include "tests/teach_helpers.hpp"
+#include "helpers.hpp"
+#include "teach_helpers.hpp"
 
 #include <cmath>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // (Each module's own test file has its cases in context too; this table is the inventory.)
 #include <doctest/doctest.h>
 
-#include "tests/helpers.hpp"
+#include "helpers.hpp"
 
 #include <cmath>
 #include <functional>
@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.hpp"
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include <chainrule/autograd.hpp>
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
 
 using namespace chainrule;
 using test::message;

@@ -13,19 +13,28 @@
 
 namespace chainrule {
 
+/// A layer's or optimizer's settings (Keras' get_config): ordered keys to flags, counts, numbers or strings.
 class Config {
  public:
+  /// One setting: a flag, a count, a number or a string.
   using Value = std::variant<bool, std::uint64_t, double, std::string>;
 
   /// Sets key (replacing an earlier value); returns *this so calls chain. One overload per kind, so that a
   /// double never turns into a flag or a count by accident.
   Config& set(const std::string& key, double v) { return put(key, v); }
+  /// Sets a flag.
   Config& set(const std::string& key, bool v) { return put(key, v); }
+  /// Sets a count.
   Config& set(const std::string& key, std::uint64_t v) { return put(key, v); }
+  /// Sets a string.
   Config& set(const std::string& key, std::string v) { return put(key, std::move(v)); }
+  /// Sets a string.
   Config& set(const std::string& key, const char* v) { return put(key, std::string(v)); }
+  /// Sets a value of any kind.
   Config& set(const std::string& key, const Value& v) { return put(key, v); }
+  /// The settings in the order set.
   const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
+  /// Whether key is set.
   bool has(const std::string& key) const { return get(key) != nullptr; }
 
   /// A number (a count reads as a number too); std::invalid_argument "missing number 'key'" otherwise.
@@ -35,11 +44,13 @@ class Config {
     if (v && std::holds_alternative<std::uint64_t>(*v)) return static_cast<double>(std::get<std::uint64_t>(*v));
     throw std::invalid_argument("missing number '" + key + "'");
   }
+  /// A flag; std::invalid_argument "missing boolean 'key'" otherwise.
   bool flag(const std::string& key) const {
     const Value* v = get(key);
     if (!v || !std::holds_alternative<bool>(*v)) throw std::invalid_argument("missing boolean '" + key + "'");
     return std::get<bool>(*v);
   }
+  /// A string; std::invalid_argument "missing 'key'" otherwise.
   const std::string& text(const std::string& key) const {
     const Value* v = get(key);
     if (!v || !std::holds_alternative<std::string>(*v)) throw std::invalid_argument("missing '" + key + "'");

@@ -19,6 +19,7 @@ inline std::string lower(std::string s) {
   return s;
 }
 
+/// Values by case-insensitive name with aliases (the loss, metric, optimizer and layer tables).
 template <class V> class NameTable {
  public:
   /// kind: what the names name, for the error ("loss", "optimizer").
@@ -56,6 +57,7 @@ template <class V> class NameTable {
       if (row.first == key) return key;
     return "";
   }
+  /// The value for name (or an alias), or null.
   const V* find(const std::string& name) const {
     const std::string key = canonical(name);
     for (const auto& row : rows_)

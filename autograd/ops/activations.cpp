@@ -5,9 +5,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "autograd/function.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/ops/common.hpp"
+#include "../function.hpp"
+#include "../ops.hpp"
+#include "common.hpp"
 
 namespace chainrule {
 

@@ -4,7 +4,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "../tensor.hpp"
 
 namespace chainrule::detail {
 

@@ -2,8 +2,8 @@
 // (g, inputs, y), the rows of ops.hpp.
 #include <cmath>
 
-#include "autograd/function.hpp"
-#include "autograd/ops.hpp"
+#include "../function.hpp"
+#include "../ops.hpp"
 
 namespace chainrule {
 

@@ -2,8 +2,8 @@
 // so no transposed copy of either operand is ever made.
 #include <cblas.h>
 
-#include "autograd/function.hpp"
-#include "autograd/ops.hpp"
+#include "../function.hpp"
+#include "../ops.hpp"
 
 namespace chainrule {
 namespace {

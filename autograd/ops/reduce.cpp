@@ -5,9 +5,9 @@
 #include <xtensor/xreducer.hpp>
 #include <xtensor/xstrided_view.hpp>
 
-#include "autograd/function.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/ops/common.hpp"
+#include "../function.hpp"
+#include "../ops.hpp"
+#include "common.hpp"
 
 namespace chainrule {
 namespace {

@@ -6,9 +6,9 @@
 #include <xtensor/xmanipulation.hpp>
 #include <xtensor/xstrided_view.hpp>
 
-#include "autograd/function.hpp"
-#include "autograd/ops.hpp"
-#include "autograd/ops/common.hpp"
+#include "../function.hpp"
+#include "../ops.hpp"
+#include "common.hpp"
 
 namespace chainrule {
 

@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
 
 namespace activations {
 

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <iostream>
 
-#include "examples/activations/grad_norms.hpp"
-#include "nn/nn.hpp"
+#include "grad_norms.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 using activations::moons;
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 0;
   std::string out = "activations_out";
   std::size_t grad_epochs = 10;
-  app.set_version_flag("--version", std::string("activations (chainrule ") + CHAINRULE_VERSION + ")");
+  app.set_version_flag("--version", std::string("activations (chainrule ") + chainrule::version() + ")");
   app.add_option("--epochs", epochs, "training epochs")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--grad-epochs", grad_epochs, "epochs of the gradient-norm study (0: skip it)")
       ->capture_default_str()

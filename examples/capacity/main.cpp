@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "examples/cli.hpp"
-#include "nn/nn.hpp"
+#include "../cli.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 

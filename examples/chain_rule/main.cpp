@@ -3,8 +3,8 @@
 //   2. micrograd's README expression.
 #include <cstdio>
 
-#include "autograd/autograd.hpp"
-#include "examples/cli.hpp"
+#include <chainrule/autograd.hpp>
+#include "../cli.hpp"
 
 using namespace chainrule;
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "nn/nn.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   std::size_t epochs = 200;
   app.add_option("--out", out, "directory for model.safetensors")->capture_default_str();
   app.add_option("--epochs", epochs, "training epochs")->capture_default_str()->check(CLI::Range(1, 100000));
-  app.set_version_flag("--version", std::string("custom_model (chainrule) ") + CHAINRULE_VERSION);
+  app.set_version_flag("--version", std::string("custom_model (chainrule) ") + chainrule::version());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

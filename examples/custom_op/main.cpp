@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 using namespace chainrule;
 
@@ -36,7 +36,7 @@ struct Softplus : autograd::Function<Softplus> {
 int main(int argc, char** argv) {
   CLI::App app{"A user-defined op (softplus with a hand-written backward), checked by gradcheck"};
   double beta = 2;
-  app.set_version_flag("--version", std::string("custom_op (chainrule ") + CHAINRULE_VERSION + ")");
+  app.set_version_flag("--version", std::string("custom_op (chainrule ") + chainrule::version() + ")");
   app.add_option("--beta", beta, "softplus sharpness β (> 0)")->capture_default_str();
   try {
     app.parse(argc, argv);

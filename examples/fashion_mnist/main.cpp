@@ -12,10 +12,10 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "examples/cli.hpp"
-#include "nn/nn.hpp"
+#include "../cli.hpp"
+#include <chainrule/nn.hpp>
 #ifdef CHAINRULE_HAVE_MPI
-#include "nn/distributed.hpp"
+#include <chainrule/nn/distributed.hpp>
 #endif
 
 using namespace chainrule;

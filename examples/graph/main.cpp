@@ -10,7 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 using namespace chainrule;
 
@@ -78,7 +78,7 @@ void mlp(const std::string& dir) {
 
 int main(int argc, char** argv) {
   CLI::App app{"graph: micrograd's neuron and a small MLP, traced, drawn and written as step-through web pages"};
-  app.set_version_flag("--version", std::string("graph (chainrule) ") + CHAINRULE_VERSION);
+  app.set_version_flag("--version", std::string("graph (chainrule) ") + chainrule::version());
   std::string dir = "out/graph";
   app.add_option("--out", dir, "output directory (created if missing)")->capture_default_str();
   try {

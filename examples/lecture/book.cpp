@@ -1,5 +1,5 @@
 // The course as a book: lessons' text into HTML pages, backward passes into step-through pages (teach/html.hpp).
-#include "examples/lecture/book.hpp"
+#include "book.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "autograd/autograd.hpp"
-#include "examples/lecture/lessons.hpp"
+#include <chainrule/autograd.hpp>
+#include "lessons.hpp"
 
 namespace chainrule::lecture {
 namespace {

@@ -1,4 +1,4 @@
-#include "examples/lecture/lessons.hpp"
+#include "lessons.hpp"
 
 #include <cmath>
 #include <cstdarg>
@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
 
 namespace chainrule::lecture {
 

@@ -8,8 +8,10 @@
 
 #include <iostream>
 
-#include "examples/lecture/book.hpp"
-#include "examples/lecture/lessons.hpp"
+#include <chainrule/version.hpp>
+
+#include "book.hpp"
+#include "lessons.hpp"
 
 using namespace chainrule;
 
@@ -22,7 +24,7 @@ int main(int argc, char** argv) {
   app.add_flag("--trace", trace, "print the chain-rule trace of each backward pass");
   std::string html_dir;
   app.add_option("--html", html_dir, "write the course as web pages into this directory (index.html first)");
-  app.set_version_flag("--version", std::string("lecture (chainrule) ") + CHAINRULE_VERSION);
+  app.set_version_flag("--version", std::string("lecture (chainrule) ") + chainrule::version());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,9 +16,9 @@
 #include <string>
 #include <unistd.h>
 
-#include "examples/playground/page.hpp"
-#include "examples/playground/png.hpp"
-#include "nn/nn.hpp"
+#include "page.hpp"
+#include "png.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 using playground::Image;
@@ -262,7 +262,7 @@ int main(int argc, char** argv) {
       app.add_option("--html", html_file, "also write a web page (default OUT/playground.html): the frames with a "
                                           "slider and a play button, the loss chart")
           ->expected(0, 1);
-  app.set_version_flag("--version", std::string("playground (chainrule) ") + CHAINRULE_VERSION);
+  app.set_version_flag("--version", std::string("playground (chainrule) ") + chainrule::version());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,6 +1,6 @@
 // The playground page: frames and points as data in the page, drawn by a small script on a canvas; the loss chart
 // as SVG written here, with its axes, ticks, labels and legend.
-#include "examples/playground/page.hpp"
+#include "page.hpp"
 
 #include <algorithm>
 #include <cerrno>

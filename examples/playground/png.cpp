@@ -1,4 +1,4 @@
-#include "examples/playground/png.hpp"
+#include "png.hpp"
 
 #include <algorithm>
 #include <cmath>

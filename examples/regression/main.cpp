@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <vector>
 
-#include "examples/cli.hpp"
-#include "nn/nn.hpp"
+#include "../cli.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 

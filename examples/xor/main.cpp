@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "examples/cli.hpp"
-#include "nn/nn.hpp"
+#include "../cli.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 

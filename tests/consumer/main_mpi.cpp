@@ -1,8 +1,8 @@
 // Built (not run: that needs mpirun) when the installed chainrule has the mpi component.
 #include <cstdio>
 
-#include "nn/distributed.hpp"
-#include "nn/nn.hpp"
+#include <chainrule/nn/distributed.hpp>
+#include <chainrule/nn.hpp>
 
 int main() {
   auto group = chainrule::nn::ProcessGroupMPI::world();

@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "nn/data.hpp"
-#include "nn/model.hpp"
+#include <chainrule/nn/data.hpp>
+#include <chainrule/nn/model.hpp>
 
 namespace {
 // One scratch file per fuzzing process; the loaders take paths.

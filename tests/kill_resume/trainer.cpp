@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "nn/nn.hpp"
+#include <chainrule/nn.hpp>
 
 using namespace chainrule;
 

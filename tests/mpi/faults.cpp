@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "nn/distributed.hpp"
-#include "tests/mpi/problem.hpp"
+#include <chainrule/nn/distributed.hpp>
+#include "problem.hpp"
 
 using namespace chainrule;
 

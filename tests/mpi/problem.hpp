@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/nn.hpp"
+#include <chainrule/nn.hpp>
 
 namespace mpitest {
 

@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "nn/distributed.hpp"
-#include "optim/optim.hpp"
-#include "tests/mpi/problem.hpp"
+#include <chainrule/nn/distributed.hpp>
+#include <chainrule/optim.hpp>
+#include "problem.hpp"
 
 using namespace chainrule;
 using namespace mpitest;

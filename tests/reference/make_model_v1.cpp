@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nn/nn.hpp"
-#include "optim/optim.hpp"
+#include <chainrule/nn.hpp>
+#include <chainrule/optim.hpp>
 
 using namespace chainrule;
 

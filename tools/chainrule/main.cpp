@@ -25,7 +25,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "autograd/autograd.hpp"
+#include <chainrule/autograd.hpp>
 
 namespace {
 // "x1=2" → ("x1", 2); throws std::invalid_argument naming the argument.
@@ -101,7 +101,7 @@ struct GradArgs {
 // 2 with a one-line message on a bad command line), nothing when it should go on.
 std::optional<int> parse_command_line(int argc, char** argv, GradArgs& a) {
   CLI::App app{"chainrule: reverse-mode autodiff from the command line"};
-  app.set_version_flag("--version", std::string("chainrule ") + CHAINRULE_VERSION);
+  app.set_version_flag("--version", std::string("chainrule ") + chainrule::version());
   app.require_subcommand(1);
   CLI::App* grad = app.add_subcommand("grad", "value and every partial derivative of an expression (float64)");
   grad->add_option("expression", a.text,
