@@ -372,8 +372,8 @@ bool set_flush_denormal(bool on);
 /// run each task in the calling thread's mode (autograd/parallel.hpp).
 class FlushDenormalGuard {
  public:
-  explicit FlushDenormalGuard(bool on);
-  ~FlushDenormalGuard();
+  explicit FlushDenormalGuard(bool on);  ///< flush while alive if `on`
+  ~FlushDenormalGuard();  ///< restores the previous mode
   FlushDenormalGuard(const FlushDenormalGuard&) = delete;
   FlushDenormalGuard& operator=(const FlushDenormalGuard&) = delete;
  private:

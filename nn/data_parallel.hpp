@@ -45,12 +45,13 @@ class ProcessGroup {
   class Work {
    public:
     virtual ~Work() = default;
-    virtual bool test() = 0;
-    virtual void wait() = 0;
+    virtual bool test() = 0;  ///< progresses the collective; true once it is done
+    virtual void wait() = 0;  ///< blocks until the buffer holds the result
   };
   /// allreduce_sum started without waiting (MPI_Iallreduce), the same result to the bit. Collectives start in the
   /// same order on every rank. This default runs the blocking allreduce now and returns finished work.
   virtual std::unique_ptr<Work> iallreduce_sum(float* buf, std::size_t n);
+  /// iallreduce_sum on float64.
   virtual std::unique_ptr<Work> iallreduce_sum(double* buf, std::size_t n);
   /// Ends the whole job: prints "chainrule: rank r of P: <msg>" to stderr and stops every rank. Never returns.
   [[noreturn]] virtual void abort(const std::string& msg) = 0;

@@ -30,6 +30,7 @@ class ProcessGroupMPI : public ProcessGroup {
   /// MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM) on float64.
   void allreduce_sum(double* buf, std::size_t n) override;
   std::unique_ptr<Work> iallreduce_sum(float* buf, std::size_t n) override;  ///< MPI_Iallreduce; test: MPI_Testall
+  /// MPI_Iallreduce on float64.
   std::unique_ptr<Work> iallreduce_sum(double* buf, std::size_t n) override;
   void broadcast(float* buf, std::size_t n, int root) override;  ///< MPI_Bcast
   void broadcast(double* buf, std::size_t n, int root) override;
