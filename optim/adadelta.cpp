@@ -26,13 +26,15 @@ void Adadelta::step() {
     *s[0].data<double>().data() += 1;
     T* v = s[1].data<T>().data();
     T* u = s[2].data<T>().data();
-    const T lr = T(lr_), rho = T(opt_.rho), one_minus_rho = T(1 - opt_.rho), eps = T(opt_.eps),
-            wd = T(opt_.weight_decay);
     T* p = param.data();
     const T* g = grad.data();
     // Split over the intra-op threads (autograd/parallel.hpp; the divider makes an element cost ~4 adds); each
     // element is updated as on one thread.
     detail::parallel_for(param.size(), 4, [&](std::size_t k0, std::size_t k1) {
+      // The coefficients are locals of this lambda: captured by reference they could alias p, and the loop would
+      // not vectorize.
+      const T lr = T(lr_), rho = T(opt_.rho), one_minus_rho = T(1 - opt_.rho), eps = T(opt_.eps),
+              wd = T(opt_.weight_decay);
       for (std::size_t k = k0; k < k1; ++k) {
         const T gk = g[k] + wd * p[k];
         v[k] = v[k] * rho + one_minus_rho * gk * gk;

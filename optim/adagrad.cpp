@@ -30,12 +30,14 @@ void Adagrad::step() {
     T* G = s[1].data<T>().data();
     if (first) std::fill_n(G, param.size(), T(opt_.initial_accumulator_value));
     t += 1;
-    const T eta = T(lr_ / (1 + (t - 1) * opt_.lr_decay)), eps = T(opt_.eps), wd = T(opt_.weight_decay);
     T* p = param.data();
     const T* g = grad.data();
     // Split over the intra-op threads (autograd/parallel.hpp; the divider makes an element cost ~4 adds); each
     // element is updated as on one thread.
     detail::parallel_for(param.size(), 4, [&](std::size_t k0, std::size_t k1) {
+      // The coefficients are locals of this lambda: captured by reference they could alias p, and the loop would
+      // not vectorize.
+      const T eta = T(lr_ / (1 + (t - 1) * opt_.lr_decay)), eps = T(opt_.eps), wd = T(opt_.weight_decay);
       for (std::size_t k = k0; k < k1; ++k) {
         const T gk = g[k] + wd * p[k];
         G[k] += gk * gk;

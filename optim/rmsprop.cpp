@@ -37,13 +37,15 @@ void RMSprop::step() {
     T* v = s[1].data<T>().data();
     T* b = opt_.momentum > 0 ? s[2].data<T>().data() : nullptr;
     T* gbar = opt_.centered ? s.back().data<T>().data() : nullptr;
-    const T lr = T(lr_), alpha = T(opt_.alpha), one_minus_alpha = T(1 - opt_.alpha), eps = T(opt_.eps),
-            mu = T(opt_.momentum), wd = T(opt_.weight_decay);
     T* p = param.data();
     const T* g = grad.data();
     // Split over the intra-op threads (autograd/parallel.hpp; the divider makes an element cost ~4 adds); each
     // element is updated as on one thread.
     detail::parallel_for(param.size(), 4, [&](std::size_t k0, std::size_t k1) {
+      // The coefficients are locals of this lambda: captured by reference they could alias p, and the loop would
+      // not vectorize.
+      const T lr = T(lr_), alpha = T(opt_.alpha), one_minus_alpha = T(1 - opt_.alpha), eps = T(opt_.eps),
+              mu = T(opt_.momentum), wd = T(opt_.weight_decay);
       for (std::size_t k = k0; k < k1; ++k) {
         const T gk = g[k] + wd * p[k];
         v[k] = v[k] * alpha + one_minus_alpha * gk * gk;

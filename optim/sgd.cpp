@@ -33,17 +33,20 @@ SGD::Options SGD::options() const {
 void SGD::step() {
   for_each_grad([&](auto& param, const auto& grad, std::vector<Tensor>& s, bool first) {
     using T = typename std::decay_t<decltype(param)>::value_type;
-    const T lr = T(lr_), mu = T(opt_.momentum), wd = T(opt_.weight_decay), one_minus_tau = T(1 - opt_.dampening);
     T* p = param.data();
     const T* g = grad.data();
-    T* b = mu != 0 ? s[0].data<T>().data() : nullptr;
+    T* b = opt_.momentum != 0 ? s[0].data<T>().data() : nullptr;
     // Split over the intra-op threads (autograd/parallel.hpp); each element is updated as on one thread.
     detail::parallel_for(param.size(), 1, [&](std::size_t k0, std::size_t k1) {
+      // The coefficients are locals of this lambda: captured by reference they could alias p, and the loop would
+      // not vectorize.
+      const T lr = T(lr_), mu = T(opt_.momentum), wd = T(opt_.weight_decay), one_minus_tau = T(1 - opt_.dampening);
+      const bool nesterov = opt_.nesterov;
       for (std::size_t k = k0; k < k1; ++k) {
         T d = g[k] + wd * p[k];
         if (b) {
           b[k] = first ? d : mu * b[k] + one_minus_tau * d;
-          d = opt_.nesterov ? d + mu * b[k] : b[k];
+          d = nesterov ? d + mu * b[k] : b[k];
         }
         p[k] -= lr * d;
       }

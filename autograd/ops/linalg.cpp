@@ -93,9 +93,14 @@ template <class D> void record_rows_matmul_backward(D& d, const Tensor& g, const
 }
 }  // namespace
 
-// y = a·b                ∂a = g·bᵀ          ∂b = aᵀ·g          ẏ = ȧ·b + a·ḃ
-Tensor matmul(const Tensor& a, const Tensor& b) {
-  detail::check_same_dtype("matmul", a, b);
+namespace {
+// matmul's shapes: a:[B,N,K]·b:[B,K,M] (batched) or a:[...,K]·b:[K,M] (rows), checked, with the output shape.
+struct MatmulDims {
+  std::size_t batch = 1, rows = 0, inner = 0, cols = 0;
+  Shape out;
+};
+
+MatmulDims matmul_dims(const Tensor& a, const Tensor& b) {
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
   std::size_t batch = 1, rows = 0, inner = 0, cols = 0;
@@ -125,6 +130,17 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     out.assign(sa.begin(), sa.end() - 1);
     out.push_back(cols);
   }
+  return {batch, rows, inner, cols, std::move(out)};
+}
+}  // namespace
+
+// y = a·b                ∂a = g·bᵀ          ∂b = aᵀ·g          ẏ = ȧ·b + a·ḃ
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  detail::check_same_dtype("matmul", a, b);
+  const MatmulDims m = matmul_dims(a, b);
+  const std::size_t batch = m.batch, rows = m.rows, inner = m.inner, cols = m.cols;
+  const Shape& out = m.out;
+  const bool batched = a.dim() == 3 && b.dim() == 3;
   return detail::dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     Array<T> y = Array<T>::from_shape(out);
@@ -141,9 +157,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                                          db.data());
                        });
                      },
-                     [batch = sa.size() == 3 && sb.size() == 3](auto& d, const Tensor& g, const auto& x,
-                                                                 const Tensor&) {
-                       if (batch) {  // [B,N,K]·[B,K,M]
+                     [batched](auto& d, const Tensor& g, const auto& x, const Tensor&) {
+                       if (batched) {  // [B,N,K]·[B,K,M]
                          if (d.needs(0)) d(0, matmul(g, permute(x[1], {0, 2, 1})));
                          if (d.needs(1)) d(1, matmul(permute(x[0], {0, 2, 1}), g));
                          return;
