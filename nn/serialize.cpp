@@ -185,7 +185,7 @@ Json parse_header(const std::string& path, const std::string& text) {
   Json header;
   try {
     header = Json::parse(text, note_keys);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for a number too large for a double
     std::string what = e.what();  // "[json.exception.parse_error.101] parse error at ..."
     const auto bracket = what.find("] ");
     fail(path, "header is not valid JSON: " + (bracket == std::string::npos ? what : what.substr(bracket + 2)));

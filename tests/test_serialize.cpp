@@ -236,6 +236,8 @@ TEST_CASE("serialize: a header that lies is refused with a message naming the fi
       {"{\"a\":", d64, "header is not valid JSON: parse error at line 1, column 6: syntax error while parsing value - "
                        "unexpected end of input; expected '[', '{', or a literal"},
       {"[1,2]", "", "header is not a JSON object"},
+      // a number no double holds (found by the fuzzer): nlohmann's out_of_range, refused as invalid JSON
+      {R"({"w":1e99999})", d64, "header is not valid JSON: number overflow parsing '1e99999'"},
       {"{" + f32("w", "[16]", "[0,64]") + "," + f32("w", "[16]", "[0,64]") + "}", d64,
        "header has the key 'w' twice"},
       {"{" + entry("w", R"("dtype":"F32","dtype":"F64","shape":[16],"data_offsets":[0,64])") + "}", d64,
