@@ -1,9 +1,11 @@
 // The intra-op pool (autograd/parallel.hpp): n − 1 workers, each waiting for the next task's generation number.
 // A task is handed out by bumping the generation under a mutex (no lost wake-up) and notifying; then the caller
 // and the workers claim its ranges from one counter, so that on a busy machine, where a worker may not get a
-// core for milliseconds, the caller runs the ranges nobody has claimed instead of waiting. A worker spins briefly
-// after each task (ops come in bursts) before sleeping on the condition variable, so that it does not hold a core
-// while OpenBLAS' threads need it.
+// core for milliseconds, the caller runs the ranges nobody has claimed instead of waiting. A worker spins 50 µs
+// after each task (ops come in bursts) before sleeping on the condition variable. Measured on a 2-vCPU virtual
+// machine (bench/README.md, "One pool"): a sleeping worker takes ~100 µs to wake there, so not spinning made the
+// Fashion-MNIST epoch slower (0.31 → 0.38 s at 2 threads), and spinning through whole steps (1 ms) made it slower
+// still (0.53 s), presumably as the host schedules a spinning vCPU against the busy one.
 #include "parallel.hpp"
 
 #include <sched.h>
@@ -169,7 +171,12 @@ std::shared_ptr<Pool> pool_for(int threads) {
 
 }  // namespace
 
-std::atomic<int> g_num_threads{default_threads()};
+// OpenBLAS runs one thread per call from the start: the GEMMs are split over this pool (autograd/ops/linalg.cpp).
+static int start_threads() {
+  openblas_set_num_threads(1);
+  return default_threads();
+}
+std::atomic<int> g_num_threads{start_threads()};
 
 void parallel_run(std::size_t n, std::size_t align, void (*call)(void*, std::size_t, std::size_t), void* fn) {
   const int threads = g_num_threads.load(std::memory_order_relaxed);
@@ -182,7 +189,7 @@ void parallel_run(std::size_t n, std::size_t align, void (*call)(void*, std::siz
 void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("set_num_threads: the thread count must be >= 1, got " + std::to_string(n));
   detail::g_num_threads.store(n);
-  openblas_set_num_threads(n);
+  openblas_set_num_threads(1);  // in case the program changed it: one pool, ours (autograd/parallel.hpp)
 }
 
 int get_num_threads() { return std::max(1, detail::g_num_threads.load()); }

@@ -1,23 +1,26 @@
 #pragma once
-// Intra-op parallelism: large elementwise loops, reductions over many outputs, batch gathers and optimizer updates
-// are split over a small persistent pool of threads, as torch's intra-op pool does. One setting,
-// set_num_threads(n), sizes both this pool (n − 1 workers plus the calling thread) and OpenBLAS' own pool, so the
-// two never ask for more threads than that between them: an op runs either our loop or an OpenBLAS call, never
-// both, and each call waits for its workers before returning.
+// Intra-op parallelism: large elementwise loops, reductions over many outputs, batch gathers, optimizer updates and
+// GEMMs are split over a small persistent pool of threads, as torch's intra-op pool does. set_num_threads(n) sizes
+// the pool (n − 1 workers plus the calling thread). OpenBLAS runs one thread per call, always: a large GEMM is split
+// into blocks of C's rows or columns, one single-threaded OpenBLAS call per thread of this pool. So there is one
+// pool, never two competing for the cores (OpenBLAS' idle workers spin after each call, and took the core our
+// workers needed: a 2-thread step of a small net was slower than a 1-thread one).
 //
 // Results do not depend on the thread count: every split gives each thread whole outputs (elements of an
-// elementwise op, whole sums of a reduction), computed exactly as one thread computes them, so 1 and n threads
-// give the same bits. Small tensors (below kParallelMin elements) never touch the pool: one load and a compare.
+// elementwise op, whole sums of a reduction, whole dot products of a GEMM), computed exactly as one thread computes
+// them, so 1 and n threads give the same bits. Small tensors (below kParallelMin elements) never touch the pool:
+// one load and a compare.
 //
 // The workers run each task with the calling thread's floating-point mode (x86's MXCSR: rounding, FTZ/DAZ), so
 // set_flush_denormal on the calling thread covers the loops it hands out.
 #include <atomic>
 #include <cstddef>
 #include <type_traits>
+#include <utility>
 
 namespace chainrule {
 
-/// Threads used by one op (the calling thread included) and by OpenBLAS, like torch::set_num_threads. Default:
+/// Threads used by one op (the calling thread included), like torch::set_num_threads. Default:
 /// the CPUs this process may run on (OMP_NUM_THREADS, when set, as torch). n >= 1, else std::invalid_argument.
 /// Call it between ops, not while another thread is running one.
 void set_num_threads(int n);
@@ -29,6 +32,10 @@ namespace detail {
 /// Below this many elements of work an op runs on the calling thread alone: handing out a task costs ~2 µs
 /// (waking a worker), what a loop over ~16k floats takes (bench/README.md, "Both cores": the crossover).
 inline constexpr std::size_t kParallelMin = 32768;
+/// A float32 GEMM is split only when each thread's block takes more multiply-adds than this: OpenBLAS 0.3.21's
+/// small-matrix kernels take products of up to 100³ and sum in another order than its large kernels, so a block
+/// must be past them, like the whole product, for 1 and n threads to give the same bits.
+inline constexpr double kGemmPartMin = 1e6;
 
 extern std::atomic<int> g_num_threads;  ///< 0 before static initialisation: treated as 1
 
@@ -37,6 +44,14 @@ extern std::atomic<int> g_num_threads;  ///< 0 before static initialisation: tre
 /// inside a worker, or while another thread is using the pool.
 void parallel_run(std::size_t n, std::size_t align, void (*call)(void*, std::size_t, std::size_t), void* fn);
 
+/// parallel_blocks(n, align, fn): fn(begin, end) over [0, n) split into one range per thread, each a multiple of
+/// `align` indices except the last; for callers that have decided the work is worth splitting.
+template <class F> void parallel_blocks(std::size_t n, std::size_t align, F&& fn) {
+  parallel_run(
+      n, align, [](void* f, std::size_t b, std::size_t e) { (*static_cast<std::remove_reference_t<F>*>(f))(b, e); },
+      const_cast<void*>(static_cast<const void*>(&fn)));
+}
+
 /// parallel_for(n, cost, fn): fn(begin, end) over [0, n), where each index costs about `cost` elements of work.
 template <class F> void parallel_for(std::size_t n, std::size_t cost, F&& fn) {
   if (n * cost < kParallelMin || g_num_threads.load(std::memory_order_relaxed) <= 1 || n < 2) {
@@ -44,10 +59,7 @@ template <class F> void parallel_for(std::size_t n, std::size_t cost, F&& fn) {
     return;
   }
   // Ranges of whole cache lines (16 floats) when each index is an element, so threads never share a line.
-  const std::size_t align = cost < 16 ? 16 : 1;
-  parallel_run(
-      n, align, [](void* f, std::size_t b, std::size_t e) { (*static_cast<std::remove_reference_t<F>*>(f))(b, e); },
-      const_cast<void*>(static_cast<const void*>(&fn)));
+  parallel_blocks(n, cost < 16 ? 16 : 1, std::forward<F>(fn));
 }
 
 }  // namespace detail

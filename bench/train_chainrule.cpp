@@ -200,7 +200,9 @@ double sgemm_floor_ns(const TrainCase& c, int samples) {
     dW[l].assign(W[l].size(), 0.f);
     g[l].assign(std::size_t(B) * c.sizes[l + 1], 0.01f);
   }
-  return median_ns([&] {
+  // Raw OpenBLAS at the same thread count (chainrule keeps OpenBLAS at 1 thread and splits GEMMs itself).
+  openblas_set_num_threads(get_num_threads());
+  const double ns = median_ns([&] {
     for (std::size_t l = 0; l < L; ++l)  // act[l+1] = act[l]·W[l]
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, s(l + 1), s(l), 1.f, act[l].data(), s(l),
                   W[l].data(), s(l + 1), 0.f, act[l + 1].data(), s(l + 1));
@@ -214,6 +216,8 @@ double sgemm_floor_ns(const TrainCase& c, int samples) {
                     W[l].data(), s(l + 1), 0.f, g[l - 1].data(), s(l));
     }
   }, samples);
+  openblas_set_num_threads(1);
+  return ns;
 }
 
 // ---- case f: Fashion-MNIST ----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 // Intra-op parallelism (autograd/parallel.hpp): the same bits at 1 and 2 threads for elementwise ops, broadcasts,
-// reductions over leading axes, the batch gather and every optimizer's step; the pool shared by two calling
+// reductions over leading axes, GEMMs, the batch gather, every optimizer's step and a whole training step; the pool shared by two calling
 // threads; fit's flush-to-zero default. Named "threads:" so that ./build.sh tsan runs them under ThreadSanitizer.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -25,9 +26,9 @@ struct ThreadCount {  // sets the intra-op thread count for one scope, then rest
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  const auto& x = a.data<float>();
-  const auto& y = b.data<float>();
-  return std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+  if (a.dtype() == kFloat64)
+    return std::memcmp(a.data<double>().data(), b.data<double>().data(), a.numel() * sizeof(double)) == 0;
+  return std::memcmp(a.data<float>().data(), b.data<float>().data(), a.numel() * sizeof(float)) == 0;
 }
 
 Tensor noise(Shape s, std::uint64_t seed) {
@@ -103,7 +104,7 @@ TEST_CASE("threads: the batch gather and every optimizer's step give the same bi
       for (std::size_t k = 0; k < 200; ++k) rows.push_back((k * 7919) % 1000);
       for (int step = 0; step < 3; ++step) {
         opt->zero_grad();
-        sum(square(w) * c).backward();  // elementwise gradients (a GEMM's bits may depend on OpenBLAS' threads)
+        sum(square(w) * c).backward();
         opt->step();
       }
       return std::vector<Tensor>{w.detach(), nn::take_rows(data, rows)};
@@ -112,6 +113,44 @@ TEST_CASE("threads: the batch gather and every optimizer's step give the same bi
     CHECK_MESSAGE(same_bits(r.first[0], r.second[0]), name);
     CHECK_MESSAGE(same_bits(r.first[1], r.second[1]), name);
   }
+}
+
+TEST_CASE("threads: GEMMs split over the threads give the same bits as one thread, in every transpose form") {
+  // C:[m,n] split by rows (m ≥ n) or by columns into blocks past OpenBLAS' small-matrix kernels: case c's GEMMs,
+  // one across sgemm's direct-kernel size (28·512² multiply-adds: the whole above, its blocks below), sizes that are
+  // not multiples of the 16-row blocks; and products too small to split (one thread computes them whole).
+  const std::vector<std::array<std::size_t, 3>> mnk = {{64, 128, 784},  {784, 128, 64}, {64, 256, 784},
+                                                       {1000, 33, 100}, {37, 700, 200},  {300, 70, 50}};
+  for (const Dtype dt : {kFloat32, kFloat64})
+    for (const auto& d : mnk)
+      for (int form = 0; form < 4; ++form) {
+        const bool ta = form & 1, tb = form & 2;
+        const long m = long(d[0]), n = long(d[1]), k = long(d[2]);
+        const Tensor a = noise(ta ? Shape{d[2], d[0]} : Shape{d[0], d[2]}, 41).to(dt);
+        const Tensor b = noise(tb ? Shape{d[1], d[2]} : Shape{d[2], d[1]}, 42).to(dt);
+        const auto r = at_1_and_2([&] { return std::vector<Tensor>{matmul_t(a, b, ta, tb)}; });
+        CHECK_MESSAGE(same_bits(r.first[0], r.second[0]), m << "x" << n << "x" << k << " ta " << ta << " tb " << tb);
+      }
+}
+
+TEST_CASE("threads: a whole training step (affine layers, cross-entropy, Adam) gives the same bits at 1 and 2 "
+          "threads") {
+  const auto run = [] {
+    manual_seed(5);
+    const auto net = nn::MLP({784, 256, 64, 10}, "relu");
+    optim::Adam opt(net->parameters());
+    const Tensor x = noise({128, 784}, 51);
+    std::vector<std::size_t> labels;
+    for (std::size_t i = 0; i < 128; ++i) labels.push_back(i * 7 % 10);
+    for (int step = 0; step < 3; ++step) {
+      opt.zero_grad();
+      nn::cross_entropy(net->forward(x), labels).backward();
+      opt.step();
+    }
+    return net->parameters();
+  };
+  const auto r = at_1_and_2(run);
+  for (std::size_t i = 0; i < r.first.size(); ++i) CHECK_MESSAGE(same_bits(r.first[i], r.second[i]), "parameter #" << i);
 }
 
 TEST_CASE("threads: two threads running large ops at once share the pool and get their own results") {

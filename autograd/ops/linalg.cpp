@@ -2,23 +2,59 @@
 // so no transposed copy of either operand is ever made.
 #include <cblas.h>
 
+#include <algorithm>
+#include <type_traits>
+
 #include "../function.hpp"
+#include "../parallel.hpp"
 #include "../ops.hpp"
 
 namespace chainrule {
 namespace {
 
-// C[m,n] = op(A)[m,k] · op(B)[k,n] + beta·C, row-major; op = transpose when the flag is set.
-void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float beta,
-          float* c) {
+// C[m,n] = op(A)[m,k] · op(B)[k,n] + beta·C, row-major, leading dimensions given; op = transpose when the flag is set.
+void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
+               const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
-              1.0f, a, int(ta ? m : k), b, int(tb ? k : n), beta, c, int(n));
+              1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
-void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const double* a, const double* b,
-          double beta, double* c) {
+void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const double* a, std::size_t lda,
+               const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc) {
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
-              1.0, a, int(ta ? m : k), b, int(tb ? k : n), beta, c, int(n));
+              1.0, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
+
+// Rows of C in each thread's block: 16-row (or column) multiples, whole micro-kernel tiles, or 0 for one block.
+std::size_t gemm_block(std::size_t dim, std::size_t m, std::size_t n, std::size_t k) {
+  const auto threads = std::size_t(detail::g_num_threads.load(std::memory_order_relaxed));
+  if (threads <= 1) return 0;
+  const std::size_t step = ((dim + 15) / 16 + threads - 1) / threads * 16;
+  if (step >= dim) return 0;
+  const std::size_t smallest = dim - (dim - 1) / step * step;  // the last block
+  return double(m) * double(n) * double(k) / double(dim) * double(smallest) > detail::kGemmPartMin ? step : 0;
+}
+
+// float32 GEMMs on the intra-op threads (autograd/parallel.hpp): each thread computes a block of C's rows (when C
+// is taller than wide, so that each packs all of op(B), the smaller operand) or of its columns, by one
+// single-threaded BLAS call. Each block is large enough for OpenBLAS' large-matrix kernels, as the whole product
+// is, so every element of C is the same dot product in the same order whichever thread computes it (checked in
+// test_parallel, and over 400 random shapes × 4 transpose forms). float64 GEMMs stay on one thread: OpenBLAS
+// 0.3.21's dgemm does not give the same bits for a block as for the whole, and float64 is for checking gradients.
+template <class T>
+void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, const T* b, T beta, T* c) {
+  const std::size_t lda = ta ? m : k, ldb = tb ? k : n;
+  const std::size_t step = std::is_same_v<T, float> ? gemm_block(std::max(m, n), m, n, k) : 0;
+  if (step == 0) return blas_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, n);
+  if (m >= n)
+    detail::parallel_blocks(m, step, [=](std::size_t r0, std::size_t r1) {  // rows r0..r1 of op(A) and of C
+      blas_gemm(ta, tb, r1 - r0, n, k, ta ? a + r0 : a + r0 * lda, lda, b, ldb, beta, c + r0 * n, n);
+    });
+  else
+    detail::parallel_blocks(n, step, [=](std::size_t c0, std::size_t c1) {  // columns c0..c1 of op(B) and of C
+      blas_gemm(ta, tb, m, c1 - c0, k, a, lda, tb ? b + c0 * ldb : b + c0, ldb, beta, c + c0, n);
+    });
+}
+
 // Same, for `batch` consecutive matrices; empty dimensions (which BLAS rejects) handled here.
 template <class T>
 void gemm_batched(std::size_t batch, bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a,
