@@ -4,7 +4,9 @@
 // with bench_, so ./build.sh bench skips it):
 //   OPENBLAS_NUM_THREADS=1 mpirun -np 1 build/bench/train_distributed
 //   OPENBLAS_NUM_THREADS=1 mpirun -np 2 --oversubscribe build/bench/train_distributed [--no-overlap] [--bucket-mib M]
-// --no-overlap: one allreduce of every gradient after backward (the earlier scheme). Prints one line per case:
+// --no-overlap: one allreduce of every gradient after backward (the earlier scheme). --shard-of P (one rank): times
+// what each rank of a P-rank job computes, its 1/P of the batch, with no communication: the compute a P-rank step
+// cannot go below. Prints one line per case:
 // ranks, overlap, median step time, samples/s, and the median time of one allreduce of all gradients alone.
 #include <algorithm>
 #include <chrono>
@@ -64,14 +66,16 @@ int main(int argc, char** argv) {
   auto world = nn::ProcessGroupMPI::world();
   bool quick = false;
   nn::DataParallelOptions dpo;
+  int shard_of = 0;  // > 0: rank 0's shard of a job of this many ranks, computed alone
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") quick = true;
     else if (a == "--no-overlap") dpo.overlap = false;
     else if (a == "--bucket-mib" && i + 1 < argc) dpo.bucket_mib = std::stod(argv[++i]);
+    else if (a == "--shard-of" && i + 1 < argc && world->size() == 1) shard_of = std::max(1, std::stoi(argv[++i]));
     else {
       if (world->rank() == 0)
-        std::fprintf(stderr, "usage: train_distributed [--quick] [--no-overlap] [--bucket-mib M]\n");
+        std::fprintf(stderr, "usage: train_distributed [--quick] [--no-overlap] [--bucket-mib M] [--shard-of P (1 rank)]\n");
       return 2;
     }
   }
@@ -90,7 +94,7 @@ int main(int argc, char** argv) {
     for (auto& v : x) v = normal(gen);
     std::vector<std::size_t> labels;
     for (std::size_t i = 0; i < c.batch; ++i) labels.push_back(gen() % c.sizes.back());
-    const auto [lo, hi] = dp.shard(0, c.batch);
+    const auto [lo, hi] = shard_of ? nn::shard(0, c.batch, 0, shard_of) : dp.shard(0, c.batch);
     const Tensor xs(Array<float>(xt::view(x, xt::range(lo, hi), xt::all())));
     const std::vector<std::size_t> ys(labels.begin() + static_cast<long>(lo), labels.begin() + static_cast<long>(hi));
     std::vector<double> loss(1);
@@ -109,7 +113,8 @@ int main(int argc, char** argv) {
     std::vector<float> buf(n, 1.f);
     const double comm = median_s(*world, [&] { world->allreduce_sum(buf.data(), buf.size()); }, samples, 0.1);
     if (world->rank() == 0)
-      std::printf("%s,%d,%d,%g,%.3f,%.0f,%.3f,%zu\n", c.id, world->size(), int(dpo.overlap), dpo.bucket_mib,
-                  step * 1e3, double(c.batch) / step, comm * 1e3, n * sizeof(float));
+      std::printf("%s,%d,%d,%g,%.3f,%.0f,%.3f,%zu%s\n", c.id, world->size(), int(dpo.overlap), dpo.bucket_mib,
+                  step * 1e3, double(shard_of ? hi - lo : c.batch) / step, comm * 1e3, n * sizeof(float),
+                  shard_of ? (",shard of " + std::to_string(shard_of)).c_str() : "");
   }
 }

@@ -71,7 +71,7 @@ struct DataParallelOptions {
   /// soon as backward has produced every gradient in it. Off: one allreduce of everything after backward.
   bool overlap = true;
   /// Bucket size: parameters in reverse order (the order backward produces their gradients), a new bucket once
-  /// this many MiB are full (a larger parameter gets a bucket of its own).
+  /// this many MiB are full (a larger parameter gets a bucket of its own, reduced in its own gradient: no copy).
   double bucket_mib = 1.0;
 };
 
@@ -143,9 +143,11 @@ class DataParallel {
   void make_buckets(double mib);
   void on_gradient(std::size_t i);       ///< the post-accumulate hook of parameter i
   void pack(std::size_t i);              ///< flat[offset_[i] ...] ← w·grad_i (0 without a gradient)
+  void prepare(std::size_t i);           ///< an armed step's pack: in place in grad_i for a bucket of its own
+  template <class T> T* bucket_data(const Bucket& b);  ///< the buffer bucket b is reduced in
   void launch_ready();                   ///< starts the finished buckets, in bucket order (the same on every rank)
   void finish_overlapped(std::vector<double>& values);
-  void unpack(std::vector<double>& values);
+  void unpack(std::vector<double>& values, bool overlapped = false);
   void broadcast_tensors(const std::vector<Tensor>& ts);
   template <class T> std::vector<T>& flat() {
     if constexpr (std::is_same_v<T, float>) return flat32_; else return flat64_;

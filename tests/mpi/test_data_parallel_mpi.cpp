@@ -212,13 +212,13 @@ TEST_CASE("mpi: the Fashion-MNIST recipe's network on 2 ranks equals one process
 // Five Adam steps of a 6-32-32-3 network (float32) on this rank's shard of a 37-row batch (18 and 19 rows: uneven
 // weights n_r/n), the step written by hand: with overlap, each of the six parameters' gradients goes out in its
 // own bucket (buckets of 64 bytes) as backward produces it; without, one allreduce after backward.
-std::vector<double> hand_loop_weights(bool overlap) {
+std::vector<double> hand_loop_weights(bool overlap, double bucket_bytes = 64) {
   auto [x, y] = blobs(37, kFloat32);
   manual_seed(5);
   auto net = nn::MLP({6, 32, 32, 3}, "relu");
   optim::Adam opt(net->parameters(), optim::Adam::Options{});
   nn::DataParallelOptions o;
-  o.overlap = overlap, o.bucket_mib = 64.0 / (1024 * 1024);
+  o.overlap = overlap, o.bucket_mib = bucket_bytes / (1024 * 1024);
   nn::DataParallel dp(world(), net->parameters(), {}, o);
   const auto [lo, hi] = dp.shard(0, 37);
   std::vector<std::size_t> labels;
@@ -245,6 +245,10 @@ TEST_CASE("mpi: overlapped bucketed allreduce gives the weights of one allreduce
   CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
   CHECK(same_on_every_rank(b));
   CHECK(max_abs_diff(a, hand_loop_weights(false)) == 0);  // (the reference itself is deterministic)
+  // 64-byte buckets: every parameter is a bucket of its own, reduced in its gradient; 1 MiB: all six in one
+  // bucket of the flat buffer.
+  const std::vector<double> c = hand_loop_weights(true, 1024 * 1024);
+  CHECK(std::memcmp(a.data(), c.data(), a.size() * sizeof(double)) == 0);
 }
 
 int main(int argc, char** argv) {
