@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--csv")) csv = argv[i + 1];
   }
-  chainrule::set_num_threads(threads);  // chainrule's intra-op pool and OpenBLAS'
+  chainrule::set_num_threads(threads);  // chainrule's intra-op pool (it keeps OpenBLAS at 1 thread)
   bench::set_torch_threads(threads);
   const bool torch = bench::have_torch();
   std::printf("%s, %d thread(s); median of 7 samples\n", openblas_get_config(), threads);

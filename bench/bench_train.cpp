@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  bench::set_chainrule_threads(o.threads);  // chainrule's intra-op pool and OpenBLAS'
+  bench::set_chainrule_threads(o.threads);  // chainrule's intra-op pool (it keeps OpenBLAS at 1 thread)
   bench::set_torch_threads(o.threads);
   if (o.fit_ieee) {
     bench::set_fit_flush_denormal(false);

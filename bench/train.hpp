@@ -76,7 +76,7 @@ void set_torch_threads(int n);
 /// Subnormal numbers flushed to zero (on) or kept (off, both libraries' default) on the calling thread:
 /// chainrule::set_flush_denormal and at::globalContext().setFlushDenormal.
 void set_chainrule_flush_denormal(bool on);
-/// chainrule::set_num_threads (its intra-op pool and OpenBLAS').
+/// chainrule::set_num_threads (its intra-op pool; OpenBLAS stays at 1 thread).
 void set_chainrule_threads(int n);
 /// FitOptions::flush_denormal of the f-fit workload (default true, fit's own default).
 void set_fit_flush_denormal(bool on);

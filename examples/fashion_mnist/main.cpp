@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
       ->check(examples::fraction_below_one());
   app.add_option("--save", save, "save the trained model (safetensors) to this path");
   app.add_option("--out", out, "write model.safetensors and history.csv into this folder (created if absent)");
-  app.add_option("--threads", threads, "threads per op, chainrule's and OpenBLAS' (default: the cores)")
+  app.add_option("--threads", threads, "threads per op (default: the cores)")
       ->check(CLI::Range(0, 1024));
   app.add_option("--limit", limit, "train on the first N images only (0: all)");
   app.add_option("--data-dir", dir, "directory of the IDX files")->capture_default_str();
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
                  "or point --data-dir at a directory holding the four IDX files.\n", dir.c_str());
     return 1;
   }
-  if (threads > 0) set_num_threads(threads);  // chainrule's intra-op threads and OpenBLAS'
+  if (threads > 0) set_num_threads(threads);  // chainrule's intra-op threads (GEMMs included)
 
   nn::Dataset train = nn::load_fashion_mnist(dir, true), test = nn::load_fashion_mnist(dir, false);  // pixels /255
   if (limit > 0 && limit < train.size()) train = train.slice(0, limit);
