@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
     else if (a == "--shard-of" && i + 1 < argc && world->size() == 1) shard_of = std::max(1, std::stoi(argv[++i]));
     else {
       if (world->rank() == 0)
-        std::fprintf(stderr, "usage: train_distributed [--quick] [--no-overlap] [--bucket-mib M] [--shard-of P (1 rank)]\n");
+        std::fprintf(stderr, "usage: train_distributed [--quick] [--no-overlap] [--bucket-mib M]"
+                             " [--shard-of P (1 rank)]\n");
       return 2;
     }
   }

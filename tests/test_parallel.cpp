@@ -1,6 +1,7 @@
 // Intra-op parallelism (autograd/parallel.hpp): the same bits at 1 and 2 threads for elementwise ops, broadcasts,
-// reductions over leading axes, GEMMs, the batch gather, every optimizer's step and a whole training step; the pool shared by two calling
-// threads; fit's flush-to-zero default. Named "threads:" so that ./build.sh tsan runs them under ThreadSanitizer.
+// reductions over leading axes, GEMMs, the batch gather, every optimizer's step and a whole training step; the pool
+// shared by two calling threads; fit's flush-to-zero default. Named "threads:" so that ./build.sh tsan runs them
+// under ThreadSanitizer.
 #include <doctest/doctest.h>
 
 #include <array>
@@ -150,7 +151,8 @@ TEST_CASE("threads: a whole training step (affine layers, cross-entropy, Adam) g
     return net->parameters();
   };
   const auto r = at_1_and_2(run);
-  for (std::size_t i = 0; i < r.first.size(); ++i) CHECK_MESSAGE(same_bits(r.first[i], r.second[i]), "parameter #" << i);
+  for (std::size_t i = 0; i < r.first.size(); ++i)
+    CHECK_MESSAGE(same_bits(r.first[i], r.second[i]), "parameter #" << i);
 }
 
 TEST_CASE("threads: two threads running large ops at once share the pool and get their own results") {

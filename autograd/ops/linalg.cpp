@@ -12,7 +12,7 @@
 namespace chainrule {
 namespace {
 
-// C[m,n] = op(A)[m,k] · op(B)[k,n] + beta·C, row-major, leading dimensions given; op = transpose when the flag is set.
+// C[m,n] = op(A)[m,k] · op(B)[k,n] + beta·C, row-major, leading dimensions given; op = transpose where flagged.
 void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
                const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
