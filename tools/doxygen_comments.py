@@ -9,12 +9,11 @@ A comment block is converted only when the next line is a declaration (not blank
 brace, namespace or access specifier); a trailing comment only after a line that ends a member or an enumerator.
 Usage: tools/doxygen_comments.py [--check]
 """
-import os
 import re
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tracked_files import rewrite_tracked
+
 FOLDERS = ("autograd/", "nn/", "optim/", "teach/", "util/")
 PRIVATE = {"autograd/files.hpp", "autograd/ops/common.hpp", "nn/data_util.hpp"}  # docs/Doxyfile's EXCLUDE
 NOT_DECL = re.compile(r"^\s*($|#|}|namespace\b|public:|private:|protected:|//|/\*|\*)")
@@ -80,25 +79,8 @@ def convert(lines):
 
 
 def main():
-    check = "--check" in sys.argv[1:]
-    files = subprocess.run(["git", "ls-files", "*.hpp"], cwd=ROOT, check=True, capture_output=True,
-                           text=True).stdout.split()
-    changed = 0
-    for rel in files:
-        if not rel.startswith(FOLDERS) or rel in PRIVATE:
-            continue
-        path = os.path.join(ROOT, rel)
-        with open(path, encoding="utf-8") as f:
-            old = f.read().split("\n")
-        new = convert(old)
-        if new != old:
-            changed += 1
-            print(rel)
-            if not check:
-                with open(path, "w", encoding="utf-8") as f:
-                    f.write("\n".join(new))
-    print(f"{changed} file(s) {'to convert' if check else 'converted'}", file=sys.stderr)
-    return 1 if check and changed else 0
+    return rewrite_tracked(["*.hpp"], lambda rel: rel.startswith(FOLDERS) and rel not in PRIVATE,
+                           lambda lines, rel: convert(lines), ("to convert", "converted"))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ Usage: tools/rewrite_includes.py [--check]   (from anywhere; --check lists what 
 """
 import os
 import re
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tracked_files import ROOT, rewrite_tracked
+
 LIBRARY = {"autograd", "nn", "optim", "teach", "util"}
 PROJECT = {"tests", "examples", "bench", "tools"}
 UMBRELLA = {"autograd/autograd.hpp": "autograd.hpp", "nn/nn.hpp": "nn.hpp", "optim/optim.hpp": "optim.hpp",
@@ -44,25 +44,9 @@ def rewrite_line(line, rel_file):
 
 
 def main():
-    check = "--check" in sys.argv[1:]
-    files = subprocess.run(["git", "ls-files", "*.hpp", "*.cpp", "*.h", "*.md"], cwd=ROOT, check=True,
-                           capture_output=True, text=True).stdout.split()
-    changed = 0
-    for rel in files:
-        if rel.startswith("include/"):
-            continue  # the umbrella headers: already relative to include/chainrule/
-        full = os.path.join(ROOT, rel)
-        with open(full, encoding="utf-8") as f:
-            old = f.read().split("\n")
-        new = [rewrite_line(line, rel) for line in old]
-        if new != old:
-            changed += 1
-            print(rel)
-            if not check:
-                with open(full, "w", encoding="utf-8") as f:
-                    f.write("\n".join(new))
-    print(f"{changed} file(s) {'to rewrite' if check else 'rewritten'}", file=sys.stderr)
-    return 1 if check and changed else 0
+    # include/: the umbrella headers, already relative to include/chainrule/
+    return rewrite_tracked(["*.hpp", "*.cpp", "*.h", "*.md"], lambda rel: not rel.startswith("include/"),
+                           lambda lines, rel: [rewrite_line(line, rel) for line in lines], ("to rewrite", "rewritten"))
 
 
 if __name__ == "__main__":
