@@ -4,7 +4,7 @@
 // deeper network (5 hidden layers), hooks on the weights record each layer's gradient norm over the first epochs,
 // for sigmoid and ReLU (grad_norms.csv, grad_norms.png).
 //   build/examples/activations [--epochs 100] [--grad-epochs 10] [--seed 0] [--out activations_out]
-#include <CLI/CLI.hpp>
+#include "../cli.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -74,25 +74,17 @@ void vanishing_gradient(const std::string& out, std::size_t epochs, std::uint64_
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Compare activation functions on the same network"};
+  examples::Cli cli("activations", "Compare activation functions on the same network");
   std::size_t epochs = 100;
   std::uint64_t seed = 0;
   std::string out = "activations_out";
   std::size_t grad_epochs = 10;
-  app.set_version_flag("--version", std::string("activations (chainrule ") + chainrule::version() + ")");
-  app.add_option("--epochs", epochs, "training epochs")->capture_default_str()->check(CLI::Range(1, 100000));
-  app.add_option("--grad-epochs", grad_epochs, "epochs of the gradient-norm study (0: skip it)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 100000));
-  app.add_option("--seed", seed, "seed of the data and the initial weights")->capture_default_str();
-  app.add_option("--out", out, "directory for the CSV files and the plots")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "activations: " << e.what() << "\n";
-    return 2;
-  }
+  cli.option("--epochs", epochs, "training epochs").range(1, 100000).show_default();
+  cli.option("--grad-epochs", grad_epochs, "epochs of the gradient-norm study (0: skip it)").range(0, 100000)
+      .show_default();
+  cli.option("--seed", seed, "seed of the data and the initial weights").show_default();
+  cli.option("--out", out, "directory for the CSV files and the plots").show_default();
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   if (ec) {

@@ -13,22 +13,19 @@
 using namespace chainrule;
 
 int main(int argc, char** argv) {
-  CLI::App app{"Model capacity: grow the network while the validation loss improves", "capacity"};
+  examples::Cli cli("capacity", "Model capacity: grow the network while the validation loss improves");
   std::size_t limit = 6000, epochs = 30, batch_size = 64;
   int patience = 2;
   double validation_split = 0.3;
   std::string dir = nn::kFashionMnistDir;
-  app.add_option("--limit", limit, "use the first N training images")
-      ->check(CLI::Range(std::size_t{10}, std::size_t{60000}))->capture_default_str();
-  app.add_option("--epochs", epochs, "most epochs per candidate")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))->capture_default_str();
-  app.add_option("--batch-size", batch_size, "mini-batch size")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{60000}))->capture_default_str();
-  app.add_option("--patience", patience, "EarlyStopping's patience")->check(CLI::Range(0, 1000))->capture_default_str();
-  app.add_option("--validation-split", validation_split, "held-out fraction of the N images")
-      ->check(examples::fraction_below_one())->capture_default_str();
-  app.add_option("--data-dir", dir, "directory of the IDX files")->capture_default_str();
-  if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
+  cli.option("--limit", limit, "use the first N training images").range(10, 60000).show_default();
+  cli.option("--epochs", epochs, "most epochs per candidate").range(1, 10000).show_default();
+  cli.option("--batch-size", batch_size, "mini-batch size").range(1, 60000).show_default();
+  cli.option("--patience", patience, "EarlyStopping's patience").range(0, 1000).show_default();
+  cli.option("--validation-split", validation_split, "held-out fraction of the N images").fraction_below_one()
+      .show_default();
+  cli.option("--data-dir", dir, "directory of the IDX files").show_default();
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
   if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz") &&
       !std::filesystem::exists(dir + "/train-images-idx3-ubyte")) {
     std::fprintf(stderr, "capacity: Fashion-MNIST not found in %s: apt-get install dataset-fashion-mnist\n",

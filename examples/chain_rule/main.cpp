@@ -15,8 +15,8 @@ void show(const Tensor& t) { std::printf("  %-5s = %9.4f   dL/d%-4s = %9.4f\n", 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"The chain rule at work on two small graphs: every forward value and gradient printed", "chain_rule"};
-  if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
+  examples::Cli cli("chain_rule", "The chain rule at work on two small graphs: every forward value and gradient printed");
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
 
   std::printf("Backpropagation, the course's example: inputs (0, 1), hidden ReLU nodes, output weights 1 and 2\n");
   Tensor x1 = tensor(0.0, kFloat64), x2 = tensor(1.0, kFloat64);

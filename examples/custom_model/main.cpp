@@ -1,7 +1,7 @@
 // A layer of your own, first class: a gated residual block, registered once, trained with fit, saved, loaded
 // and predicting the same numbers bit for bit. Also a loss and a metric of your own, by callable.
 //   build/examples/custom_model [--out DIR]     (writes DIR/model.safetensors; default out/custom_model)
-#include <CLI/CLI.hpp>
+#include "../cli.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -47,18 +47,12 @@ Tensor huber(const Tensor& pred, const Tensor& target) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"A user-defined layer: build, fit, save, load, predict"};
+  examples::Cli cli("custom_model", "A user-defined layer: build, fit, save, load, predict");
   std::string out = "out/custom_model";
   std::size_t epochs = 200;
-  app.add_option("--out", out, "directory for model.safetensors")->capture_default_str();
-  app.add_option("--epochs", epochs, "training epochs")->capture_default_str()->check(CLI::Range(1, 100000));
-  app.set_version_flag("--version", std::string("custom_model (chainrule) ") + chainrule::version());
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints help, the version or the error
-    return code == 0 ? 0 : 2;
-  }
+  cli.option("--out", out, "directory for model.safetensors").show_default();
+  cli.option("--epochs", epochs, "training epochs").range(1, 100000).show_default();
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
   try {
     nn::register_layer<GatedResidual>("GatedResidual");  // once: Model::load can now rebuild it
     nn::register_loss("huber", huber);                    // likewise for the loss and the metric

@@ -2,7 +2,7 @@
 // saved tensors, saved data, and a tangent rule for forward mode), checked against its closed form, by gradcheck,
 // by gradgradcheck, and its forward-mode jvp against the reverse-mode Jacobian.
 //   build/examples/custom_op [--beta 2]
-#include <CLI/CLI.hpp>
+#include "../cli.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -34,21 +34,10 @@ struct Softplus : autograd::Function<Softplus> {
 };
 
 int main(int argc, char** argv) {
-  CLI::App app{"A user-defined op (softplus with a hand-written backward), checked by gradcheck"};
+  examples::Cli cli("custom_op", "A user-defined op (softplus with a hand-written backward), checked by gradcheck");
   double beta = 2;
-  app.set_version_flag("--version", std::string("custom_op (chainrule ") + chainrule::version() + ")");
-  app.add_option("--beta", beta, "softplus sharpness β (> 0)")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "custom_op: " << e.what() << "\n";
-    return 2;
-  }
-  if (!(beta > 0 && std::isfinite(beta))) {
-    std::cerr << "custom_op: --beta: must be a finite number > 0, got " << beta << "\n";
-    return 2;
-  }
+  cli.option("--beta", beta, "softplus sharpness β").positive().show_default();
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
 
   Tensor x = tensor(std::vector<double>{-1, 0, 2}, kFloat64).requires_grad_();
   Tensor y = Softplus::apply(x, beta);

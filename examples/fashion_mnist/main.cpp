@@ -6,8 +6,6 @@
 //   mpirun -np 2 build/examples/fashion_mnist --distributed --threads 1   # data-parallel over MPI (README)
 //   build/examples/fashion_mnist --dtype float64 --out run1    # float64; model and history saved in run1/
 // The last line is machine-readable: result: test_accuracy=0.8812 seconds_per_epoch=0.84 epochs=10
-#include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -21,34 +19,31 @@
 using namespace chainrule;
 
 int main(int argc, char** argv) {
-  CLI::App app{"Fashion-MNIST with a 784-128-64-10 ReLU network", "fashion_mnist"};
+  examples::Cli cli("fashion_mnist", "Fashion-MNIST with a 784-128-64-10 ReLU network");
   std::size_t epochs = 10, batch_size = 64, limit = 0;
   double lr = 1e-3, validation_split = 0;
   std::uint64_t seed = 0;
   bool standardize = false, distributed = false;
   int threads = 0, verbose = 1;
   std::string save, out, dtype = "float32", dir = nn::kFashionMnistDir;
-  app.add_option("--epochs", epochs, "training epochs")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
-  app.add_option("--batch-size", batch_size, "mini-batch size")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{60000}))->capture_default_str();
-  app.add_option("--lr", lr, "Adam's learning rate")->check(examples::positive())->capture_default_str();
-  app.add_option("--dtype", dtype, "float32 or float64 (weights, data and arithmetic)")
-      ->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
-  app.add_option("--seed", seed, "seed of the initial weights and of the shuffles")->capture_default_str();
-  app.add_flag("--standardize", standardize, "StandardScaler fit on the training pixels (after /255)");
-  app.add_option("--validation-split", validation_split, "hold out the last fraction of the training set")
-      ->check(examples::fraction_below_one());
-  app.add_option("--save", save, "save the trained model (safetensors) to this path");
-  app.add_option("--out", out, "write model.safetensors and history.csv into this folder (created if absent)");
-  app.add_option("--threads", threads, "threads per op (default: the cores)")
-      ->check(CLI::Range(0, 1024));
-  app.add_option("--limit", limit, "train on the first N images only (0: all)");
-  app.add_option("--data-dir", dir, "directory of the IDX files")->capture_default_str();
-  app.add_option("--verbose", verbose, "fit's verbose: 0 silent, 1 progress bar, 2 one line per epoch")
-      ->check(CLI::Range(0, 2))->capture_default_str();
-  app.add_flag("--distributed", distributed, "data-parallel over MPI: run as mpirun -np P fashion_mnist --distributed");
-  if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
+  cli.option("--epochs", epochs, "training epochs").range(1, 100000).show_default();
+  cli.option("--batch-size", batch_size, "mini-batch size").range(1, 60000).show_default();
+  cli.option("--lr", lr, "Adam's learning rate").positive().show_default();
+  cli.option("--dtype", dtype, "float32 or float64 (weights, data and arithmetic)").one_of({"float32", "float64"})
+      .show_default();
+  cli.option("--seed", seed, "seed of the initial weights and of the shuffles").show_default();
+  cli.flag("--standardize", standardize, "StandardScaler fit on the training pixels (after /255)");
+  cli.option("--validation-split", validation_split, "hold out the last fraction of the training set")
+      .fraction_below_one();
+  cli.option("--save", save, "save the trained model (safetensors) to this path");
+  cli.option("--out", out, "write model.safetensors and history.csv into this folder (created if absent)");
+  cli.option("--threads", threads, "threads per op (default: the cores)").range(0, 1024);
+  cli.option("--limit", limit, "train on the first N images only (0: all)");
+  cli.option("--data-dir", dir, "directory of the IDX files").show_default();
+  cli.option("--verbose", verbose, "fit's verbose: 0 silent, 1 progress bar, 2 one line per epoch").range(0, 2)
+      .show_default();
+  cli.flag("--distributed", distributed, "data-parallel over MPI: run as mpirun -np P fashion_mnist --distributed");
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
   const Dtype dt = dtype == "float64" ? kFloat64 : kFloat32;
 
   // Data-parallel: every rank loads the data and builds the model; fit shards the batches, and only rank 0 prints.

@@ -8,7 +8,7 @@
 #include <iostream>
 #include <string>
 
-#include <CLI/CLI.hpp>
+#include "../cli.hpp"
 
 #include <chainrule/autograd.hpp>
 
@@ -77,17 +77,10 @@ void mlp(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"graph: micrograd's neuron and a small MLP, traced, drawn and written as step-through web pages"};
-  app.set_version_flag("--version", std::string("graph (chainrule) ") + chainrule::version());
+  examples::Cli cli("graph", "micrograd's neuron and a small MLP, traced, drawn and written as step-through web pages");
   std::string dir = "out/graph";
-  app.add_option("--out", dir, "output directory (created if missing)")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "graph: " << e.what() << " (see graph --help)\n";
-    return 2;
-  }
+  cli.option("--out", dir, "output directory (created if missing)").show_default();
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
   try {
     std::filesystem::create_directories(dir);
     const int status = neuron(dir);

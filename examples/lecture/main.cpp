@@ -4,7 +4,7 @@
 //   build/examples/lecture backprop     one lesson (or several: lecture mse xor)
 //   build/examples/lecture --trace backprop    with the chain-rule trace of each backward pass
 //   build/examples/lecture --html out/lecture  the course as a book: a page per lesson and an index
-#include <CLI/CLI.hpp>
+#include "../cli.hpp"
 
 #include <iostream>
 
@@ -16,22 +16,15 @@
 using namespace chainrule;
 
 int main(int argc, char** argv) {
-  CLI::App app{"The course's worked examples, computed by chainrule, with the text's slips pointed out"};
+  examples::Cli cli("lecture", "The course's worked examples, computed by chainrule, with the text's slips pointed out");
   std::vector<std::string> names;
   bool list = false, trace = false;
-  app.add_option("lessons", names, "lessons to run (default: all)");
-  app.add_flag("--list", list, "list the lessons and exit");
-  app.add_flag("--trace", trace, "print the chain-rule trace of each backward pass");
+  cli.option("lessons", names, "lessons to run (default: all)");
+  cli.flag("--list", list, "list the lessons and exit");
+  cli.flag("--trace", trace, "print the chain-rule trace of each backward pass");
   std::string html_dir;
-  app.add_option("--html", html_dir, "write the course as web pages into this directory (index.html first)");
-  app.set_version_flag("--version", std::string("lecture (chainrule) ") + chainrule::version());
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "lecture: " << e.what() << " (see lecture --help)\n";
-    return 2;
-  }
+  cli.option("--html", html_dir, "write the course as web pages into this directory (index.html first)");
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
 
   if (!html_dir.empty()) {
     try {

@@ -5,7 +5,7 @@
 //                             --l2 0.001 --epochs 600 --every 20 --out out/playground --ascii --html
 // --html [FILE] writes one page (default OUT/playground.html): every frame, a slider and a play button, the loss
 // chart (open it in a browser).
-#include <CLI/CLI.hpp>
+#include "../cli.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -224,7 +224,8 @@ std::vector<playground::Point> points(const nn::Dataset& d) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train a small network on a 2-D dataset and watch its decision boundary (playground.tensorflow.org)"};
+  examples::Cli cli("playground",
+                    "Train a small network on a 2-D dataset and watch its decision boundary (playground.tensorflow.org)");
   // Defaults as the playground opens: circles, two hidden layers of 4 and 2 tanh units, half the points for test.
   std::string dataset = "circles", activation = "tanh", optimizer = "adam", out = "out/playground";
   std::vector<std::size_t> layers = {4, 2};
@@ -232,44 +233,36 @@ int main(int argc, char** argv) {
   double noise = 0.1, lr = 0.03, test_fraction = 0.5, l1 = 0, l2 = 0, elastic = 0, l1_ratio = 0.5;
   std::uint64_t seed = 1;
   bool show_ascii = false;
-  app.add_option("--dataset", dataset, "xor, circles, moons, spiral or gaussian")
-      ->check(CLI::IsMember({"xor", "circles", "moons", "spiral", "gaussian"}))->capture_default_str();
-  app.add_option("--n", n, "number of points (train + test)")->check(CLI::Range(10, 100000))->capture_default_str();
-  app.add_option("--noise", noise, "standard deviation of the noise on each coordinate")
-      ->check(CLI::Range(0.0, 10.0))->capture_default_str();
-  app.add_option("--test-fraction", test_fraction, "share of the points held out as test data")
-      ->check(CLI::Range(0.05, 0.95))->capture_default_str();
-  app.add_option("--layers", layers, "hidden layer sizes, e.g. 8,8 (none: --layers '')")->delimiter(',')
-      ->expected(0, 16)->capture_default_str();
-  app.add_option("--activation", activation, "hidden activation: relu, tanh, sigmoid, linear, ...")->capture_default_str();
-  app.add_option("--optimizer", optimizer, "sgd, momentum, nag, adagrad, adadelta, rmsprop or adam")->capture_default_str();
-  app.add_option("--lr", lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  auto* o_l1 = app.add_option("--l1", l1, "L1 (Lasso) regularization rate α")->check(CLI::NonNegativeNumber);
-  auto* o_l2 = app.add_option("--l2", l2, "L2 (Ridge) regularization rate α")->check(CLI::NonNegativeNumber);
-  auto* o_el = app.add_option("--elastic", elastic, "ElasticNet regularization rate α")->check(CLI::NonNegativeNumber);
-  app.add_option("--l1-ratio", l1_ratio, "ElasticNet's L1 share r")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  o_l1->excludes(o_l2)->excludes(o_el);
-  o_l2->excludes(o_el);
-  app.add_option("--epochs", epochs, "training epochs")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--every", every, "write a frame every k epochs")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--batch-size", batch_size, "mini-batch size")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--size", size, "frame width and height in pixels")->check(CLI::Range(32, 2048))->capture_default_str();
-  app.add_option("--seed", seed, "seed of the data, the initial weights and the shuffles")->capture_default_str();
-  app.add_option("--out", out, "directory for the frames, loss.png and loss.csv")->capture_default_str();
-  app.add_flag("--ascii", show_ascii, "draw the boundary in the terminal at every frame");
+  cli.option("--dataset", dataset, "xor, circles, moons, spiral or gaussian")
+      .one_of({"xor", "circles", "moons", "spiral", "gaussian"}).show_default();
+  cli.option("--n", n, "number of points (train + test)").range(10, 100000).show_default();
+  cli.option("--noise", noise, "standard deviation of the noise on each coordinate").range(0, 10).show_default();
+  cli.option("--test-fraction", test_fraction, "share of the points held out as test data").range(0.05, 0.95)
+      .show_default();
+  cli.option("--layers", layers, "hidden layer sizes, e.g. 8,8 (none: --layers 0)").list(',', 1, 16).show_default();
+  cli.option("--activation", activation, "hidden activation: relu, tanh, sigmoid, linear, ...").show_default();
+  cli.option("--optimizer", optimizer, "sgd, momentum, nag, adagrad, adadelta, rmsprop or adam").show_default();
+  cli.option("--lr", lr, "learning rate").positive().show_default();
+  auto o_l1 = cli.option("--l1", l1, "L1 (Lasso) regularization rate α").non_negative();
+  auto o_l2 = cli.option("--l2", l2, "L2 (Ridge) regularization rate α").non_negative();
+  auto o_el = cli.option("--elastic", elastic, "ElasticNet regularization rate α").non_negative();
+  cli.option("--l1-ratio", l1_ratio, "ElasticNet's L1 share r").range(0, 1).show_default();
+  o_l1.excludes(o_l2).excludes(o_el);
+  o_l2.excludes(o_el);
+  cli.option("--epochs", epochs, "training epochs").positive().show_default();
+  cli.option("--every", every, "write a frame every k epochs").positive().show_default();
+  cli.option("--batch-size", batch_size, "mini-batch size").positive().show_default();
+  cli.option("--size", size, "frame width and height in pixels").range(32, 2048).show_default();
+  cli.option("--seed", seed, "seed of the data, the initial weights and the shuffles").show_default();
+  cli.option("--out", out, "directory for the frames, loss.png and loss.csv").show_default();
+  cli.flag("--ascii", show_ascii, "draw the boundary in the terminal at every frame");
   std::string html_file;  // --html alone: OUT/playground.html
-  const CLI::Option* html_opt =
-      app.add_option("--html", html_file, "also write a web page (default OUT/playground.html): the frames with a "
-                                          "slider and a play button, the loss chart")
-          ->expected(0, 1);
-  app.set_version_flag("--version", std::string("playground (chainrule) ") + chainrule::version());
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::fprintf(stderr, "playground: %s (see playground --help)\n", e.what());
-    return 2;
-  }
+  const examples::Option html_opt =
+      cli.option("--html", html_file, "also write a web page (default OUT/playground.html): the frames with a "
+                                      "slider and a play button, the loss chart")
+          .optional_value();
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
+  layers.erase(std::remove(layers.begin(), layers.end(), std::size_t{0}), layers.end());  // 0: no hidden layer
 
   try {
     std::filesystem::create_directories(out);
@@ -295,7 +288,7 @@ int main(int argc, char** argv) {
     playground::Page page;
     page.grid = 70;
     auto frames = std::make_shared<Frames>(view, size, every, epochs, out, show_ascii, train, test,
-                                           html_opt->count() ? &page : nullptr);
+                                           html_opt.given() ? &page : nullptr);
     nn::FitOptions fo;
     fo.epochs = epochs, fo.batch_size = batch_size, fo.seed = seed, fo.verbose = 0;
     fo.validation_data = std::pair{test.x(), test.y()};
@@ -311,7 +304,7 @@ int main(int argc, char** argv) {
                                 *std::max_element(frames->val_loss().begin(), frames->val_loss().end()));
     playground::write_png(out + "/loss.png", loss_plot(frames->loss(), frames->val_loss(), top));
     h.to_csv(out + "/loss.csv");
-    if (html_opt->count()) {
+    if (html_opt.given()) {
       if (html_file.empty()) html_file = out + "/playground.html";
       page.title = "playground: " + dataset + ", " + std::to_string(train.size()) + " training and " +
                    std::to_string(test.size()) + " test points";

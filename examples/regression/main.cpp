@@ -42,15 +42,14 @@ double at(const Tensor& t, std::size_t i, std::size_t j = 0) { return t.data<dou
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Linear and logistic regression as one-layer networks", "regression"};
+  examples::Cli cli("regression", "Linear and logistic regression as one-layer networks");
   std::uint64_t seed = 42;
   std::size_t epochs = 300;
   double lr = 0.1;
-  app.add_option("--seed", seed, "seed of the data and the initial weights")->capture_default_str();
-  app.add_option("--epochs", epochs, "gradient-descent epochs of the linear regression")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
-  app.add_option("--lr", lr, "learning rate of the linear regression")->check(examples::positive())->capture_default_str();
-  if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
+  cli.option("--seed", seed, "seed of the data and the initial weights").show_default();
+  cli.option("--epochs", epochs, "gradient-descent epochs of the linear regression").range(1, 100000).show_default();
+  cli.option("--lr", lr, "learning rate of the linear regression").positive().show_default();
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
   manual_seed(seed);
   nn::Linear::Options f64;
   f64.dtype = kFloat64;

@@ -29,17 +29,15 @@ std::pair<Tensor, Tensor> noisy_moons(std::size_t n, double noise, double flip) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"XOR: a perceptron cannot learn it, one hidden layer can; then early stopping", "xor"};
+  examples::Cli cli("xor", "XOR: a perceptron cannot learn it, one hidden layer can; then early stopping");
   std::uint64_t seed = 7;
   std::size_t epochs = 1000, patience = 10;
   double lr = 0.05;
-  app.add_option("--seed", seed, "seed of the data and the initial weights")->capture_default_str();
-  app.add_option("--epochs", epochs, "Adam epochs on the four XOR cases")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str();
-  app.add_option("--lr", lr, "Adam's learning rate on XOR")->check(examples::positive())->capture_default_str();
-  app.add_option("--patience", patience, "EarlyStopping's patience in part 3")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{300}))->capture_default_str();
-  if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
+  cli.option("--seed", seed, "seed of the data and the initial weights").show_default();
+  cli.option("--epochs", epochs, "Adam epochs on the four XOR cases").range(1, 1000000).show_default();
+  cli.option("--lr", lr, "Adam's learning rate on XOR").positive().show_default();
+  cli.option("--patience", patience, "EarlyStopping's patience in part 3").range(0, 300).show_default();
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
   manual_seed(seed);
   const Tensor x = tensor({{0, 0}, {0, 1}, {1, 0}, {1, 1}}), t = tensor({0, 1, 1, 0});
 
