@@ -32,6 +32,7 @@
 // diagonal, so dx(t, x, y) (g = t) is the tangent. Other ops pass fwd as record()'s last argument; an op
 // without one throws, naming itself, when a tangent reaches it.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <initializer_list>
 #include <iterator>
@@ -286,9 +287,11 @@ template <class It, class J> [[gnu::noinline]] void propagate_tangent(const char
 }
 
 // ---- elementwise loops ----------------------------------------------------------------------------------------
-// map_n sees the output as rows × `inner` values and each operand as p[r·rs + j·cs]: contiguous (rs = inner,
-// cs = 1), one value (0, 0), or repeated on every row (0, 1), like a bias [out] added to [N, out]. Other
-// broadcasts get a broadcast copy. So the common broadcasts cost no copy and still run as tight loops.
+// map_n sees the output as rows × `inner` values, and reads operand k's values for row r from column j on at
+// p[k] + r·rs[k] + j·cs[k], contiguous for up to `step` values: a full operand (rs = inner, cs = 1), one repeated on
+// every row (0, 1: a bias [out] added to [N, out]) or a single value (0, 0), read from a buffer of copies of it
+// (step = min(inner, kChunk) then). Other broadcasts get a broadcast copy. So every loop is the same tight loop over
+// contiguous arrays, compiled once per op and vectorised, and the common broadcasts cost no copy.
 enum class Layout : std::uint8_t { Full, Scalar, Row, Copy };
 
 inline Layout layout_of(const Shape& a, std::size_t size, const Shape& out) {
@@ -303,30 +306,73 @@ inline Layout layout_of(const Shape& a, std::size_t size, const Shape& out) {
   return Layout::Row;
 }
 
-template <class T> struct Operand {
-  Operand(const Array<T>& a, const Shape& out, std::size_t inner) : p(a.data()) {
-    Layout l = layout_of(a.shape(), a.size(), out);
-    if (l == Layout::Row && a.size() != inner) l = Layout::Copy;  // a second, different row period
-    if (l == Layout::Copy) {
-      copy = std::make_unique<Array<T>>(expand(a, out));
-      p = copy->data(), l = Layout::Full;
+/// a == b, for shapes of a few axes (std::equal calls memcmp, which costs more than the loop here).
+template <class S> bool same_shape(const S& a, const Shape& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < b.size(); ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+/// map_n's walk over N operands broadcast to `out` (n > 0 values); see above. The broadcasting case is not
+/// inlined: one copy per dtype and N.
+template <class T, std::size_t N> struct Broadcast {
+  static constexpr std::size_t kChunk = 512;
+  Broadcast(const Shape& out, std::size_t n, const std::array<const Array<T>*, N>& xs) {
+    if (!std::all_of(xs.begin(), xs.end(), [&](const Array<T>* x) { return same_shape(x->shape(), out); })) {
+      broadcast(out, n, xs);
+      return;
     }
-    rs = l == Layout::Full ? inner : 0;
-    cs = l == Layout::Scalar ? 0 : 1;
+    inner = step = n;  // no broadcasting (the common case): no layouts to work out
+    for (std::size_t k = 0; k < N; ++k) p[k] = xs[k]->data(), rs[k] = n, cs[k] = 1;
   }
-  std::unique_ptr<Array<T>> copy;  ///< only when broadcasting needs it: an empty xarray would allocate
-  const T* p;
-  std::size_t rs, cs;
+  [[gnu::noinline]] void broadcast(const Shape& out, std::size_t n, const std::array<const Array<T>*, N>& xs) {
+    for (const Array<T>* x : xs)  // the row period: the size of the first row-repeated operand, else everything
+      if (!inner && layout_of(x->shape(), x->size(), out) == Layout::Row) inner = x->size();
+    if (!inner) inner = n;
+    rows = n / inner, step = inner;
+    for (std::size_t k = 0; k < N; ++k) {
+      const Array<T>& x = *xs[k];
+      Layout l = layout_of(x.shape(), x.size(), out);
+      if (l == Layout::Row && x.size() != inner) l = Layout::Copy;  // a second, different row period
+      p[k] = x.data(), rs[k] = l == Layout::Row ? 0 : inner, cs[k] = 1;
+      if (l == Layout::Copy) {
+        copies[k] = std::make_unique<Array<T>>(expand(x, out));
+        p[k] = copies[k]->data();
+      } else if (l == Layout::Scalar) {
+        p[k] = ones[k].data(), rs[k] = cs[k] = 0, step = std::min(inner, kChunk);
+      }
+    }
+    for (std::size_t k = 0; k < N; ++k)  // as many copies of a single value as one chunk reads
+      if (p[k] == ones[k].data()) std::fill_n(ones[k].data(), step, xs[k]->data()[0]);
+  }
+  std::size_t rows = 1, inner = 0, step = 0;
+  std::array<const T*, N> p;
+  std::array<std::size_t, N> rs, cs;
+  std::array<std::unique_ptr<Array<T>>, N> copies;  ///< only where broadcasting needs one
+  std::array<std::array<T, kChunk>, N> ones;        ///< copies of single-value operands (left uninitialised else)
 };
+
+/// y[i] = f(q₀[i], q₁[i], …) for i < m: the one loop of map_n (y never overlaps the q's).
+template <class T, class F, class... P> void map_chunk(T* __restrict y, std::size_t m, F& f, const P*... q) {
+  for (std::size_t i = 0; i < m; ++i) y[i] = f(q[i]...);
+}
+
+/// Rows lo..hi (or, with one row, its values lo..hi) of map_n's output y.
+template <class T, std::size_t N, class F, std::size_t... K>
+void map_rows(const Broadcast<T, N>& b, T* y, F& f, std::size_t lo, std::size_t hi, std::index_sequence<K...>) {
+  const bool one = b.rows == 1;
+  for (std::size_t r = one ? 0 : lo, r1 = one ? 1 : hi; r < r1; ++r)
+    for (std::size_t j = one ? lo : 0, j1 = one ? hi : b.inner; j < j1; j += b.step)
+      map_chunk(y + r * b.inner + j, std::min(b.step, j1 - j), f, (b.p[K] + r * b.rs[K] + j * b.cs[K])...);
+}
 
 /// y[i] = f(a[i]). Large arrays are split over the intra-op threads (autograd/parallel.hpp): f must be pure.
 template <class T, class F> Array<T> map(const Array<T>& a, F&& f) {
   Array<T> y = Array<T>::from_shape(a.shape());
   const T* pa = a.data();
   T* py = y.data();
-  parallel_for(y.size(), 1, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) py[i] = f(pa[i]);
-  });
+  parallel_for(y.size(), 1, [&](std::size_t b, std::size_t e) { map_chunk(py + b, e - b, f, pa + b); });
   return y;
 }
 
@@ -334,49 +380,14 @@ template <class T, class F> Array<T> map(const Array<T>& a, F&& f) {
 /// intra-op threads (whole rows, or ranges of one row): each y[i] is computed as on one thread.
 template <class T, class F, class... A> Array<T> map_n(const Shape& shape, F&& f, const A&... xs) {
   Array<T> y = Array<T>::from_shape(shape);
-  T* py = y.data();
   const std::size_t n = y.size();
-  const auto contiguous = [&](const auto*... p) {  // tight loops the compiler vectorises
-    parallel_for(n, 1, [&](std::size_t b, std::size_t e) {
-      for (std::size_t i = b; i < e; ++i) py[i] = f(p[i]...);
-    });
-  };
-  if ((std::equal(shape.begin(), shape.end(), xs.shape().begin(), xs.shape().end()) && ...)) {
-    contiguous(xs.data()...);  // no broadcasting (the common case): no layouts to work out
-    return y;
-  }
   if (n == 0) return y;
-  std::size_t inner = 0;  // the row period: the size of the first row-repeated operand, else everything
-  ((inner = !inner && layout_of(xs.shape(), xs.size(), shape) == Layout::Row ? xs.size() : inner), ...);
-  if (!inner) inner = n;
-  const std::size_t rows = n / inner;
-  const auto by_rows = [&](const auto& row) {  // row(r, j0, j1) computes y[r·inner + j] for j in [j0, j1)
-    if (rows == 1) {
-      parallel_for(inner, 1, [&](std::size_t b, std::size_t e) { row(std::size_t(0), b, e); });
-    } else {
-      parallel_for(rows, inner, [&](std::size_t b, std::size_t e) {
-        for (std::size_t r = b; r < e; ++r) row(r, std::size_t(0), inner);
-      });
-    }
-  };
-  const auto ops = std::make_tuple(Operand<T>(xs, shape, inner)...);
-  std::apply(
-      [&](const auto&... o) {
-        if (((o.rs == inner && o.cs == 1) && ...)) {  // all contiguous (after broadcast copies)
-          contiguous(o.p...);
-        } else if (((o.cs == 1) && ...)) {  // rows repeated: tight inner loops
-          by_rows([&](std::size_t r, std::size_t j0, std::size_t j1) {
-            T* yr = py + r * inner;
-            for (std::size_t j = j0; j < j1; ++j) yr[j] = f(o.p[r * o.rs + j]...);
-          });
-        } else {
-          by_rows([&](std::size_t r, std::size_t j0, std::size_t j1) {
-            T* yr = py + r * inner;
-            for (std::size_t j = j0; j < j1; ++j) yr[j] = f(o.p[r * o.rs + j * o.cs]...);
-          });
-        }
-      },
-      ops);
+  constexpr std::size_t N = sizeof...(A);
+  const Broadcast<T, N> b(shape, n, {&xs...});
+  T* py = y.data();
+  parallel_for(b.rows == 1 ? b.inner : b.rows, b.rows == 1 ? 1 : b.inner, [&](std::size_t lo, std::size_t hi) {
+    map_rows(b, py, f, lo, hi, std::make_index_sequence<N>());
+  });
   return y;
 }
 }  // namespace detail

@@ -39,27 +39,35 @@ inline constexpr double kGemmPartMin = 1e6;
 
 extern std::atomic<int> g_num_threads;  ///< 0 before static initialisation: treated as 1
 
-/// Runs fn(begin, end) on [0, n) split into contiguous ranges, one per thread, each a multiple of `align`
-/// elements except the last. fn must not throw. Serial (fn(0, n)) when n·cost < kParallelMin, with one thread,
-/// inside a worker, or while another thread is using the pool.
+/// Runs fn(begin, end) over [0, n) split into contiguous ranges, one per thread, each a multiple of `align`
+/// elements except the last; fn(0, n) on the calling thread with one thread, inside a worker, or while another
+/// thread is using the pool. fn must not throw.
 void parallel_run(std::size_t n, std::size_t align, void (*call)(void*, std::size_t, std::size_t), void* fn);
+
+/// fn(begin, end) over [0, n), split over the threads (parallel_run) or not. Both ways call the same function, never
+/// inlined, so fn's loop is compiled once, not once inlined for the serial case and again for the threads (that
+/// doubled the elementwise ops' code).
+template <class F> void run_ranges(std::size_t n, std::size_t align, bool split, F& fn) {
+  const auto call = [](void* f, std::size_t b, std::size_t e) __attribute__((noinline)) {
+    (*static_cast<F*>(f))(b, e);
+  };
+  void* const f = const_cast<void*>(static_cast<const void*>(&fn));
+  if (split) {
+    parallel_run(n, align, call, f);
+  } else {
+    call(f, 0, n);  // a direct call of the same, not inlined, function
+  }
+}
 
 /// parallel_blocks(n, align, fn): fn(begin, end) over [0, n) split into one range per thread, each a multiple of
 /// `align` indices except the last; for callers that have decided the work is worth splitting.
-template <class F> void parallel_blocks(std::size_t n, std::size_t align, F&& fn) {
-  parallel_run(
-      n, align, [](void* f, std::size_t b, std::size_t e) { (*static_cast<std::remove_reference_t<F>*>(f))(b, e); },
-      const_cast<void*>(static_cast<const void*>(&fn)));
-}
+template <class F> void parallel_blocks(std::size_t n, std::size_t align, F&& fn) { run_ranges(n, align, true, fn); }
 
 /// parallel_for(n, cost, fn): fn(begin, end) over [0, n), where each index costs about `cost` elements of work.
+/// Ranges are whole cache lines (16 floats) when each index is an element, so threads never share a line.
 template <class F> void parallel_for(std::size_t n, std::size_t cost, F&& fn) {
-  if (n * cost < kParallelMin || g_num_threads.load(std::memory_order_relaxed) <= 1 || n < 2) {
-    fn(std::size_t(0), n);
-    return;
-  }
-  // Ranges of whole cache lines (16 floats) when each index is an element, so threads never share a line.
-  parallel_blocks(n, cost < 16 ? 16 : 1, std::forward<F>(fn));
+  const bool split = n * cost >= kParallelMin && n >= 2 && g_num_threads.load(std::memory_order_relaxed) > 1;
+  run_ranges(n, cost < 16 ? 16 : 1, split, fn);
 }
 
 }  // namespace detail
