@@ -15,7 +15,8 @@ void show(const Tensor& t) { std::printf("  %-5s = %9.4f   dL/d%-4s = %9.4f\n", 
 }  // namespace
 
 int main(int argc, char** argv) {
-  examples::Cli cli("chain_rule", "The chain rule at work on two small graphs: every forward value and gradient printed");
+  examples::Cli cli("chain_rule",
+                    "The chain rule at work on two small graphs: every forward value and gradient printed");
   if (const int code = cli.parse(argc, argv); code >= 0) return code;
 
   std::printf("Backpropagation, the course's example: inputs (0, 1), hidden ReLU nodes, output weights 1 and 2\n");

@@ -16,7 +16,8 @@
 using namespace chainrule;
 
 int main(int argc, char** argv) {
-  examples::Cli cli("lecture", "The course's worked examples, computed by chainrule, with the text's slips pointed out");
+  examples::Cli cli("lecture",
+                    "The course's worked examples, computed by chainrule, with the text's slips pointed out");
   std::vector<std::string> names;
   bool list = false, trace = false;
   cli.option("lessons", names, "lessons to run (default: all)");

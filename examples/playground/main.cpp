@@ -239,7 +239,8 @@ int main(int argc, char** argv) {
   cli.option("--noise", noise, "standard deviation of the noise on each coordinate").range(0, 10).show_default();
   cli.option("--test-fraction", test_fraction, "share of the points held out as test data").range(0.05, 0.95)
       .show_default();
-  cli.option("--layers", layers, "hidden layer sizes, e.g. 8,8 (none: --layers 0)").list(',', 1, 16).show_default();
+  cli.option("--layers", layers, "hidden layer sizes, e.g. 8,8 (none: --layers 0)").list(',', 1, 16)
+      .show_default();
   cli.option("--activation", activation, "hidden activation: relu, tanh, sigmoid, linear, ...").show_default();
   cli.option("--optimizer", optimizer, "sgd, momentum, nag, adagrad, adadelta, rmsprop or adam").show_default();
   cli.option("--lr", lr, "learning rate").positive().show_default();
