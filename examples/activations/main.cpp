@@ -3,7 +3,7 @@
 // and a plot of val_loss per epoch (PNG, through gnuplot when it is installed). Then the vanishing gradient: in a
 // deeper network (5 hidden layers), hooks on the weights record each layer's gradient norm over the first epochs,
 // for sigmoid and ReLU (grad_norms.csv, grad_norms.png).
-//   build/examples/activations [--epochs 100] [--grad-epochs 10] [--seed 0] [--out activations_out]
+//   build/examples/activations [--epochs 100] [--grad-epochs 10] [--seed 0] [--out out/activations]
 #include "../cli.hpp"
 
 #include <cmath>
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   examples::Cli cli("activations", "Compare activation functions on the same network");
   std::size_t epochs = 100;
   std::uint64_t seed = 0;
-  std::string out = "activations_out";
+  std::string out = "out/activations";
   std::size_t grad_epochs = 10;
   cli.option("--epochs", epochs, "training epochs").range(1, 100000).show_default();
   cli.option("--grad-epochs", grad_epochs, "epochs of the gradient-norm study (0: skip it)").range(0, 100000)
