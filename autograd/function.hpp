@@ -44,6 +44,7 @@
 #include "ops.hpp"
 #include "parallel.hpp"
 #include "tensor.hpp"
+#include "vectorized.hpp"
 
 namespace chainrule {
 
@@ -376,6 +377,14 @@ template <class T, class F> Array<T> map(const Array<T>& a, F&& f) {
   return y;
 }
 
+/// y[i] = f(x[i]): float32 batches where f is vectorized, else one scalar call per value.
+template <class T, class F> Array<T> map_unary(const Array<T>& x, const F& f) {
+  if constexpr (std::is_same_v<T, float> && is_vectorized<F>::value)
+    return map_batches(x, f);
+  else
+    return map(x, [&f](T v) { return static_cast<T>(f(v)); });
+}
+
 /// y[i] = f(x₀[i], x₁[i], …) over `shape`, every operand broadcast to it. Large outputs are split over the
 /// intra-op threads (whole rows, or ranges of one row): each y[i] is computed as on one thread.
 template <class T, class F, class... A> Array<T> map_n(const Shape& shape, F&& f, const A&... xs) {
@@ -430,7 +439,7 @@ Tensor record(const char* name, Array<T>&& value, std::initializer_list<Tensor> 
 template <class F, class DX> Tensor unary(const char* name, const Tensor& x, F f, DX dx) {
   return detail::dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    Tensor y = record<T>(name, detail::map(x.data<T>(), [&f](T v) { return static_cast<T>(f(v)); }), {x},
+    Tensor y = record<T>(name, detail::map_unary<T>(x.data<T>(), f), {x},
                          [dx](auto& d, const Array<T>& g, const auto& in, const Array<T>& y) {
                            d(0, detail::map_n<T>(g.shape(), [&dx](T gi, T xi, T yi) { return static_cast<T>(dx(gi, xi, yi)); },
                                                  g, in[0], y));

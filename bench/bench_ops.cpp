@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   for (int n : {64, 256, 1024})
     rows.push_back({"matmul " + std::to_string(n) + "x" + std::to_string(n), "us", bench::chainrule_matmul_ns(n) / 1e3,
                     torch ? bench::torch_matmul_ns(n) / 1e3 : 0, bench::cblas_matmul_ns(n) / 1e3});
+  for (const char* op : {"exp", "log", "tanh", "sigmoid", "relu"})
+    rows.push_back({std::string(op) + " of 512x1024 floats, forward", "us", bench::chainrule_unary_us(op),
+                    torch ? bench::torch_unary_us(op) : 0, 0});
 
   std::ofstream out(csv);
   out << "case,unit,chainrule,libtorch,raw_sgemm,libtorch_over_chainrule,sgemm_over_chainrule\n";

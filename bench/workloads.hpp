@@ -19,6 +19,9 @@ double torch_chain_ns(int n, int ops, int mode);
 double chainrule_matmul_ns(int n);
 double torch_matmul_ns(int n);
 double cblas_matmul_ns(int n);
+// One elementwise op ("exp", "log", "tanh", "sigmoid", "relu") on 512×1024 float32 values in (0.01, 4), forward only.
+double chainrule_unary_us(const std::string& op);
+double torch_unary_us(const std::string& op);
 
 bool have_torch();
 void set_torch_threads(int n);

@@ -34,6 +34,16 @@ double chainrule_matmul_ns(int n) {
   return median_ns([&] { matmul(a, b); }, 7, 50);
 }
 
+double chainrule_unary_us(const std::string& op) {
+  manual_seed(1);
+  const Tensor x = rand({512, 1024}, kFloat32, 0.01, 4);
+  auto f = [&op](const Tensor& t) {
+    return op == "exp" ? exp(t) : op == "log" ? log(t) : op == "tanh" ? tanh(t) : op == "sigmoid" ? sigmoid(t) : relu(t);
+  };
+  NoGradGuard g;
+  return median_ns([&] { f(x); }, 7, 20) / 1e3;
+}
+
 double cblas_matmul_ns(int n) {
   std::vector<float> a(std::size_t(n) * n, 0.5f), b(a), c(a);
   return median_ns([&] {

@@ -34,6 +34,16 @@ double torch_matmul_ns(int n) {
   return median_ns([&] { torch::matmul(a, b); }, 7, 50);
 }
 
+double torch_unary_us(const std::string& op) {
+  torch::manual_seed(1);
+  const auto x = torch::rand({512, 1024}) * 3.99 + 0.01;
+  auto f = [&op](const torch::Tensor& t) {
+    return op == "exp" ? t.exp() : op == "log" ? t.log() : op == "tanh" ? t.tanh() : op == "sigmoid" ? t.sigmoid() : t.relu();
+  };
+  torch::NoGradGuard g;
+  return median_ns([&] { f(x); }, 7, 20) / 1e3;
+}
+
 }  // namespace bench
 
 namespace bench {

@@ -1,6 +1,9 @@
 // Model files: a file saved by an earlier version still loads and resumes exactly; state dicts; PyTorch weights.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -21,13 +24,30 @@ std::vector<double> flat_values(const Tensor& t) {
   for (double x : d.data<double>()) v.push_back(x);
   return v;
 }
+
+// The largest distance in float32 units in the last place between two equally long lists of float32 values.
+std::int64_t max_ulps(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  auto ordered = [](double d) {
+    const auto f = static_cast<float>(d);
+    std::int32_t i = 0;
+    std::memcpy(&i, &f, sizeof i);
+    return i < 0 ? std::int64_t(INT32_MIN) - i : std::int64_t(i);
+  };
+  std::int64_t worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(ordered(a[i]) - ordered(b[i])));
+  return worst;
+}
 }  // namespace
 
 // tests/reference/model_v1.safetensors was saved by the code of commit 89a565e (tests/reference/make_model_v1.cpp):
 // Dense(3,4,tanh) → BatchNorm1d(4) → Dense(4,2,softmax), AMSGrad Adam with weight decay, an L2 penalty, after
-// three epochs. Its predictions, and those after one more epoch (which needs the optimizer state), are in
-// model_v1.json, bit for bit.
-TEST_CASE("model io: a file of format_version 1 saved by the old code loads and resumes bit for bit") {
+// three epochs. model_v1.json holds that code's predictions, and those after one more epoch (which needs the
+// optimizer state). They matched bit for bit until float32 tanh and exp moved from libm to SIMD batches (CHANGELOG, Unreleased:
+// within 1 ULP of the correctly rounded value, libm's tanhf within 2): the same file now gives 1 of the 12
+// predictions 1 ULP away and, after the epoch, 2 of 12 at most 2 ULP away. Any state lost in loading moves them by
+// far more (a step count off by one changes Adam's bias correction: ~1e-3 after the epoch).
+TEST_CASE("model io: a file of format_version 1 saved by the old code loads and resumes within 2 ULP of that code") {
   std::ifstream in(CHAINRULE_TEST_DATA "/model_v1.json");
   REQUIRE(in);
   const auto j = nlohmann::json::parse(in);
@@ -38,11 +58,11 @@ TEST_CASE("model io: a file of format_version 1 saved by the old code loads and 
   CHECK(m.net()[1]->name() == "BatchNorm1d");
   CHECK(m.optimizer().name() == std::string("Adam"));
   CHECK(m.optimizer().lr() == 0.05);
-  CHECK(flat_values(m.predict(x)) == j["predict"].get<std::vector<double>>());
+  CHECK(max_ulps(flat_values(m.predict(x)), j["predict"].get<std::vector<double>>()) <= 1);
   nn::FitOptions fo;
   fo.initial_epoch = 3, fo.epochs = 4, fo.batch_size = 4, fo.shuffle = false, fo.verbose = 0;
   m.fit(x, y, fo);
-  CHECK(flat_values(m.predict(x)) == j["predict_after_one_more_epoch"].get<std::vector<double>>());
+  CHECK(max_ulps(flat_values(m.predict(x)), j["predict_after_one_more_epoch"].get<std::vector<double>>()) <= 2);
 }
 
 // ---- state dicts -------------------------------------------------------------------------------------------------

@@ -30,7 +30,10 @@ Tensor piecewise_linear(const Tensor& x, double x_min, double x_max) {
 
 // y = 1/(1+e⁻ˣ)          ∂x = g ⊙ y(1−y)      (x → −∞: e⁻ˣ = inf gives y = 0, no NaN)
 Tensor sigmoid(const Tensor& x) {
-  return unary("sigmoid", x, [](auto x) { return 1 / (1 + std::exp(-x)); },
+  return unary("sigmoid", x, detail::vectorized([](auto x) {
+                 const decltype(x) one(1);
+                 return one / (one + math::exp(-x));
+               }),
                [](auto g, auto, auto y) { return g * y * (1 - y); });
 }
 
@@ -39,7 +42,8 @@ Tensor gaussian(const Tensor& x) { return exp(-square(x)); }
 
 // y = tanh x             ∂x = g ⊙ (1−y²)
 Tensor tanh(const Tensor& x) {
-  return unary("tanh", x, [](auto x) { return std::tanh(x); }, [](auto g, auto, auto y) { return g * (1 - y * y); });
+  return unary("tanh", x, detail::vectorized([](auto x) { return math::tanh(x); }),
+               [](auto g, auto, auto y) { return g * (1 - y * y); });
 }
 
 // y = max(x, 0)          ∂x = g·[x > 0]      NOTE: subgradient 0 at x = 0; NaN gives NaN with ∂x = g, as torch

@@ -71,12 +71,14 @@ Tensor pow(const Tensor& x, double p) {
 
 // y = eˣ                 ∂x = g ⊙ y
 Tensor exp(const Tensor& x) {
-  return unary("exp", x, [](auto x) { return std::exp(x); }, [](auto g, auto, auto y) { return g * y; });
+  return unary("exp", x, detail::vectorized([](auto x) { return math::exp(x); }),
+               [](auto g, auto, auto y) { return g * y; });
 }
 
 // y = ln x               ∂x = g / x          (x = 0: y = −inf, ∂x = ±inf; x < 0: NaN, as torch)
 Tensor log(const Tensor& x) {
-  return unary("log", x, [](auto x) { return std::log(x); }, [](auto g, auto x, auto) { return g / x; });
+  return unary("log", x, detail::vectorized([](auto x) { return math::log(x); }),
+               [](auto g, auto x, auto) { return g / x; });
 }
 
 // y = √x                 ∂x = g / (2y)       (x = 0: ∂x = inf, as torch)
