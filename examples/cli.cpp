@@ -72,9 +72,10 @@ Option& Option::excludes(const Option& other) {
 bool Option::given() const { return o_->count() > 0; }
 
 Cli::Cli(std::string name, const std::string& description)
-    : name_(std::move(name)), app_(std::make_unique<CLI::App>(description, name_)) {
-  app_->set_version_flag("--version", std::string(chainrule::version()));
+    : name_(std::move(name)), own_(std::make_unique<CLI::App>(description, name_)), app_(own_.get()) {
+  app_->set_version_flag("--version", name_ + " " + chainrule::version());  // "xor 0.2.0", as GNU programs
 }
+Cli::Cli(std::string name, CLI::App* app) : name_(std::move(name)), app_(app) {}
 Cli::~Cli() = default;
 
 template <class T> Option Cli::option(const std::string& name, T& value, const std::string& help) {
@@ -91,13 +92,24 @@ Option Cli::flag(const std::string& name, bool& value, const std::string& help) 
   return Option(app_->add_flag(name, value, help));
 }
 
+Cli& Cli::subcommand(const std::string& name, const std::string& description) {
+  app_->require_subcommand(1);
+  subcommands_.push_back(std::unique_ptr<Cli>(new Cli(name_, app_->add_subcommand(name, description))));
+  return *subcommands_.back();
+}
+bool Cli::chosen() const { return app_->parsed(); }
+
+int Cli::fail(const std::string& what) const {
+  std::fprintf(stderr, "%s: %s (see %s --help)\n", name_.c_str(), what.c_str(), name_.c_str());
+  return 2;
+}
+
 int Cli::parse(int argc, char** argv) {
   try {
     app_->parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app_->exit(e);  // --help, --version
-    std::fprintf(stderr, "%s: %s (see %s --help)\n", name_.c_str(), e.what(), name_.c_str());
-    return 2;
+    return fail(e.what());
   }
   return -1;
 }

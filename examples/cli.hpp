@@ -1,6 +1,7 @@
 #pragma once
-// The examples' command line, alike in every program: --help and --version (the library's version) print and exit
-// 0; a bad option or value prints one line, "<program>: <what is wrong> (see <program> --help)", and exits 2.
+// The command line of the examples and tools, alike in every program: --help and --version ("<program> <library
+// version>") print and exit 0; a bad option or value prints one line, "<program>: <what is wrong> (see <program>
+// --help)", and exits 2.
 //
 // CLI11 parses, behind this small interface compiled once (examples/cli.cpp): CLI11 is header-only, and each
 // program that included it compiled its parser again, ~4 s of a program's ~6 s.
@@ -50,7 +51,7 @@ class Option {
   CLI::Option* o_;
 };
 
-/// A program's command line.
+/// A program's command line, or one of its subcommands (`chainrule grad ...`).
 class Cli {
  public:
   /// name: the program's name in error lines and in the usage; description: the first line of --help.
@@ -64,14 +65,23 @@ class Cli {
   template <class T> Option option(const std::string& name, T& value, const std::string& help);
   /// A flag "--name": true when given.
   Option flag(const std::string& name, bool& value, const std::string& help);
+  /// A subcommand with its own options (owned by this Cli); a program with subcommands requires one.
+  Cli& subcommand(const std::string& name, const std::string& description);
+  /// Whether the command line chose this subcommand (after parse).
+  bool chosen() const;
 
   /// Parses argv: -1 when the program should run, else its exit code (0 after --help or --version, 2 with one
   /// line on stderr for a bad command line).
   int parse(int argc, char** argv);
+  /// Reports a bad command line found after parse, as parse does: the line on stderr, and 2 to return.
+  int fail(const std::string& what) const;
 
  private:
+  Cli(std::string name, CLI::App* app);  // a subcommand
   std::string name_;
-  std::unique_ptr<CLI::App> app_;
+  std::unique_ptr<CLI::App> own_;  // null for a subcommand (its parent's App owns it)
+  CLI::App* app_;
+  std::vector<std::unique_ptr<Cli>> subcommands_;
 };
 
 extern template Option Cli::option(const std::string&, int&, const std::string&);

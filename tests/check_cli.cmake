@@ -1,5 +1,5 @@
 # Runs PROGRAM with ARGS (a |-separated list) and checks the command-line contract of every program (STYLE.md):
-# --help exits 0 and prints the usage; a bad option exits 2 with one line "<name>: <what>" on stderr.
+# --help exits 0 and prints the usage; --version prints "<name> <version>"; a bad option exits 2 with one line "<name>: <what>" on stderr.
 #   cmake -DPROGRAM=<path> -DARGS="--batch-size|0" -DEXPECT=2 -P check_cli.cmake
 string(REPLACE "|" ";" args "${ARGS}")
 execute_process(COMMAND "${PROGRAM}" ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 30)
@@ -8,8 +8,8 @@ if(NOT rc STREQUAL "${EXPECT}")
   message(FATAL_ERROR "${name} ${args}: exit ${rc}, expected ${EXPECT}\nstdout: ${out}\nstderr: ${err}")
 endif()
 if(DEFINED VERSION)
-  if(NOT out STREQUAL "${VERSION}\n")
-    message(FATAL_ERROR "${name} --version printed '${out}', expected ${VERSION}")
+  if(NOT out STREQUAL "${name} ${VERSION}\n")  # "xor 0.2.0": the program and its version (GNU standards)
+    message(FATAL_ERROR "${name} --version printed '${out}', expected '${name} ${VERSION}'")
   endif()
 elseif(EXPECT STREQUAL "0")
   if(NOT out MATCHES "--help" OR NOT out MATCHES "--version")

@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chainrule/autograd.hpp>
+#include "../../examples/cli.hpp"
 
 namespace {
 // "x1=2" → ("x1", 2); throws std::invalid_argument naming the argument.
@@ -46,8 +46,8 @@ nlohmann::ordered_json json_number(double v) {
   return std::isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
 }
 
-// CLI11 reads "-x^2" as an option. The expression is the first argument after `grad` that is not an option (or an
-// option's value): when it starts with '-', take it out of argv before CLI11 sees it.
+// The parser reads "-x^2" as an option. The expression is the first argument after `grad` that is not an option (or an
+// option's value): when it starts with '-', take it out of argv before the parser sees it.
 std::string take_dash_expression(std::vector<const char*>& args) {
   const char* with_value[] = {"--dot", "--html"};
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -59,7 +59,7 @@ std::string take_dash_expression(std::vector<const char*>& args) {
         for (const char* o : with_value) k += a == o ? 1 : 0;
         continue;
       }
-      if (a[0] != '-') return "";  // the expression does not start with '-': CLI11 takes it
+      if (a[0] != '-') return "";  // the expression does not start with '-': the parser takes it
       args.erase(args.begin() + long(k));
       return a;
     }
@@ -100,35 +100,27 @@ struct GradArgs {
 // Parses argv into `a`; returns the exit status when the program should stop here (0 after --help or --version,
 // 2 with a one-line message on a bad command line), nothing when it should go on.
 std::optional<int> parse_command_line(int argc, char** argv, GradArgs& a) {
-  CLI::App app{"chainrule: reverse-mode autodiff from the command line"};
-  app.set_version_flag("--version", std::string("chainrule ") + chainrule::version());
-  app.require_subcommand(1);
-  CLI::App* grad = app.add_subcommand("grad", "value and every partial derivative of an expression (float64)");
-  grad->add_option("expression", a.text,
-                   "e.g. \"tanh(w1*x1 + w2*x2 + b)\": + - * / ^ (or **), parentheses, pi, e, exp log sqrt abs "
-                   "sin cos tan tanh sigmoid relu softplus gaussian step max min pow");
-  grad->add_option("bindings", a.bindings, "name=value for each variable");
-  grad->add_flag("--trace", a.trace, "print the chain-rule trace of backward");
-  grad->add_option("--dot", a.dot_file, "write the graph as Graphviz DOT to this file");
-  grad->add_option("--html", a.html_file, "write a web page that steps through backward to this file");
-  grad->add_flag("--json", a.json,
-                 "print {\"value\": ..., \"grad\": {...}}; non-finite numbers as \"NaN\", \"Infinity\", \"-Infinity\"");
+  examples::Cli cli("chainrule", "chainrule: reverse-mode autodiff from the command line");
+  examples::Cli& grad = cli.subcommand("grad", "value and every partial derivative of an expression (float64)");
+  grad.option("expression", a.text,
+              "e.g. \"tanh(w1*x1 + w2*x2 + b)\": + - * / ^ (or **), parentheses, pi, e, exp log sqrt abs "
+              "sin cos tan tanh sigmoid relu softplus gaussian step max min pow");
+  grad.option("bindings", a.bindings, "name=value for each variable");
+  grad.flag("--trace", a.trace, "print the chain-rule trace of backward");
+  grad.option("--dot", a.dot_file, "write the graph as Graphviz DOT to this file");
+  grad.option("--html", a.html_file, "write a web page that steps through backward to this file");
+  grad.flag("--json", a.json,
+            "print {\"value\": ..., \"grad\": {...}}; non-finite numbers as \"NaN\", \"Infinity\", \"-Infinity\"");
+  grad.flag("--hessian", a.hessian, "print every second partial derivative too");
   std::vector<const char*> args(argv, argv + argc);
   const std::string dash_expression = take_dash_expression(args);
-  grad->add_flag("--hessian", a.hessian, "print every second partial derivative too");
-  try {
-    app.parse(int(args.size()), const_cast<char**>(args.data()));
-    if (!dash_expression.empty()) {
-      // CLI11 took the first binding as the expression
-      if (!a.text.empty()) a.bindings.insert(a.bindings.begin(), a.text);
-      a.text = dash_expression;
-    }
-    if (grad->parsed() && a.text.empty()) throw CLI::RequiredError("expression");
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "chainrule: " << e.what() << " (see chainrule --help)\n";  // one line
-    return 2;
+  if (const int status = cli.parse(int(args.size()), const_cast<char**>(args.data())); status >= 0) return status;
+  if (!dash_expression.empty()) {
+    // the parser took the first binding as the expression
+    if (!a.text.empty()) a.bindings.insert(a.bindings.begin(), a.text);
+    a.text = dash_expression;
   }
+  if (grad.chosen() && a.text.empty()) return cli.fail("expression is required");
   return std::nullopt;
 }
 
