@@ -348,7 +348,7 @@ TEST_CASE("model: one epoch on a Fashion-MNIST slice learns (when the data is in
 }
 
 TEST_CASE("model: steady-state training steps take every large buffer from the cache") {
-  // 784-256-10, batch 128, Adam: activations, gradients and moments of 128 KiB to 784 KiB, above the cache's 64 KiB.
+  // 784-256-10, batch 128, Adam: activations, gradients and moments of 5 KiB to 784 KiB, above the cache's 4 KiB.
   manual_seed(3);
   const Tensor x = randn({128, 784}), y = full({128}, 3.0);
   auto net = nn::MLP({784, 256, 10}, "relu");
