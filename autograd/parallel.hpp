@@ -32,10 +32,12 @@ namespace detail {
 /// Below this many elements of work an op runs on the calling thread alone: handing out a task costs ~2 µs
 /// (waking a worker), what a loop over ~16k floats takes (bench/README.md, "Both cores": the crossover).
 inline constexpr std::size_t kParallelMin = 32768;
-/// A float32 GEMM is split only when each thread's block takes more multiply-adds than this: OpenBLAS 0.3.21's
-/// small-matrix kernels take products of up to 100³ and sum in another order than its large kernels, so a block
-/// must be past them, like the whole product, for 1 and n threads to give the same bits.
+/// A float32 GEMM is cut into blocks only when each block takes more multiply-adds than this: below, a block is
+/// not worth a thread's wake-up, and OpenBLAS 0.3.21's small-matrix kernels (products of up to 100³) would take it.
 inline constexpr double kGemmPartMin = 1e6;
+/// A float32 GEMM past kGemmPartMin is cut into this many blocks, by its shape alone (ops/linalg.cpp): at most this
+/// many threads share one product.
+inline constexpr std::size_t kGemmParts = 2;
 
 extern std::atomic<int> g_num_threads;  ///< 0 before static initialisation: treated as 1
 

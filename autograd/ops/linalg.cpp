@@ -24,35 +24,39 @@ void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, co
               1.0, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
-// Rows of C in each thread's block: 16-row (or column) multiples, whole micro-kernel tiles, or 0 for one block.
+// Rows (or columns) of C in each of kGemmParts blocks: 16-row multiples, whole micro-kernel tiles; 0 for one block.
+// The cut depends on the shape alone, never on the thread count, so the products are the same BLAS calls, and give
+// the same bits, at any thread count and with any OpenBLAS kernel: OpenBLAS 0.3.21's Haswell/Zen sgemm kernels
+// (which it picks on Zen 2–3 CPUs, or under OPENBLAS_CORETYPE=Haswell) give a block other bits than the whole
+// product computes for it; its SkylakeX/Cooperlake kernels happen not to.
 std::size_t gemm_block(std::size_t dim, std::size_t m, std::size_t n, std::size_t k) {
-  const auto threads = std::size_t(detail::g_num_threads.load(std::memory_order_relaxed));
-  if (threads <= 1) return 0;
-  const std::size_t step = ((dim + 15) / 16 + threads - 1) / threads * 16;
+  const std::size_t step = ((dim + 15) / 16 + detail::kGemmParts - 1) / detail::kGemmParts * 16;
   if (step >= dim) return 0;
   const std::size_t smallest = dim - (dim - 1) / step * step;  // the last block
   return double(m) * double(n) * double(k) / double(dim) * double(smallest) > detail::kGemmPartMin ? step : 0;
 }
 
-// float32 GEMMs on the intra-op threads (autograd/parallel.hpp): each thread computes a block of C's rows (when C
-// is taller than wide, so that each packs all of op(B), the smaller operand) or of its columns, by one
-// single-threaded BLAS call. Each block is large enough for OpenBLAS' large-matrix kernels, as the whole product
-// is, so every element of C is the same dot product in the same order whichever thread computes it (checked in
-// test_parallel, and over 400 random shapes × 4 transpose forms). float64 GEMMs stay on one thread: OpenBLAS
-// 0.3.21's dgemm does not give the same bits for a block as for the whole, and float64 is for checking gradients.
+// float32 GEMMs in blocks on the intra-op threads (autograd/parallel.hpp): C's rows (when C is taller than wide,
+// so that each block packs all of op(B), the smaller operand) or its columns, cut by gemm_block; each block is one
+// single-threaded BLAS call, whichever thread makes it (one thread makes them in turn). Each block is large enough
+// for OpenBLAS' large-matrix kernels, as the whole product is. float64 GEMMs stay whole, on one thread: they are for
+// checking gradients.
 template <class T>
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, const T* b, T beta, T* c) {
   const std::size_t lda = ta ? m : k, ldb = tb ? k : n;
   const std::size_t step = std::is_same_v<T, float> ? gemm_block(std::max(m, n), m, n, k) : 0;
   if (step == 0) return blas_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, n);
-  if (m >= n)
-    detail::parallel_blocks(m, step, [=](std::size_t r0, std::size_t r1) {  // rows r0..r1 of op(A) and of C
-      blas_gemm(ta, tb, r1 - r0, n, k, ta ? a + r0 : a + r0 * lda, lda, b, ldb, beta, c + r0 * n, n);
-    });
-  else
-    detail::parallel_blocks(n, step, [=](std::size_t c0, std::size_t c1) {  // columns c0..c1 of op(B) and of C
-      blas_gemm(ta, tb, m, c1 - c0, k, a, lda, tb ? b + c0 * ldb : b + c0, ldb, beta, c + c0, n);
-    });
+  const bool rows = m >= n;
+  const std::size_t dim = rows ? m : n, blocks = (dim + step - 1) / step;
+  detail::parallel_blocks(blocks, 1, [=](std::size_t b0, std::size_t b1) {
+    for (std::size_t i = b0; i < b1; ++i) {
+      const std::size_t lo = i * step, len = std::min(dim, lo + step) - lo;
+      if (rows)  // rows lo.. of op(A) and of C
+        blas_gemm(ta, tb, len, n, k, ta ? a + lo : a + lo * lda, lda, b, ldb, beta, c + lo * n, n);
+      else  // columns lo.. of op(B) and of C
+        blas_gemm(ta, tb, m, len, k, a, lda, tb ? b + lo * ldb : b + lo, ldb, beta, c + lo, n);
+    }
+  });
 }
 
 // Same, for `batch` consecutive matrices; empty dimensions (which BLAS rejects) handled here.
