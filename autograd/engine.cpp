@@ -366,7 +366,7 @@ void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, Backwar
 }
 
 std::vector<Tensor> run_grad(const Tensor& root, const Tensor& seed, const std::vector<Tensor>& inputs,
-                             BackwardOptions o, bool allow_unused) {
+                             BackwardOptions o, bool allow_unused, bool record) {
   for (std::size_t i = 0; i < inputs.size(); ++i)
     if (!inputs[i].requires_grad())
       throw std::logic_error("grad: input #" + std::to_string(i) + " does not require grad");
@@ -393,7 +393,7 @@ std::vector<Tensor> run_grad(const Tensor& root, const Tensor& seed, const std::
       t.node().retains_grad = true;
     }
   {
-    AutoGradMode grad_mode(o.create_graph);
+    AutoGradMode grad_mode(o.create_graph && record);
     DropGradsOnThrow drop{order};
     HookedLeaves hooked(order);
     if (o.create_graph) {

@@ -40,9 +40,10 @@ void set_tangent(const char* op, const Tensor& y, Tensor t) {
 }
 
 void throw_no_tangent(const char* op) {
-  throw std::logic_error(std::string(op) +
-                         ": no tangent rule (forward-mode AD): a tangent reached this op; give it one (record()'s "
-                         "fwd argument, or a static jvp in a custom op) or compute it outside the dual level");
+  throw forward_ad::NoTangentRuleError(std::string(op) +
+                                       ": no tangent rule (forward-mode AD): a tangent reached this op; give it one "
+                                       "(record()'s fwd argument, or a static jvp in a custom op) or compute it "
+                                       "outside the dual level");
 }
 
 }  // namespace detail

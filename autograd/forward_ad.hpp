@@ -15,10 +15,19 @@
 // (forward-over-reverse: the tangent of ∇f along v is H·v).
 // Outside a level forward mode costs one predictable branch per op.
 #include <memory>
+#include <stdexcept>
 
 #include "tensor.hpp"
 
 namespace chainrule {
+namespace forward_ad {
+/// What a tangent reaching an op without a tangent rule throws (a std::logic_error naming the op).
+class NoTangentRuleError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+}  // namespace forward_ad
+
 namespace detail {
 struct DualState;
 /// While it lives, ops propagate no tangent (tangent rules run on primal values; a custom op's forward is one op).

@@ -109,8 +109,10 @@ void run_backward(const std::shared_ptr<Node>& root, Array<float>* gf, Array<dou
 /// Same, seeded with a Tensor (kept as it is under create_graph, so a seed with a graph stays differentiable).
 void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, BackwardOptions o);
 /// chainrule::grad's walk: the gradients of root (seeded with seed) with respect to inputs; no .grad changes.
+/// record = false (with create_graph): each node's Tensor backward runs, so the tangents of a forward_ad level
+/// flow through it (forward over reverse), but nothing is recorded.
 std::vector<Tensor> run_grad(const Tensor& root, const Tensor& seed, const std::vector<Tensor>& inputs,
-                             BackwardOptions o, bool allow_unused);
+                             BackwardOptions o, bool allow_unused, bool record = true);
 /// sum_to with recorded ops (create_graph).
 Tensor sum_to(const char* op, std::size_t input, const Tensor& g, const Shape& to);
 /// create_graph: adds g to node n's grad with recorded ops.

@@ -144,6 +144,31 @@ Tensor hessian(const UnaryFunction& f, const Tensor& x, bool create_graph) {
   return hessian(functional_lift(f), {x}, create_graph)[0][0];
 }
 
+namespace {
+// H·v by forward over reverse (jax.jvp(jax.grad(f))): xs + v·ε through f and through its backward, whose Tensor
+// ops carry the tangents without being recorded; the tangent of ∇f is H·v. One forward and one backward pass,
+// each with its tangents, where double backward walks a graph of the backward as large again.
+std::pair<Tensor, std::vector<Tensor>> hvp_forward_over_reverse(const Function& f, const std::vector<Tensor>& xs,
+                                                                const std::vector<Tensor>& v) {
+  forward_ad::DualLevel level;
+  std::vector<Tensor> duals;
+  {
+    AutoGradMode on(true);  // the duals are recorded copies of xs, even under a NoGradGuard
+    for (std::size_t i = 0; i < xs.size(); ++i) duals.push_back(forward_ad::make_dual(xs[i], v[i]));
+  }
+  Tensor y = functional_output("hvp", f, duals);
+  functional_check_scalar("hvp", y);
+  std::vector<Tensor> hv(xs.size());
+  if (y.requires_grad()) {
+    const std::vector<Tensor> g = detail::run_grad(y, ones_like(y), duals, {false, true}, true, /*record=*/false);
+    for (std::size_t i = 0; i < g.size(); ++i)
+      if (g[i].defined()) hv[i] = forward_ad::unpack_dual(g[i]).tangent;
+  }
+  for (std::size_t i = 0; i < hv.size(); ++i) hv[i] = hv[i].defined() ? hv[i].detach() : zeros_like(xs[i]);
+  return {y.detach(), hv};
+}
+}  // namespace
+
 std::pair<Tensor, std::vector<Tensor>> hvp(const Function& f, const std::vector<Tensor>& inputs,
                                            const std::vector<Tensor>& v, bool create_graph) {
   if (v.size() != inputs.size())
@@ -151,6 +176,10 @@ std::pair<Tensor, std::vector<Tensor>> hvp(const Function& f, const std::vector<
                                 std::to_string(inputs.size()) + " inputs");
   std::vector<Tensor> xs = functional_inputs(inputs, create_graph);
   for (std::size_t i = 0; i < xs.size(); ++i) functional_check("hvp", "v", v[i], xs[i], i);
+  if (!create_graph && !forward_ad::dual_level_active()) try {
+      return hvp_forward_over_reverse(f, xs, v);
+    } catch (const forward_ad::NoTangentRuleError&) {  // f has an op without a tangent rule: double backward
+    }
   Tensor y = functional_output("hvp", f, xs);
   functional_check_scalar("hvp", y);
   std::vector<Tensor> g = functional_grad({y}, {ones_like(y)}, xs, true);  // ∇f, with its graph

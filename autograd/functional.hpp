@@ -45,7 +45,10 @@ std::vector<std::vector<Tensor>> hessian(const Function& f, const std::vector<Te
 Tensor hessian(const UnaryFunction& f, const Tensor& x, bool create_graph = false);
 ///@}
 
-/// (f(x), H·v) of a scalar f, one H·v per input: two reverse passes, never the full Hessian.
+/// (f(x), H·v) of a scalar f, one H·v per input, never the full Hessian. Forward over reverse: one pass of f
+/// carrying the tangents v and one reverse pass carrying theirs (the tangent of ∇f along v is H·v, as
+/// jax.jvp(jax.grad(f))); with create_graph, inside a caller's forward_ad::DualLevel, or when f uses an op without
+/// a tangent rule: double backward, ∂⟨∇f, v⟩/∂x (as torch.autograd.functional.hvp).
 ///@{
 std::pair<Tensor, std::vector<Tensor>> hvp(const Function& f, const std::vector<Tensor>& inputs,
                                            const std::vector<Tensor>& v, bool create_graph = false);

@@ -282,6 +282,50 @@ TEST_CASE("higher order: jvp equals the Jacobian times v, and functional works i
         "hessian: f must return a single value, got shape [3]");
 }
 
+namespace {
+// y = x³ as a custom op with a differentiable backward and no tangent rule     ∂x = g ⊙ 3x²
+struct CubeWithoutJvp : autograd::Function<CubeWithoutJvp> {
+  static constexpr const char* name = "cube_without_jvp";
+  static Tensor forward(autograd::AutogradContext& ctx, const Tensor& x) {
+    ctx.save_for_backward({x});
+    return x * x * x;
+  }
+  static std::vector<Tensor> backward(autograd::AutogradContext& ctx, const Tensor& g) {
+    const Tensor x = ctx.get_saved_variables()[0];
+    return {g * 3.0 * x * x};
+  }
+};
+}  // namespace
+
+TEST_CASE("higher order: hvp by forward over reverse equals double backward, its fallback (torch's numbers)") {
+  // Forward over reverse by default; double backward with create_graph, inside a caller's dual level, under a
+  // NoGradGuard the same, and for an op without a tangent rule.
+  const auto& r = higher_order_reference()["functional"];
+  const Tensor x4 = from_json(r["x4"], {4}), v4 = from_json(r["v4"], {4});
+  auto scalar = [](const Tensor& t) { return sum(exp(t) * sin(t)) + sum(t * t * t) / 3.0 + sum(tanh(t) * log(t)); };
+  CHECK(worst_error(hvp(scalar, x4, v4).second, r["scalar_hvp"]) < 1e-10);
+  CHECK(worst_error(hvp(scalar, x4, v4, true).second.detach(), r["scalar_hvp"]) < 1e-10);
+  {
+    NoGradGuard no_grad;
+    CHECK(worst_error(hvp(scalar, x4, v4).second, r["scalar_hvp"]) < 1e-10);
+  }
+  {
+    forward_ad::DualLevel level;
+    CHECK(worst_error(hvp(scalar, x4, v4).second, r["scalar_hvp"]) < 1e-10);
+  }
+  // Σ w ⊙ x³ through the custom op: H = diag(6 w ⊙ x), so H·v = 6 w ⊙ x ⊙ v, exact in float64.
+  const Tensor x = tensor({1.0, -2.0, 0.5}, kFloat64), w = tensor({1.0, 0.5, -2.0}, kFloat64);
+  const Tensor v = tensor({2.0, 1.0, -4.0}, kFloat64);
+  auto custom = [&w](const Tensor& t) { return sum(CubeWithoutJvp::apply(t) * w); };
+  auto [value, hv] = hvp(custom, x, v);
+  CHECK(value.item() == 1 - 4 - 0.25);
+  CHECK(test::values(hv) == std::vector<double>{12, -6, 24});
+  // f independent of some input: its H·v is zeros
+  auto [y0, hv0] = hvp([](const std::vector<Tensor>& t) { return sum(t[0] * t[0]); }, {x, v}, {v, x});
+  CHECK(test::values(hv0[0]) == std::vector<double>{4, 2, -8});
+  CHECK(test::values(hv0[1]) == std::vector<double>{0, 0, 0});
+}
+
 TEST_CASE("higher order: gradgradcheck passes correct ops and catches a backward that is not differentiable") {
   Tensor x = tensor({0.3, -1.2, 2.0}, kFloat64);
   CHECK(gradgradcheck([](auto& t) { return sin(t[0]) * t[0]; }, {x}));
