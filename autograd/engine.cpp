@@ -1,5 +1,6 @@
 // The engine: topological walk, gradient accumulation with sum_to, graph release, grad mode.
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <exception>
 
@@ -257,11 +258,26 @@ namespace {
 // nothing recorded. create_graph: each node's Tensor backward, recorded (grad mode on), so the gradients have a
 // graph of their own.
 // post_hooks: the leaves' post-accumulate-grad hooks run (backward; not grad(), which leaves .grad alone).
+// targets (forward over reverse, run_grad with record = false): the inputs whose gradients are read only for their
+// tangents. A product node (affine, matmul, matmul_t: their backward's matmul_t results are the gradients
+// themselves, not intermediates that a tangent would read) whose gradients all go to them runs its backward with
+// Watch::tangent_only, which skips the products' values: the weight gradient's GEMM of each such layer.
 void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bool retain_graph,
-          bool post_hooks = true) {
+          bool post_hooks = true, const std::vector<const Node*>* targets = nullptr) {
   struct Current {  // which node's backward runs, for the watchers; cleared however the walk ends
-    ~Current() { g_watch.current = nullptr; }
+    ~Current() {
+      g_watch.current = nullptr;
+      g_watch.tangent_only = false;
+    }
   } current;
+  const auto only_targets = [targets](const Node& n) {
+    if (!targets || (std::strcmp(n.op, "affine") != 0 && std::strcmp(n.op, "matmul") != 0 &&
+                     std::strcmp(n.op, "matmul_t") != 0))
+      return false;
+    for (const auto& in : n.inputs)
+      if (in->requires_grad && std::find(targets->begin(), targets->end(), in.get()) == targets->end()) return false;
+    return true;
+  };
   if (g_watch.trace) g_watch.trace->begin(order);
   for (const auto& n : order) {
     if (g_watch.trace) g_watch.trace->visit(*n);
@@ -276,7 +292,9 @@ void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bo
       if (!create_graph) {
         n->backward();
       } else {
+        g_watch.tangent_only = only_targets(*n);
         std::vector<Tensor> gs = n->backward_tensors(Tensor(n), Tensor(n->grad));
+        g_watch.tangent_only = false;
         for (std::size_t i = 0; i < gs.size() && i < n->inputs.size(); ++i)
           if (gs[i].defined() && n->inputs[i]->requires_grad) accumulate(n->op, i, *n->inputs[i], std::move(gs[i]));
       }
@@ -404,7 +422,10 @@ std::vector<Tensor> run_grad(const Tensor& root, const Tensor& seed, const std::
         accumulate<T>("backward", 0, root.node(), Array<T>(seed.data<T>()));
       });
     }
-    walk(order, o.create_graph, o.retain_graph.value_or(o.create_graph), false);
+    std::vector<const Node*> targets;
+    if (!record)
+      for (const auto& t : inputs) targets.push_back(&t.node());
+    walk(order, o.create_graph, o.retain_graph.value_or(o.create_graph), false, record ? nullptr : &targets);
   }
   std::vector<Tensor> out;
   for (std::size_t i = 0; i < inputs.size(); ++i) {

@@ -110,7 +110,8 @@ void run_backward(const std::shared_ptr<Node>& root, Array<float>* gf, Array<dou
 void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, BackwardOptions o);
 /// chainrule::grad's walk: the gradients of root (seeded with seed) with respect to inputs; no .grad changes.
 /// record = false (with create_graph): each node's Tensor backward runs, so the tangents of a forward_ad level
-/// flow through it (forward over reverse), but nothing is recorded.
+/// flow through it (forward over reverse), but nothing is recorded; and where every gradient a node computes
+/// goes to `inputs`, only its tangent is wanted (Watch::tangent_only), as hvp reads only the inputs' tangents.
 std::vector<Tensor> run_grad(const Tensor& root, const Tensor& seed, const std::vector<Tensor>& inputs,
                              BackwardOptions o, bool allow_unused, bool record = true);
 /// sum_to with recorded ops (create_graph).
@@ -139,6 +140,9 @@ struct Watch {
   int anomaly = 0;                  ///< nesting depth of AnomalyMode guards
   const Node* current = nullptr;    ///< the node whose backward is running
   DualState* dual = nullptr;        ///< forward mode: the active dual level (autograd/forward_ad.hpp), or null
+  /// Forward over reverse (hvp): the running node's gradients are read only for their tangents, so matmul_t
+  /// computes the tangent alone and leaves its value zero (set by the engine's walk; inert under DualPause).
+  bool tangent_only = false;
   bool any() const { return trace != nullptr || anomaly != 0; }
 };
 inline thread_local Watch g_watch;

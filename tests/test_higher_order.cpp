@@ -320,6 +320,23 @@ TEST_CASE("higher order: hvp by forward over reverse equals double backward, its
   auto [value, hv] = hvp(custom, x, v);
   CHECK(value.item() == 1 - 4 - 0.25);
   CHECK(test::values(hv) == std::vector<double>{12, -6, 24});
+  // An MLP (affine layers, ReLU, cross-entropy), as case g: the first layer's weight gradient is computed for its
+  // tangent alone (its product skipped); double backward computes it whole.
+  manual_seed(8);
+  const Tensor xb = randn({6, 5}, kFloat64);
+  std::vector<Tensor> ps = {randn({5, 4}, kFloat64), randn({4}, kFloat64), randn({4, 3}, kFloat64),
+                            randn({3}, kFloat64)};
+  std::vector<Tensor> vs;
+  for (const Tensor& p : ps) vs.push_back(randn(p.shape(), kFloat64));
+  const Function mlp = [&xb](const std::vector<Tensor>& p) {
+    const std::vector<std::size_t> labels = {0, 1, 2, 0, 1, 2};
+    return nn::cross_entropy(affine(relu(affine(xb, p[0], p[1])), p[2], p[3]), labels);
+  };
+  const std::vector<Tensor> fast = hvp(mlp, ps, vs).second, slow = hvp(mlp, ps, vs, true).second;
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    const std::vector<double> a = test::values(fast[i]), b = test::values(slow[i]);
+    for (std::size_t k = 0; k < a.size(); ++k) CHECK(a[k] == doctest::Approx(b[k]).epsilon(1e-12));
+  }
   // f independent of some input: its H·v is zeros
   auto [y0, hv0] = hvp([](const std::vector<Tensor>& t) { return sum(t[0] * t[0]); }, {x, v}, {v, x});
   CHECK(test::values(hv0[0]) == std::vector<double>{4, 2, -8});

@@ -97,7 +97,9 @@ Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   return detail::dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     Array<T> y = Array<T>::from_shape({m, n});
-    gemm_batched<T>(1, ta, tb, m, n, k, a.data<T>().data(), b.data<T>().data(), T(0), y.data());
+    // Forward over reverse, a gradient read only for its tangent: the tangent below, not the product.
+    if (detail::g_watch.tangent_only && detail::g_watch.dual) std::fill(y.begin(), y.end(), T(0));
+    else gemm_batched<T>(1, ta, tb, m, n, k, a.data<T>().data(), b.data<T>().data(), T(0), y.data());
     return record<T>("matmul_t", std::move(y), {a, b},
                      [ta, tb, m, n, k](auto& d, const Array<T>& g, const auto& in, const auto&) {
                        d.into(0, [&](Array<T>& da, T beta) {
