@@ -7,10 +7,10 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "args.hpp"
 #include "timer.hpp"
 
 namespace {
@@ -35,18 +35,13 @@ double gflops(const Gemm& g, bool ta, bool tb) {
 
 int main(int argc, char** argv) {
   int threads = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
-      threads = std::atoi(argv[++i]);
-    } else {
-      std::fprintf(stderr, "usage: bench_gemm [--threads N]\n");
-      return 2;
-    }
-  }
-  if (threads < 1) {
-    std::fprintf(stderr, "bench_gemm: --threads must be at least 1\n");
-    return 2;
-  }
+  bench::Args args(argc, argv, "bench_gemm",
+                   "usage: bench_gemm [--threads N]\n"
+                   "  The GEMMs of cases c and d alone, in each transpose form, by OpenBLAS on N threads (default 1).\n"
+                   "  --help, --version\n");
+  while (args.next())
+    if (args.is("--threads")) threads = int(args.integer(1));
+    else args.unknown();
   openblas_set_num_threads(threads);
   const Gemm gemms[] = {
       {"c  x.W1    64x784 . 784x128", 64, 128, 784},       {"c  xT.g1   784x64 . 64x128", 784, 128, 64},

@@ -1,23 +1,29 @@
 // Per-op overhead and matmul: chainrule vs libtorch (when built with it) vs raw cblas_sgemm, side by side in
 // one process at one thread count. Prints a table and writes it as CSV.
-//   bench_ops [--threads N] [--csv FILE]
+//   bench_ops [--threads N] [--csv FILE]   (default out/bench_ops.csv)
 #include <cblas.h>
 
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <string>
 
 #include <chainrule/autograd/parallel.hpp>
+#include "args.hpp"
 #include "workloads.hpp"
 
 int main(int argc, char** argv) {
   int threads = 1;
-  std::string csv = "bench_ops.csv";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--csv")) csv = argv[i + 1];
-  }
+  std::string csv = "out/bench_ops.csv";
+  bench::Args args(argc, argv, "bench_ops",
+                   "usage: bench_ops [--threads N] [--csv FILE]\n"
+                   "  Per-op overhead, matmul and elementwise ops: chainrule, libtorch (when built with it) and raw\n"
+                   "  cblas_sgemm side by side on N threads (default 1); the table also goes to FILE (default\n"
+                   "  out/bench_ops.csv).\n"
+                   "  --help, --version\n");
+  while (args.next())
+    if (args.is("--threads")) threads = int(args.integer(1));
+    else if (args.is("--csv")) csv = args.value();
+    else args.unknown();
   chainrule::set_num_threads(threads);  // chainrule's intra-op pool (it keeps OpenBLAS at 1 thread)
   bench::set_torch_threads(threads);
   const bool torch = bench::have_torch();
@@ -37,6 +43,7 @@ int main(int argc, char** argv) {
     rows.push_back({std::string(op) + " of 512x1024 floats, forward", "us", bench::chainrule_unary_us(op),
                     torch ? bench::torch_unary_us(op) : 0, 0});
 
+  bench::make_parent(csv);
   std::ofstream out(csv);
   out << "case,unit,chainrule,libtorch,raw_sgemm,libtorch_over_chainrule,sgemm_over_chainrule\n";
   std::printf("%-48s %6s %11s %11s %11s %9s %9s\n", "case", "unit", "chainrule", "libtorch", "raw sgemm", "torch/cr",

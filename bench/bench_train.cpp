@@ -31,6 +31,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "args.hpp"
 #include "train.hpp"
 
 namespace bench {
@@ -59,7 +60,7 @@ namespace {
 
 struct Options {
   int threads = 1;
-  std::string cases = "a,b,c,d,f,g", csv = "bench_train.csv", impl, one_case;
+  std::string cases = "a,b,c,d,f,g", csv = "out/bench_train.csv", impl, one_case;
   bool quick = false, rss = true;
   bool flush_denormal = false;  // subnormals flushed to zero in both libraries (off: both libraries' default)
   bool fit_ieee = false;        // f-fit with FitOptions::flush_denormal = false (fit flushes by default)
@@ -168,34 +169,28 @@ std::string fmt(double v, const char* f) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_train: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--threads") o.threads = std::stoi(next());
-    else if (a == "--cases") o.cases = next();
-    else if (a == "--csv") o.csv = next();
-    else if (a == "--quick") o.quick = true;
-    else if (a == "--no-rss") o.rss = false;
-    else if (a == "--impl") o.impl = next();
-    else if (a == "--case") o.one_case = next();
-    else if (a == "--steps") o.steps = std::stol(next());
-    else if (a == "--samples") o.samples = std::stoi(next());
-    else if (a == "--isolate") o.isolate = 1;
-    else if (a == "--same-process") o.isolate = 0;
-    else if (a == "--flush-denormal") o.flush_denormal = true;
-    else if (a == "--fit-ieee") o.fit_ieee = true;
-    else {
-      std::fprintf(stderr, "usage: bench_train [--threads N] [--cases a,b,c,d,f,g] [--csv FILE] [--quick] [--no-rss]\n"
-                           "                   [--isolate | --same-process] [--flush-denormal] [--fit-ieee]\n");
-      return 2;
-    }
-  }
+  bench::Args args(argc, argv, "bench_train",
+                   "usage: bench_train [--threads N] [--cases a,b,c,d,f,g] [--csv FILE] [--quick] [--no-rss]\n"
+                   "                   [--isolate | --same-process] [--flush-denormal] [--fit-ieee]\n"
+                   "  Training steps, a Fashion-MNIST epoch and a Hessian-vector product: chainrule against libtorch\n"
+                   "  (when built with it) and the raw-sgemm floor, on N threads (default 1); the table also goes to\n"
+                   "  FILE (default out/bench_train.csv). bench/README.md describes the cases and columns.\n"
+                   "  --help, --version\n");
+  while (args.next())
+    if (args.is("--threads")) o.threads = int(args.integer(1));
+    else if (args.is("--cases")) o.cases = args.value();
+    else if (args.is("--csv")) o.csv = args.value();
+    else if (args.is("--quick")) o.quick = true;
+    else if (args.is("--no-rss")) o.rss = false;
+    else if (args.is("--impl")) o.impl = args.value();
+    else if (args.is("--case")) o.one_case = args.value();
+    else if (args.is("--steps")) o.steps = args.integer(0);
+    else if (args.is("--samples")) o.samples = int(args.integer(1));
+    else if (args.is("--isolate")) o.isolate = 1;
+    else if (args.is("--same-process")) o.isolate = 0;
+    else if (args.is("--flush-denormal")) o.flush_denormal = true;
+    else if (args.is("--fit-ieee")) o.fit_ieee = true;
+    else args.unknown();
   bench::set_chainrule_threads(o.threads);  // chainrule's intra-op pool (it keeps OpenBLAS at 1 thread)
   bench::set_torch_threads(o.threads);
   if (o.fit_ieee) {
@@ -324,6 +319,7 @@ int main(int argc, char** argv) {
     rows.push_back(r);
   }
 
+  bench::make_parent(o.csv);
   std::ofstream csv(o.csv);
   csv << "case,description,threads,unit,chainrule,libtorch,sgemm_floor,libtorch_over_chainrule,floor_over_chainrule,"
          "peak_rss_chainrule_mib,peak_rss_libtorch_mib,subnormals_chainrule,subnormals_libtorch\n";

@@ -21,6 +21,8 @@
 #include <chainrule/nn.hpp>
 #include <chainrule/optim.hpp>
 
+#include "args.hpp"
+
 using namespace chainrule;
 
 namespace {
@@ -67,19 +69,16 @@ int main(int argc, char** argv) {
   bool quick = false;
   nn::DataParallelOptions dpo;
   int shard_of = 0;  // > 0: rank 0's shard of a job of this many ranks, computed alone
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--quick") quick = true;
-    else if (a == "--no-overlap") dpo.overlap = false;
-    else if (a == "--bucket-mib" && i + 1 < argc) dpo.bucket_mib = std::stod(argv[++i]);
-    else if (a == "--shard-of" && i + 1 < argc && world->size() == 1) shard_of = std::max(1, std::stoi(argv[++i]));
-    else {
-      if (world->rank() == 0)
-        std::fprintf(stderr, "usage: train_distributed [--quick] [--no-overlap] [--bucket-mib M]"
-                             " [--shard-of P (1 rank)]\n");
-      return 2;
-    }
-  }
+  bench::Args args(argc, argv, "train_distributed",
+                   "usage: train_distributed [--quick] [--no-overlap] [--bucket-mib M] [--shard-of P (1 rank)]\n"
+                   "  Data-parallel steps of cases c and d on the ranks of mpirun; prints CSV to stdout.\n"
+                   "  --help, --version\n");
+  while (args.next())
+    if (args.is("--quick")) quick = true;
+    else if (args.is("--no-overlap")) dpo.overlap = false;
+    else if (args.is("--bucket-mib")) dpo.bucket_mib = args.positive();
+    else if (args.is("--shard-of") && world->size() == 1) shard_of = int(args.integer(1));
+    else args.unknown();
   const int samples = quick ? 3 : 7;
   const Case cases[] = {{"c", {784, 128, 64, 10}, 64}, {"d", {784, 1024, 1024, 10}, 512}};
   if (world->rank() == 0) std::printf("case,ranks,overlap,bucket_mib,step_ms,samples_per_s,allreduce_ms,allreduce_bytes\n");
