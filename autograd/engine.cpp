@@ -1,7 +1,7 @@
 // The engine: topological walk, gradient accumulation with sum_to, graph release, grad mode.
 #include <algorithm>
-#include <cstring>
 #include <atomic>
+#include <cstring>
 #include <exception>
 
 #include <xtensor/xbroadcast.hpp>
