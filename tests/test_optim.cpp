@@ -204,7 +204,11 @@ TEST_CASE("optim: Adam is bit-identical to its formula while first moments decay
   // step into the subnormal range and below), and for the last two weights never stop. The reference is torch's
   // float32 formula, operation for operation (neither the library nor the tests contract a·b + c into an FMA), so
   // any rewrite of the update for speed must keep every bit.
-  std::vector<float> w0 = {1.0f, -0.5f, 3e-3f, -7e-9f, 1e-30f, -1e-36f, 0.0f, -0.0f, 1e-40f, 12345.0f, 0.25f, -2.0f};
+  // 50 weights, the 12 below over and over: whole 256- and 512-bit vectors and a remainder, for each loop of Adam's.
+  const std::vector<float> base = {1.0f, -0.5f, 3e-3f, -7e-9f, 1e-30f, -1e-36f, 0.0f, -0.0f, 1e-40f, 12345.0f,
+                                   0.25f, -2.0f};
+  std::vector<float> w0;
+  for (std::size_t k = 0; k < 50; ++k) w0.push_back(base[k % base.size()]);
   const std::size_t n = w0.size();
   std::vector<float> gsched(n);
   for (std::size_t k = 0; k < n; ++k) gsched[k] = (k % 3 == 0 ? 1e-3f : k % 3 == 1 ? -4e-2f : 7.0f);
