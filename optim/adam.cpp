@@ -34,7 +34,12 @@ template <class T>
   }
 }
 
+// g++ on x86-64 compiles a 512-bit copy of the float32 loop (clang lacks the prefer-vector-width target attribute).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CHAINRULE_ADAM_512 1
+#endif
+
+#ifdef CHAINRULE_ADAM_512
 // The float32 loop on 512-bit vectors, for CPUs whose divider and square root are 512 bits wide. Each element's
 // operations are the same correctly rounded IEEE ones (no FMA: -ffp-contract=off), so the bits are too.
 [[gnu::target("avx512f,prefer-vector-width=512")]] void adam_loop_512(std::size_t k0, std::size_t k1, float* p,
@@ -57,7 +62,7 @@ bool wide_divider() {
 
 template <class T>
 void adam_update(std::size_t k0, std::size_t k1, T* p, const T* g, T* m, T* v, T* vmax, AdamCoefficients<T> c) {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#ifdef CHAINRULE_ADAM_512
   static const bool wide = wide_divider();
   if constexpr (std::is_same_v<T, float>)
     if (wide) return adam_loop_512(k0, k1, p, g, m, v, vmax, c);
