@@ -8,13 +8,19 @@
 #include "../function.hpp"
 #include "../parallel.hpp"
 #include "../ops.hpp"
+#include "sgemm.hpp"
 
 namespace chainrule {
 namespace {
 
 // C[m,n] = op(A)[m,k] · op(B)[k,n] + beta·C, row-major, leading dimensions given; op = transpose where flagged.
+// float32 runs chainrule's 512-bit kernel where OpenBLAS would run 256-bit ones on a full-width AVX-512 CPU (sgemm.hpp).
 void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
                const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
+#ifdef CHAINRULE_SGEMM_512
+  static const bool own = detail::use_sgemm_512();
+  if (own) return detail::sgemm_512(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+#endif
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k),
               1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
