@@ -34,7 +34,10 @@ namespace {
 
 constexpr std::size_t kMR = 8, kKC = 256, kMC = 128, kNC = 512;  // kNC: a multiple of 32
 
-#define CHAINRULE_AVX512 __attribute__((target("avx512f")))
+// The kernel's functions read only through masked intrinsics and this thread's packing buffers (fixed sizes), which
+// sanitizers would check on every broadcast: uninstrumented, a sanitizer build's GEMMs run at 0.7× OpenBLAS' speed
+// instead of 0.08× (tests/test_gemm.cpp checks the kernel's bounds and numbers in every build).
+#define CHAINRULE_AVX512 __attribute__((target("avx512f"), no_sanitize("address", "undefined")))
 
 // Lanes [16h, 16h + 16) of a row of nr valid columns.
 inline __mmask16 lanes(std::size_t nr, std::size_t h) {
