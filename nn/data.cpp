@@ -126,9 +126,18 @@ Tensor take_rows(const Tensor& t, const std::vector<std::size_t>& idx) {
     const T* in = t.data<T>().data();
     Array<T> out = Array<T>::from_shape(shape);
     T* o = out.data();
-    // large batches: split over the intra-op threads, by rows
+    // large batches: split over the intra-op threads, by rows. The rows are scattered over the dataset (a shuffled
+    // epoch reads them from memory, not cache): each copy first asks for the row two ahead, so that its cache lines
+    // are on their way while this one is copied (a Fashion-MNIST batch of 64 rows: 32 → 20 µs, bench/README.md).
+    constexpr std::size_t ahead = 2, line = 64;
     chainrule::detail::parallel_for(idx.size(), len, [&](std::size_t b, std::size_t e) {
-      for (std::size_t k = b; k < e; ++k) std::copy_n(in + idx[k] * len, len, o + k * len);
+      for (std::size_t k = b; k < e; ++k) {
+        if (k + ahead < e) {
+          const char* next = reinterpret_cast<const char*>(in + idx[k + ahead] * len);
+          for (std::size_t byte = 0; byte < len * sizeof(T); byte += line) __builtin_prefetch(next + byte);
+        }
+        std::copy_n(in + idx[k] * len, len, o + k * len);
+      }
     });
     return Tensor(std::move(out));
   });

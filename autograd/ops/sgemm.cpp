@@ -2,7 +2,7 @@
 // C is at most 16 wide) and op(A) into panels of kMR = 8 rows, zero-padded to whole panels, and an 8 × 32 tile of C
 // is summed in registers, one rank-1 update per k: 16 FMAs of 16 lanes from two loads of B and eight broadcasts of A.
 //   loops: columns of C by kNC (a packed block of B, kKC × kNC, stays in L2)
-//            k by kKC (the block each tile sums from 0, then adds to C)
+//            k in equal blocks of at most kKC, cut by k alone (the block each tile sums from 0, then adds to C)
 //              rows of C by kMC (a packed block of A, kMC × kKC, in L2)
 //                tiles: a B panel (kKC × 32, 32 KiB) stays in L1 while the A panels stream past it
 // Packing reads rows where op() keeps them and transposes 16 × 16 blocks in registers where it does not, so all four
@@ -213,10 +213,11 @@ void blocked(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, cons
              const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
   constexpr std::size_t w = 16 * NV;
   thread_local Packed buf;
+  const std::size_t kb = (k + (k + kKC - 1) / kKC - 1) / ((k + kKC - 1) / kKC);  // k in equal blocks of ≤ kKC
   for (std::size_t jc = 0; jc < n; jc += kNC) {
     const std::size_t nc = std::min(kNC, n - jc);
-    for (std::size_t pc = 0; pc < k; pc += kKC) {
-      const std::size_t kc = std::min(kKC, k - pc);
+    for (std::size_t pc = 0; pc < k; pc += kb) {
+      const std::size_t kc = std::min(kb, k - pc);
       const float s = pc == 0 ? beta : 1.0f;
       const bool keep = s != 0.0f;
       pack_b<NV>(tb, b, ldb, pc, jc, kc, nc, buf.b.get());

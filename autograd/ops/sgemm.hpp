@@ -17,9 +17,10 @@ namespace chainrule::detail {
 bool use_sgemm_512();
 
 /// C[m,n] = op(A)[m,k] · op(B)[k,n] + beta·C, row-major with leading dimensions, op = transpose where flagged;
-/// beta = 0 never reads C. Each element of C sums its k products in order, in blocks of a fixed 256 (each block from
-/// 0 by FMA, then added to C), whatever m, n and the position of the element: so any block of C's rows or columns
-/// computed by its own call gets the bits the whole product gives it. Needs AVX-512F (use_sgemm_512); m, n, k ≥ 1.
+/// beta = 0 never reads C. Each element of C sums its k products in order, in equal blocks of at most 256 cut by k
+/// alone (each block summed from 0 by FMA, then added to C), whatever m, n and the element's position: so any block of
+/// C's rows or columns computed by its own call gets the bits the whole product gives it. Needs AVX-512F
+/// (use_sgemm_512); m, n, k ≥ 1.
 void sgemm_512(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
                const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc);
 
