@@ -51,8 +51,12 @@ CHAINRULE_AVX512 void tile(std::size_t kc, const float* ap, const float* bp, flo
                            std::size_t mr, std::size_t nr, float s, bool keep) {
   __m512 acc[kMR][NV];
 #pragma GCC unroll 8
-  for (std::size_t i = 0; i < kMR; ++i)
+  for (std::size_t i = 0; i < kMR; ++i) {
     for (std::size_t v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+    // C's lines, read or written after the loop: in cache by then (a large C is past L2, and the tile would stall)
+    if (i < mr)
+      for (std::size_t v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16 * v), _MM_HINT_T0);
+  }
   for (std::size_t p = 0; p < kc; ++p, ap += kMR, bp += 16 * NV) {
     __m512 bv[NV];
     for (std::size_t v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(bp + 16 * v);
