@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <limits>
 #include <random>
 #include <utility>
@@ -123,5 +125,15 @@ TEST_CASE("gemm: sgemm_512 gives any block of C's rows or columns the bits the w
     CHECK_MESSAGE(std::memcmp(whole.data(), rows.data(), bytes) == 0, "form " << form);
     CHECK_MESSAGE(std::memcmp(whole.data(), cols.data(), bytes) == 0, "form " << form);
   }
+}
+TEST_CASE("gemm: CHAINRULE_SGEMM picks matmul's float32 kernel") {
+  // ctest runs this again with CHAINRULE_SGEMM=openblas and =512 (tests/CMakeLists.txt, ops.gemm_kernel_*).
+  const char* env = std::getenv("CHAINRULE_SGEMM");
+  const std::string want = env ? env : "";
+  const bool own = chainrule::detail::use_sgemm_512();
+  MESSAGE("CHAINRULE_SGEMM=" << want << ": float32 GEMMs run " << std::string(own ? "sgemm_512" : "OpenBLAS"));
+  if (want == "openblas") CHECK_FALSE(own);
+  else if (want == "512") CHECK(own == have_avx512());
+  else CHECK((!own || have_avx512()));  // chosen by the CPU and OpenBLAS' kernels, and only with AVX-512F
 }
 #endif
