@@ -55,7 +55,8 @@ CHAINRULE_AVX512 void tile(std::size_t kc, const float* ap, const float* bp, flo
     for (std::size_t v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
     // C's lines, read or written after the loop: in cache by then (a large C is past L2, and the tile would stall)
     if (i < mr)
-      for (std::size_t v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16 * v), _MM_HINT_T0);
+      for (std::size_t v = 0; v < NV && 16 * v < nr; ++v)
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16 * v), _MM_HINT_T0);
   }
   for (std::size_t p = 0; p < kc; ++p, ap += kMR, bp += 16 * NV) {
     __m512 bv[NV];
@@ -182,6 +183,10 @@ struct Packed {
   std::unique_ptr<float[], Free> a{aligned_floats(kMC * kKC)};
   std::unique_ptr<float[], Free> b{aligned_floats(kKC * kNC)};
 };
+Packed& packed() {
+  thread_local Packed buf;
+  return buf;
+}
 
 bool full_width_avx512() {
   if (!__builtin_cpu_supports("avx512f")) return false;
@@ -216,7 +221,7 @@ template <std::size_t NV>
 void blocked(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
              const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
   constexpr std::size_t w = 16 * NV;
-  thread_local Packed buf;
+  Packed& buf = packed();
   const std::size_t kb = (k + (k + kKC - 1) / kKC - 1) / ((k + kKC - 1) / kKC);  // k in equal blocks of ≤ kKC
   for (std::size_t jc = 0; jc < n; jc += kNC) {
     const std::size_t nc = std::min(kNC, n - jc);
