@@ -1,7 +1,6 @@
 // The engine: topological walk, gradient accumulation with sum_to, graph release, grad mode.
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <exception>
 
 #include <xtensor/xbroadcast.hpp>
@@ -259,7 +258,7 @@ namespace {
 // graph of their own.
 // post_hooks: the leaves' post-accumulate-grad hooks run (backward; not grad(), which leaves .grad alone).
 // targets (forward over reverse, run_grad with record = false): the inputs whose gradients are read only for their
-// tangents. A product node (affine, matmul, matmul_t: their backward's matmul_t results are the gradients
+// tangents. A bilinear node (Node::bilinear: affine, matmul, matmul_t, whose backward's products are the gradients
 // themselves, not intermediates that a tangent would read) whose gradients all go to them runs its backward with
 // Watch::tangent_only, which skips the products' values: the weight gradient's GEMM of each such layer.
 void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bool retain_graph,
@@ -271,9 +270,7 @@ void walk(const std::vector<std::shared_ptr<Node>>& order, bool create_graph, bo
     }
   } current;
   const auto only_targets = [targets](const Node& n) {
-    if (!targets || (std::strcmp(n.op, "affine") != 0 && std::strcmp(n.op, "matmul") != 0 &&
-                     std::strcmp(n.op, "matmul_t") != 0))
-      return false;
+    if (!targets || !n.bilinear) return false;
     for (const auto& in : n.inputs)
       if (in->requires_grad && std::find(targets->begin(), targets->end(), in.get()) == targets->end()) return false;
     return true;

@@ -59,6 +59,10 @@ struct Node {
   bool retains_grad = false;       ///< keep grad on a non-leaf after backward (Tensor::retain_grad)
   bool freed = false;              ///< backward already ran without retain_graph: saved state is gone
   bool elementwise = false;        ///< made by unary()/binary(): ∂y/∂x is diagonal (the chain-rule trace shows it)
+  /// matmul, matmul_t, affine: y is linear in each input, so each gradient its recorded backward returns is one
+  /// product (a matmul_t, or a sum for affine's bias) and nothing else: forward over reverse, reading a gradient
+  /// only for its tangent, may skip the product's value (Watch::tangent_only, autograd/engine.cpp).
+  bool bilinear = false;
   std::uint32_t version = 0;       ///< bumped by every write access to the value (Tensor::data<T>() non-const)
   const char* op = "leaf";         ///< static name of the op that made this node
   std::string label;               ///< user's name for the node ("w5"); empty if none

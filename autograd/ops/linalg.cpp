@@ -106,7 +106,7 @@ Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb) {
     // Forward over reverse, a gradient read only for its tangent: the tangent below, not the product.
     if (detail::g_watch.tangent_only && detail::g_watch.dual) std::fill(y.begin(), y.end(), T(0));
     else gemm_batched<T>(1, ta, tb, m, n, k, a.data<T>().data(), b.data<T>().data(), T(0), y.data());
-    return record<T>("matmul_t", std::move(y), {a, b},
+    Tensor result = record<T>("matmul_t", std::move(y), {a, b},
                      [ta, tb, m, n, k](auto& d, const Array<T>& g, const auto& in, const auto&) {
                        d.into(0, [&](Array<T>& da, T beta) {
                          if (!ta) gemm_batched<T>(1, false, !tb, m, k, n, g.data(), in[1].data(), beta, da.data());
@@ -125,6 +125,8 @@ Tensor matmul_t(const Tensor& a, const Tensor& b, bool ta, bool tb) {
                        return detail::add_defined(t.has(0) ? matmul_t(t[0], x[1], ta, tb) : Tensor(),
                                                   t.has(1) ? matmul_t(x[0], t[1], ta, tb) : Tensor());
                      });
+    result.node().bilinear = true;
+    return result;
   });
 }
 
@@ -193,7 +195,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     using T = decltype(tag);
     Array<T> y = Array<T>::from_shape(out);
     gemm_batched<T>(batch, false, false, rows, cols, inner, a.data<T>().data(), b.data<T>().data(), T(0), y.data());
-    return record<T>("matmul", std::move(y), {a, b},
+    Tensor result = record<T>("matmul", std::move(y), {a, b},
                      [batch, rows, inner, cols](auto& d, const auto& g, const auto& in, const auto&) {
                        // g:[R,M]  a:[R,K]  b:[K,M]  (per batch)
                        d.into(0, [&](Array<T>& da, T beta) {  // ∂a = g·bᵀ : [R,K]
@@ -217,6 +219,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                        return detail::add_defined(t.has(0) ? matmul(t[0], x[1]) : Tensor(),
                                                   t.has(1) ? matmul(x[0], t[1]) : Tensor());
                      });
+    result.node().bilinear = true;
+    return result;
   });
 }
 
@@ -240,7 +244,7 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
     const T* pb = b.data<T>().data();
     for (std::size_t r = 0; r < rows; ++r) std::copy_n(pb, cols, y.data() + r * cols);  // y = b on every row
     gemm_batched<T>(1, false, false, rows, cols, inner, x.data<T>().data(), w.data<T>().data(), T(1), y.data());
-    return record<T>("affine", std::move(y), {x, w, b},
+    Tensor result = record<T>("affine", std::move(y), {x, w, b},
                      [rows, inner, cols](auto& d, const Array<T>& g, const auto& in, const auto&) {
                        // g:[R,M]  x:[R,K]  W:[K,M]  b:[M]
                        d.into(0, [&](Array<T>& dx, T beta) {  // ∂x = g·Wᵀ : [R,K]
@@ -265,6 +269,8 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
                                                t.has(1) ? matmul(x[0], t[1]) : Tensor()),
                            t[2]);
                      });
+    result.node().bilinear = true;
+    return result;
   });
 }
 
