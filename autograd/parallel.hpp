@@ -2,9 +2,9 @@
 // Intra-op parallelism: large elementwise loops, reductions over many outputs, batch gathers, optimizer updates and
 // GEMMs are split over a small persistent pool of threads, as torch's intra-op pool does. set_num_threads(n) sizes
 // the pool (n − 1 workers plus the calling thread). OpenBLAS runs one thread per call, always: a large GEMM is split
-// into blocks of C's rows or columns, one single-threaded OpenBLAS call per thread of this pool. So there is one
-// pool, never two competing for the cores (OpenBLAS' idle workers spin after each call, and took the core our
-// workers needed: a 2-thread step of a small net was slower than a 1-thread one).
+// into blocks of C's rows or columns, one single-threaded OpenBLAS (or ops/sgemm.hpp) call per thread of this pool.
+// So there is one pool, never two competing for the cores (OpenBLAS' idle workers spin after each call, and took the
+// core our workers needed: a 2-thread step of a small net was slower than a 1-thread one).
 //
 // Results do not depend on the thread count: every split gives each thread whole outputs (elements of an
 // elementwise op, whole sums of a reduction, whole dot products of a GEMM), computed exactly as one thread computes

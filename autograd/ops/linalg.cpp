@@ -14,7 +14,8 @@ namespace chainrule {
 namespace {
 
 // C[m,n] = op(A)[m,k] · op(B)[k,n] + beta·C, row-major, leading dimensions given; op = transpose where flagged.
-// float32 runs chainrule's 512-bit kernel where OpenBLAS would run 256-bit ones on a full-width AVX-512 CPU (sgemm.hpp).
+// float32 runs chainrule's 512-bit kernel where OpenBLAS would run 256-bit ones on a full-width AVX-512 CPU
+// (sgemm.hpp).
 void blas_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
                const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
 #ifdef CHAINRULE_SGEMM_512
@@ -44,9 +45,9 @@ std::size_t gemm_block(std::size_t dim, std::size_t m, std::size_t n, std::size_
 
 // float32 GEMMs in blocks on the intra-op threads (autograd/parallel.hpp): C's rows (when C is taller than wide,
 // so that each block packs all of op(B), the smaller operand) or its columns, cut by gemm_block; each block is one
-// single-threaded BLAS call, whichever thread makes it (one thread makes them in turn). Each block is large enough
-// for OpenBLAS' large-matrix kernels, as the whole product is. float64 GEMMs stay whole, on one thread: they are for
-// checking gradients.
+// single-threaded call of blas_gemm (OpenBLAS or sgemm_512), whichever thread makes it (one thread makes them in
+// turn). Each block is large enough for OpenBLAS' large-matrix kernels, as the whole product is. float64 GEMMs stay
+// whole, on one thread: they are for checking gradients.
 template <class T>
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, const T* b, T beta, T* c) {
   const std::size_t lda = ta ? m : k, ldb = tb ? k : n;

@@ -120,7 +120,8 @@ CHAINRULE_AVX512 void pack_b(bool tb, const float* b, std::size_t ldb, std::size
       const __mmask16 m = lanes(nr, h);
       if (!tb) {  // B(p, j) = b[p·ldb + j]: rows are contiguous
         const float* src = b + pc * ldb + jc + j + 16 * h;
-        for (std::size_t p = 0; p < kc; ++p, src += ldb) _mm512_store_ps(dst + p * w + 16 * h, _mm512_maskz_loadu_ps(m, src));
+        for (std::size_t p = 0; p < kc; ++p, src += ldb)
+          _mm512_store_ps(dst + p * w + 16 * h, _mm512_maskz_loadu_ps(m, src));
         continue;
       }
       // B(p, j) = b[j·ldb + p]: columns are contiguous; 16 × 16 blocks transposed in registers
@@ -129,7 +130,8 @@ CHAINRULE_AVX512 void pack_b(bool tb, const float* b, std::size_t ldb, std::size
         const __mmask16 mp = __mmask16((1u << pn) - 1);
         __m512 r[16];
         for (std::size_t jj = 0; jj < 16; ++jj)
-          r[jj] = m >> jj & 1 ? _mm512_maskz_loadu_ps(mp, b + (jc + j + 16 * h + jj) * ldb + pc + p) : _mm512_setzero_ps();
+          r[jj] = m >> jj & 1 ? _mm512_maskz_loadu_ps(mp, b + (jc + j + 16 * h + jj) * ldb + pc + p)
+                              : _mm512_setzero_ps();
         transpose16(r);
         for (std::size_t q = 0; q < pn; ++q) _mm512_store_ps(dst + (p + q) * w + 16 * h, r[q]);
       }
