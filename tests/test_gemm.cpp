@@ -51,13 +51,17 @@ struct Gemm {
 
 bool have_avx512() { return __builtin_cpu_supports("avx512f"); }
 
+// Without AVX-512F the kernel cannot run: says so (ctest reports the test as skipped) and returns true.
+bool skipped_without_avx512() {
+  if (have_avx512()) return false;
+  MESSAGE("CHAINRULE_TEST_SKIPPED: this CPU has no AVX-512F");
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("gemm: sgemm_512 is within float32's error bound of float64 sums, every transpose form, panel edges") {
-  if (!have_avx512()) {
-    MESSAGE("CHAINRULE_TEST_SKIPPED: this CPU has no AVX-512F");
-    return;
-  }
+  if (skipped_without_avx512()) return;
   // m, n, k across the 8-row and 32-column panels, the 256-long k blocks, the 128-row and 512-column blocks.
   const std::vector<std::array<std::size_t, 3>> shapes = {{1, 1, 1},     {7, 31, 5},     {8, 32, 256},
                                                           {9, 33, 257},  {17, 15, 300},  {129, 65, 513},
@@ -92,10 +96,7 @@ TEST_CASE("gemm: sgemm_512 is within float32's error bound of float64 sums, ever
 }
 
 TEST_CASE("gemm: sgemm_512 with beta = 0 never reads C (NaN there stays out of the result)") {
-  if (!have_avx512()) {
-    MESSAGE("CHAINRULE_TEST_SKIPPED: this CPU has no AVX-512F");
-    return;
-  }
+  if (skipped_without_avx512()) return;
   for (int form = 0; form < 4; ++form) {
     const Gemm g(19, 45, 300, form & 1, form & 2, 7);
     std::vector<float> c(g.m * g.n, std::numeric_limits<float>::quiet_NaN());
@@ -107,10 +108,7 @@ TEST_CASE("gemm: sgemm_512 with beta = 0 never reads C (NaN there stays out of t
 }
 
 TEST_CASE("gemm: sgemm_512 gives any block of C's rows or columns the bits the whole product gives it") {
-  if (!have_avx512()) {
-    MESSAGE("CHAINRULE_TEST_SKIPPED: this CPU has no AVX-512F");
-    return;
-  }
+  if (skipped_without_avx512()) return;
   // Cuts that fall inside panels (8 rows, 32 columns) and blocks (128 rows, 512 columns), k past one 256 block; a
   // block 12 columns wide runs on 16-column panels, the rest on 32-column ones.
   for (int form = 0; form < 4; ++form) {
