@@ -1,12 +1,12 @@
 // Data-parallel training steps over MPI: samples/s of bench_train's cases c and d on P ranks, each rank taking its
 // shard of the same global batch (nn::DataParallel: forward and backward on B/P rows, the gradients reduced in
-// buckets as backward produces them (MPI_Iallreduce), Adam step). Run it under mpirun (its name does not start
-// with bench_, so ./build.sh bench skips it):
+// buckets as backward produces them (nonblocking, ProcessGroupMPI's allreduce), Adam step). Run it under mpirun
+// (its name does not start with bench_, so ./build.sh bench skips it):
 //   OPENBLAS_NUM_THREADS=1 mpirun -np 1 build/bench/train_distributed
 //   OPENBLAS_NUM_THREADS=1 mpirun -np 2 --oversubscribe build/bench/train_distributed [--no-overlap] [--bucket-mib M]
-// --no-overlap: one allreduce of every gradient after backward (the earlier scheme). --shard-of P (one rank): times
-// what each rank of a P-rank job computes, its 1/P of the batch, with no communication: the compute a P-rank step
-// cannot go below. Prints one line per case:
+// --case c|d: that case alone. --no-overlap: one allreduce of every gradient after backward (the earlier scheme).
+// --shard-of P (one rank): times what each rank of a P-rank job computes, its 1/P of the batch, with no
+// communication: the compute a P-rank step cannot go below. Prints one line per case:
 // ranks, overlap, median step time, samples/s, and the median time of one allreduce of all gradients alone.
 #include <algorithm>
 #include <chrono>
@@ -69,12 +69,17 @@ int main(int argc, char** argv) {
   bool quick = false;
   nn::DataParallelOptions dpo;
   int shard_of = 0;  // > 0: rank 0's shard of a job of this many ranks, computed alone
+  std::string only;  // --case c|d: that case alone
   bench::Args args(argc, argv, "train_distributed",
-                   "usage: train_distributed [--quick] [--no-overlap] [--bucket-mib M] [--shard-of P (1 rank)]\n"
+                   "usage: train_distributed [--quick] [--case c|d] [--no-overlap] [--bucket-mib M]\n"
+                   "                         [--shard-of P (1 rank)]\n"
                    "  Data-parallel steps of cases c and d on the ranks of mpirun; prints CSV to stdout.\n"
                    "  --help, --version\n");
   while (args.next())
     if (args.is("--quick")) quick = true;
+    else if (args.is("--case")) {
+      if ((only = args.value()) != "c" && only != "d") args.fail("--case expects c or d, got '" + only + "'");
+    }
     else if (args.is("--no-overlap")) dpo.overlap = false;
     else if (args.is("--bucket-mib")) dpo.bucket_mib = args.positive();
     else if (args.is("--shard-of") && world->size() == 1) shard_of = int(args.integer(1));
@@ -83,6 +88,7 @@ int main(int argc, char** argv) {
   const Case cases[] = {{"c", {784, 128, 64, 10}, 64}, {"d", {784, 1024, 1024, 10}, 512}};
   if (world->rank() == 0) std::printf("case,ranks,overlap,bucket_mib,step_ms,samples_per_s,allreduce_ms,allreduce_bytes\n");
   for (const Case& c : cases) {
+    if (!only.empty() && only != c.id) continue;
     manual_seed(1);
     auto net = nn::MLP(c.sizes, "relu");
     optim::Adam opt(net->parameters(), optim::Adam::Options{});

@@ -48,8 +48,8 @@ class ProcessGroup {
     virtual bool test() = 0;  ///< progresses the collective; true once it is done
     virtual void wait() = 0;  ///< blocks until the buffer holds the result
   };
-  /// allreduce_sum started without waiting (MPI_Iallreduce), the same result to the bit. Collectives start in the
-  /// same order on every rank. This default runs the blocking allreduce now and returns finished work.
+  /// allreduce_sum started without waiting, the same result to the bit. Collectives start in the same order on
+  /// every rank. This default runs the blocking allreduce now and returns finished work.
   virtual std::unique_ptr<Work> iallreduce_sum(float* buf, std::size_t n);
   /// iallreduce_sum on float64.
   virtual std::unique_ptr<Work> iallreduce_sum(double* buf, std::size_t n);

@@ -14,7 +14,10 @@
 
 namespace chainrule::nn {
 
-/// A ProcessGroup over MPI: the ranks of the job, collectives by MPI_Allreduce and MPI_Bcast.
+/// A ProcessGroup over MPI: the ranks of the job. Allreduce is a reduce-scatter and an allgather of point-to-point
+/// messages that adds every element in rank order, x_0 + x_1 + ... + x_{P−1}, whatever the buffer's length, so
+/// the sums do not depend on how a step's gradients are split into buckets (MPI_Allreduce's algorithms may add in
+/// a different order for a different length); broadcast is MPI_Bcast.
 class ProcessGroupMPI : public ProcessGroup {
  public:
   /// Every process of the job (a duplicate of MPI_COMM_WORLD, so our messages never meet the program's own).
@@ -26,11 +29,12 @@ class ProcessGroupMPI : public ProcessGroup {
   int rank() const override { return rank_; }
   /// The number of ranks in the job.
   int size() const override { return size_; }
-  void allreduce_sum(float* buf, std::size_t n) override;    ///< MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM)
-  /// MPI_Allreduce(MPI_IN_PLACE, ..., MPI_SUM) on float64.
+  void allreduce_sum(float* buf, std::size_t n) override;  ///< the sum in rank order, in place, on every rank
+  /// allreduce_sum on float64.
   void allreduce_sum(double* buf, std::size_t n) override;
-  std::unique_ptr<Work> iallreduce_sum(float* buf, std::size_t n) override;  ///< MPI_Iallreduce; test: MPI_Testall
-  /// MPI_Iallreduce on float64.
+  /// The same allreduce, started: MPI_Isend/MPI_Irecv, advanced by test() (MPI_Testall) and wait().
+  std::unique_ptr<Work> iallreduce_sum(float* buf, std::size_t n) override;
+  /// iallreduce_sum on float64.
   std::unique_ptr<Work> iallreduce_sum(double* buf, std::size_t n) override;
   void broadcast(float* buf, std::size_t n, int root) override;  ///< MPI_Bcast
   void broadcast(double* buf, std::size_t n, int root) override;
@@ -42,8 +46,10 @@ class ProcessGroupMPI : public ProcessGroup {
  private:
   struct Comm;  ///< holds the MPI_Comm (defined in distributed.cpp, which includes <mpi.h>)
   explicit ProcessGroupMPI(std::unique_ptr<Comm> comm);
-  std::unique_ptr<Comm> comm_;
+  template <class T> std::unique_ptr<Work> start_allreduce(T* buf, std::size_t n);
+  std::shared_ptr<Comm> comm_;
   int rank_ = 0, size_ = 1;
+  unsigned sequence_ = 0;  ///< allreduces started: each gets its own message tags
 };
 
 }  // namespace chainrule::nn

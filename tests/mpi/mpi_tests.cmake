@@ -9,7 +9,8 @@ set(_mpi_cases
   "mpi: checkpoints written by rank 0 resume a distributed and a single-process run"
   "mpi: early stopping and learning-rate schedules decide alike on every rank"
   "mpi: the Fashion-MNIST recipe's network on 2 ranks equals one process to 1e-12 in float64"
-  "mpi: overlapped bucketed allreduce gives the weights of one allreduce after backward bit for bit")
+  "mpi: overlapped bucketed allreduce gives the weights of one allreduce after backward bit for bit"
+  "mpi: allreduce adds in rank order for every length: whole or in pieces")
 if(NOT TARGET chainrule_mpi)
   add_test(NAME mpi.data_parallel COMMAND ${CMAKE_COMMAND} -E echo
            "skipped: chainrule_mpi not built (MPI not found at configure time: apt-get install libopenmpi-dev openmpi-bin, then reconfigure; or CHAINRULE_MPI=OFF)")
@@ -32,6 +33,12 @@ foreach(tc IN LISTS _mpi_cases)
   set_tests_properties(mpi.${name} PROPERTIES TIMEOUT 60 PROCESSORS 2 ENVIRONMENT "${_mpi_env}"
                        FAIL_REGULAR_EXPRESSION "test cases: 0 ")
 endforeach()
+# The allreduce's rank order on 3 ranks, where it decides the bits (on 2, a + b = b + a).
+add_test(NAME mpi.allreduce_rank_order_3_ranks
+         COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 3 --allow-run-as-root --oversubscribe
+                 $<TARGET_FILE:chainrule_mpi_tests> "-tc=mpi: allreduce adds in rank order*")
+set_tests_properties(mpi.allreduce_rank_order_3_ranks PROPERTIES TIMEOUT 60 PROCESSORS 2 ENVIRONMENT "${_mpi_env}"
+                     FAIL_REGULAR_EXPRESSION "test cases: 0 ")
 
 add_executable(chainrule_mpi_faults ${CMAKE_CURRENT_LIST_DIR}/faults.cpp)
 target_link_libraries(chainrule_mpi_faults PRIVATE chainrule_mpi)

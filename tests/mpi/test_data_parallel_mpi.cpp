@@ -251,6 +251,46 @@ TEST_CASE("mpi: overlapped bucketed allreduce gives the weights of one allreduce
   CHECK(std::memcmp(a.data(), c.data(), a.size() * sizeof(double)) == 0);
 }
 
+// Rank q's contribution to element k: on 3 ranks x_0 + x_1 + x_2 = (a + 1e8·b) − 1e8·b loses most of a, while the
+// reverse order keeps it, so the rank order decides the bits (checked below). On 2 ranks a + b = b + a.
+template <class T> T contribution(int q, std::size_t k) {
+  const double scale[] = {1.0, 1e8, -1e8, 1e-3};
+  return static_cast<T>(scale[q % 4] * (1.0 + 0.37 * double(k % 97)) + 0.1 * double(q));
+}
+
+// Every element of an allreduce is x_0 + x_1 + ... + x_{P−1}, added in rank order, on every rank and for every
+// length (empty chunks when n < P), whole or in pieces with several in flight and waited in reverse: the property
+// that makes an overlapped step's bits independent of its buckets. Run on 2 ranks and on 3.
+template <class T> void check_rank_order_sums() {
+  const int p = world()->size(), r = world()->rank();
+  for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(2), std::size_t(3), std::size_t(7),
+                        std::size_t(1000), std::size_t(4099)}) {
+    CAPTURE(n);
+    std::vector<T> whole(n), pieces(n), expect(n);
+    bool order_matters = false;
+    for (std::size_t k = 0; k < n; ++k) {
+      whole[k] = pieces[k] = contribution<T>(r, k);
+      T sum = contribution<T>(0, k), reverse = contribution<T>(p - 1, k);
+      for (int q = 1; q < p; ++q) sum += contribution<T>(q, k), reverse += contribution<T>(p - 1 - q, k);
+      expect[k] = sum;
+      order_matters |= sum != reverse;
+    }
+    CHECK((p < 3 || n < 1000 || order_matters));
+    world()->allreduce_sum(whole.data(), n);
+    const std::size_t cut[] = {0, n / 3, n / 3 + 1 < n ? n / 3 + 1 : n, n};  // a one-element piece in the middle
+    std::vector<std::unique_ptr<nn::ProcessGroup::Work>> work;
+    for (int i = 0; i < 3; ++i) work.push_back(world()->iallreduce_sum(pieces.data() + cut[i], cut[i + 1] - cut[i]));
+    while (!work.empty()) work.back()->wait(), work.pop_back();
+    CHECK(std::memcmp(whole.data(), expect.data(), n * sizeof(T)) == 0);
+    CHECK(std::memcmp(pieces.data(), expect.data(), n * sizeof(T)) == 0);
+  }
+}
+
+TEST_CASE("mpi: allreduce adds in rank order for every length: whole or in pieces") {
+  check_rank_order_sums<float>();
+  check_rank_order_sums<double>();
+}
+
 int main(int argc, char** argv) {
   world();  // MPI_Init before any test
   doctest::Context ctx(argc, argv);
