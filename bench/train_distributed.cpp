@@ -5,6 +5,7 @@
 //   OPENBLAS_NUM_THREADS=1 mpirun -np 1 build/bench/train_distributed
 //   OPENBLAS_NUM_THREADS=1 mpirun -np 2 --oversubscribe build/bench/train_distributed [--no-overlap] [--bucket-mib M]
 // --case c|d: that case alone. --no-overlap: one allreduce of every gradient after backward (the earlier scheme).
+// --shard-optimizer: ZeRO-1 (DataParallelOptions::shard_optimizer): each rank updates its own buckets' parameters.
 // --shard-of P (one rank): times what each rank of a P-rank job computes, its 1/P of the batch, with no
 // communication: the compute a P-rank step cannot go below. Prints one line per case:
 // ranks, overlap, median step time, samples/s, and the median time of one allreduce of all gradients alone.
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
   std::string only;  // --case c|d: that case alone
   bench::Args args(argc, argv, "train_distributed",
                    "usage: train_distributed [--quick] [--case c|d] [--no-overlap] [--bucket-mib M]\n"
-                   "                         [--shard-of P (1 rank)]\n"
+                   "                         [--shard-optimizer] [--shard-of P (1 rank)]\n"
                    "  Data-parallel steps of cases c and d on the ranks of mpirun; prints CSV to stdout.\n"
                    "  --help, --version\n");
   while (args.next())
@@ -81,12 +82,13 @@ int main(int argc, char** argv) {
       if ((only = args.value()) != "c" && only != "d") args.fail("--case expects c or d, got '" + only + "'");
     }
     else if (args.is("--no-overlap")) dpo.overlap = false;
+    else if (args.is("--shard-optimizer")) dpo.shard_optimizer = true;
     else if (args.is("--bucket-mib")) dpo.bucket_mib = args.positive();
     else if (args.is("--shard-of") && world->size() == 1) shard_of = int(args.integer(1));
     else args.unknown();
   const int samples = quick ? 3 : 7;
   const Case cases[] = {{"c", {784, 128, 64, 10}, 64}, {"d", {784, 1024, 1024, 10}, 512}};
-  if (world->rank() == 0) std::printf("case,ranks,overlap,bucket_mib,step_ms,samples_per_s,allreduce_ms,allreduce_bytes\n");
+  if (world->rank() == 0) std::printf("case,ranks,overlap,shard_optimizer,bucket_mib,step_ms,samples_per_s,allreduce_ms,allreduce_bytes\n");
   for (const Case& c : cases) {
     if (!only.empty() && only != c.id) continue;
     manual_seed(1);
@@ -111,7 +113,7 @@ int main(int argc, char** argv) {
       dp.begin_step(hi - lo, c.batch);
       l.backward();
       dp.allreduce_gradients(hi - lo, c.batch, loss);
-      opt.step();
+      dp.step(opt);
     }, samples, 0.3);
     // The communication alone: one allreduce of the flat gradient (+ the loss), as in every step.
     std::size_t n = 1;
@@ -119,7 +121,8 @@ int main(int argc, char** argv) {
     std::vector<float> buf(n, 1.f);
     const double comm = median_s(*world, [&] { world->allreduce_sum(buf.data(), buf.size()); }, samples, 0.1);
     if (world->rank() == 0)
-      std::printf("%s,%d,%d,%g,%.3f,%.0f,%.3f,%zu%s\n", c.id, world->size(), int(dpo.overlap), dpo.bucket_mib,
+      std::printf("%s,%d,%d,%d,%g,%.3f,%.0f,%.3f,%zu%s\n", c.id, world->size(), int(dpo.overlap),
+                  int(dpo.shard_optimizer), dpo.bucket_mib,
                   step * 1e3, double(shard_of ? hi - lo : c.batch) / step, comm * 1e3, n * sizeof(float),
                   shard_of ? (",shard of " + std::to_string(shard_of)).c_str() : "");
   }

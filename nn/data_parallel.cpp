@@ -1,8 +1,11 @@
 // DataParallel: gradient averaging over a ProcessGroup, in buckets sent as backward produces them (overlapped)
-// or in one flat allreduce after backward.
+// or in one flat allreduce after backward; with shard_optimizer, each bucket reduced to the rank that updates it.
 #include "data_parallel.hpp"
 
+#include "../optim/optimizer.hpp"
+
 #include <algorithm>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -47,6 +50,21 @@ std::unique_ptr<ProcessGroup::Work> ProcessGroup::iallreduce_sum(float* buf, std
 }
 std::unique_ptr<ProcessGroup::Work> ProcessGroup::iallreduce_sum(double* buf, std::size_t n) {
   allreduce_sum(buf, n);
+  return std::make_unique<DoneWork>();
+}
+
+std::unique_ptr<ProcessGroup::Work> ProcessGroup::ireduce_sum(float* buf, std::size_t n, int) {
+  return iallreduce_sum(buf, n);
+}
+std::unique_ptr<ProcessGroup::Work> ProcessGroup::ireduce_sum(double* buf, std::size_t n, int) {
+  return iallreduce_sum(buf, n);
+}
+std::unique_ptr<ProcessGroup::Work> ProcessGroup::ibroadcast(float* buf, std::size_t n, int root) {
+  broadcast(buf, n, root);
+  return std::make_unique<DoneWork>();
+}
+std::unique_ptr<ProcessGroup::Work> ProcessGroup::ibroadcast(double* buf, std::size_t n, int root) {
+  broadcast(buf, n, root);
   return std::make_unique<DoneWork>();
 }
 
@@ -99,16 +117,34 @@ void DataParallel::make_buckets(double mib) {
     b.params.push_back(k), b.numel += n, b.offset = offset_[k];
     bucket_of_[k] = buckets_.size() - 1;
   }
+  if (!options_.shard_optimizer) return;
+  // Owners: the largest bucket first to the least-loaded rank (ties: the earlier bucket, the lower rank), the same
+  // on every rank.
+  std::vector<std::size_t> order(buckets_.size()), load(static_cast<std::size_t>(size()), 0);
+  std::iota(order.begin(), order.end(), std::size_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return buckets_[a].numel > buckets_[b].numel; });
+  for (std::size_t k : order) {
+    const auto least = std::min_element(load.begin(), load.end());
+    buckets_[k].owner = static_cast<int>(least - load.begin());
+    *least += buckets_[k].numel;
+  }
 }
 
-void DataParallel::begin_step(std::size_t rows, std::size_t batch_rows) {
-  if (batch_rows == 0 || rows > batch_rows)
-    throw std::invalid_argument("DataParallel::begin_step: this rank's rows (" + std::to_string(rows) +
-                                ") must be at most the global batch's (" + std::to_string(batch_rows) +
-                                "), which must be positive");
-  if (hooks_.empty()) return;
-  if (armed_)
-    throw std::logic_error("DataParallel::begin_step: called twice without allreduce_gradients in between");
+bool DataParallel::owns(std::size_t i) const {
+  if (i >= params_.size())
+    throw std::out_of_range("DataParallel::owns: parameter " + std::to_string(i) + " of " +
+                            std::to_string(params_.size()));
+  return !options_.shard_optimizer || buckets_[bucket_of_[i]].owner == rank();
+}
+
+void DataParallel::check_synced(const char* who) const {
+  if (sync_pending_)
+    throw std::logic_error(std::string("DataParallel::") + who + ": the last step's parameters were not shared; "
+                           "with shard_optimizer, update them with dp.step(opt), not opt.step()");
+}
+
+void DataParallel::arm(std::size_t rows, std::size_t batch_rows) {
   armed_ = true, rows_ = rows, batch_rows_ = batch_rows, next_launch_ = 0;
   std::fill(packed_.begin(), packed_.end(), 0);
   for (auto& b : buckets_) b.pending = b.params.size(), b.work.reset();
@@ -116,6 +152,34 @@ void DataParallel::begin_step(std::size_t rows, std::size_t batch_rows) {
     using T = decltype(tag);
     flat<T>().resize(numel_);
   });
+}
+
+void DataParallel::step(optim::Optimizer& opt) {
+  opt.step();
+  if (!sync_pending_) return;
+  sync_pending_ = false;
+  std::vector<std::unique_ptr<ProcessGroup::Work>> work;  // every parameter in flight at once
+  for (const Bucket& b : buckets_)
+    for (std::size_t i : b.params) {
+      Tensor p = params_[i];
+      detail::dispatch(p.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        work.push_back(group_->ibroadcast(p.data<T>().data(), p.numel(), b.owner));
+      });
+    }
+  for (auto& w : work) w->wait();
+}
+
+void DataParallel::begin_step(std::size_t rows, std::size_t batch_rows) {
+  if (batch_rows == 0 || rows > batch_rows)
+    throw std::invalid_argument("DataParallel::begin_step: this rank's rows (" + std::to_string(rows) +
+                                ") must be at most the global batch's (" + std::to_string(batch_rows) +
+                                "), which must be positive");
+  check_synced("begin_step");
+  if (hooks_.empty()) return;
+  if (armed_)
+    throw std::logic_error("DataParallel::begin_step: called twice without allreduce_gradients in between");
+  arm(rows, batch_rows);
 }
 
 void DataParallel::on_gradient(std::size_t i) {
@@ -178,8 +242,11 @@ template <class T> T* DataParallel::bucket_data(const Bucket& b) {
 void DataParallel::launch_ready() {
   for (; next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0; ++next_launch_) {
     Bucket& b = buckets_[next_launch_];
-    b.work = params_[0].dtype() == kFloat32 ? group_->iallreduce_sum(bucket_data<float>(b), b.numel)
-                                            : group_->iallreduce_sum(bucket_data<double>(b), b.numel);
+    detail::dispatch(params_[0].dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      b.work = options_.shard_optimizer ? group_->ireduce_sum(bucket_data<T>(b), b.numel, b.owner)
+                                        : group_->iallreduce_sum(bucket_data<T>(b), b.numel);
+    });
   }
 }
 
@@ -189,6 +256,8 @@ void DataParallel::allreduce_gradients(std::size_t rows, std::size_t batch_rows,
                                 ") must be at most the global batch's (" + std::to_string(batch_rows) +
                                 "), which must be positive");
   if (size() == 1) return;  // rows == batch_rows: the gradients and values are the global batch's already
+  check_synced("allreduce_gradients");
+  if (!armed_ && options_.shard_optimizer && !params_.empty()) arm(rows, batch_rows);  // the buckets go to their owners, all now
   if (armed_) {
     if (rows != rows_ || batch_rows != batch_rows_)
       throw std::invalid_argument("DataParallel::allreduce_gradients: rows " + std::to_string(rows) + " of " +
@@ -232,17 +301,23 @@ void DataParallel::finish_overlapped(std::vector<double>& values) {
     std::copy(v.begin(), v.end(), flat.begin() + static_cast<long>(numel_));
   });
   unpack(values, true);
+  sync_pending_ = options_.shard_optimizer;
 }
 
 // The reduced gradients into .grad (created where a rank without rows never computed one), and the values. After
-// an armed step, one-parameter buckets were reduced in .grad itself.
+// an armed step, one-parameter buckets were reduced in .grad itself. Sharded, the other ranks' parameters lose
+// theirs: the optimizer skips them.
 void DataParallel::unpack(std::vector<double>& values, bool overlapped) {
   detail::dispatch(params_.empty() ? kFloat32 : params_[0].dtype(), [&](auto tag) {
     using T = decltype(tag);
     const std::vector<T>& flat = this->flat<T>();
     for (std::size_t i = 0; i < params_.size(); ++i) {
-      if (overlapped && buckets_[bucket_of_[i]].params.size() == 1) continue;
       auto& node = params_[i].node();
+      if (!owns(i)) {
+        node.grad.reset();
+        continue;
+      }
+      if (overlapped && buckets_[bucket_of_[i]].params.size() == 1) continue;
       if (!node.grad) node.grad = std::make_shared<detail::Value<T>>(Array<T>::from_shape(params_[i].shape()));
       const T* in = flat.data() + offset_[i];
       std::copy(in, in + params_[i].numel(), detail::as<T>(*node.grad).value.data());

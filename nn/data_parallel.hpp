@@ -18,6 +18,10 @@
 
 #include "../autograd/autograd.hpp"
 
+namespace chainrule::optim {
+class Optimizer;
+}
+
 namespace chainrule::nn {
 
 /// A fixed set of processes that exchange buffers collectively: every rank must make the same calls in the same
@@ -53,6 +57,15 @@ class ProcessGroup {
   virtual std::unique_ptr<Work> iallreduce_sum(float* buf, std::size_t n);
   /// iallreduce_sum on float64.
   virtual std::unique_ptr<Work> iallreduce_sum(double* buf, std::size_t n);
+  /// Reduce to one rank, started: root's buf ← Σ over ranks of buf, the same bits allreduce_sum gives; the other
+  /// ranks' buffers are unspecified afterwards. This default runs iallreduce_sum.
+  virtual std::unique_ptr<Work> ireduce_sum(float* buf, std::size_t n, int root);
+  /// ireduce_sum on float64.
+  virtual std::unique_ptr<Work> ireduce_sum(double* buf, std::size_t n, int root);
+  /// broadcast, started. This default runs the blocking broadcast now and returns finished work.
+  virtual std::unique_ptr<Work> ibroadcast(float* buf, std::size_t n, int root);
+  /// ibroadcast on float64.
+  virtual std::unique_ptr<Work> ibroadcast(double* buf, std::size_t n, int root);
   /// Ends the whole job: prints "chainrule: rank r of P: <msg>" to stderr and stops every rank. Never returns.
   [[noreturn]] virtual void abort(const std::string& msg) = 0;
 };
@@ -73,6 +86,14 @@ struct DataParallelOptions {
   /// Bucket size: parameters in reverse order (the order backward produces their gradients), a new bucket once
   /// this many MiB are full (a larger parameter gets a bucket of its own, reduced in its own gradient: no copy).
   double bucket_mib = 1.0;
+  /// Shard the optimizer (ZeRO stage 1, as PyTorch's ZeroRedundancyOptimizer and DeepSpeed): each bucket of
+  /// parameters belongs to one rank (buckets dealt largest first to the least-loaded rank), which alone receives
+  /// their reduced gradients (a reduce instead of an allreduce) and updates them; step(opt) then sends every rank
+  /// the parameters its owner updated. Each rank's optimizer skips the parameters whose gradients were dropped here
+  /// (undefined, as after zero_grad(true)), so it does 1/P of the update and keeps state for 1/P of the parameters.
+  /// The weights are those of the unsharded step to the bit. A hand-written loop's option: the optimizer's state
+  /// is spread over the ranks, so a checkpoint of it from one rank is partial (fit does not shard).
+  bool shard_optimizer = false;
 };
 
 /// The gradient side of data parallelism for one model's parameters (and buffers, e.g. BatchNorm's running
@@ -85,7 +106,8 @@ struct DataParallelOptions {
 ///   loss.backward();                                           // mean over this rank's rows
 ///   std::vector<double> v = {loss.item()};
 ///   dp.allreduce_gradients(hi - lo, b1 - b0, v);              // grads and v[0] now those of the global batch
-///   opt.step();                                                // the same step on every rank
+///   dp.step(opt);                                              // the same step on every rank (opt.step() but
+///                                                              // with shard_optimizer)
 ///
 /// With or without begin_step (overlapped or not), the gradients are the same to the last bit: each element is
 /// the same sum of the same weighted terms, only sent in pieces and earlier.
@@ -116,8 +138,15 @@ class DataParallel {
   /// way. One allreduce of one flat buffer (parameter count + values.size() elements). A parameter without a
   /// gradient (a rank with no rows) counts as zero and gets one. A group of one has nothing to exchange: the
   /// gradients and values are left as they are (no copy, no pass over them).
-  /// Backward's gradients are reduced as they arrive.
+  /// Backward's gradients are reduced as they arrive. With shard_optimizer only the parameters this rank owns
+  /// keep a gradient (the global batch's); the others' are dropped (undefined).
   void allreduce_gradients(std::size_t rows, std::size_t batch_rows, std::vector<double>& values);
+  /// opt.step(); with shard_optimizer, then every rank's parameters ← their owners' (nonblocking broadcasts, one per
+  /// parameter, all in flight at once). The loop must call this rather than opt.step() when sharding: the next
+  /// step refuses to start otherwise, as the replicas would differ.
+  void step(optim::Optimizer& opt);
+  /// Whether this rank updates parameter i: its owner with shard_optimizer, every rank without.
+  bool owns(std::size_t i) const;
   /// Before one backward on this rank's `rows` of a global batch of `batch_rows`: arms the gradient hooks, so that
   /// each bucket's weighted gradients go out (nonblocking) as soon as backward has produced them all; the next
   /// allreduce_gradients, with the same counts, sends the rest and waits. Does nothing with overlap off or a
@@ -138,9 +167,12 @@ class DataParallel {
   struct Bucket {
     std::vector<std::size_t> params;
     std::size_t offset = 0, numel = 0, pending = 0;  ///< pending: gradients not yet packed in this step
+    int owner = 0;                                   ///< with shard_optimizer: the rank that updates these
     std::unique_ptr<ProcessGroup::Work> work;        ///< set once launched
   };
   void make_buckets(double mib);
+  void arm(std::size_t rows, std::size_t batch_rows);  ///< a step's bucket state, reset
+  void check_synced(const char* who) const;            ///< throws if step(opt) did not follow the last reduction
   void on_gradient(std::size_t i);       ///< the post-accumulate hook of parameter i
   void pack(std::size_t i);              ///< flat[offset_[i] ...] ← w·grad_i (0 without a gradient)
   void prepare(std::size_t i);           ///< an armed step's pack: in place in grad_i for a bucket of its own
@@ -165,7 +197,7 @@ class DataParallel {
   std::vector<std::size_t> bucket_of_;
   std::vector<char> packed_;
   std::vector<RemovableHandle> hooks_;
-  bool armed_ = false;
+  bool armed_ = false, sync_pending_ = false;
   std::size_t rows_ = 0, batch_rows_ = 0, next_launch_ = 0;
 };
 

@@ -36,6 +36,13 @@ class ProcessGroupMPI : public ProcessGroup {
   std::unique_ptr<Work> iallreduce_sum(float* buf, std::size_t n) override;
   /// iallreduce_sum on float64.
   std::unique_ptr<Work> iallreduce_sum(double* buf, std::size_t n) override;
+  /// Reduce to root, started: the others send, root adds in rank order (the allreduce's bits).
+  std::unique_ptr<Work> ireduce_sum(float* buf, std::size_t n, int root) override;
+  /// ireduce_sum on float64.
+  std::unique_ptr<Work> ireduce_sum(double* buf, std::size_t n, int root) override;
+  std::unique_ptr<Work> ibroadcast(float* buf, std::size_t n, int root) override;  ///< MPI_Ibcast
+  /// MPI_Ibcast on float64.
+  std::unique_ptr<Work> ibroadcast(double* buf, std::size_t n, int root) override;
   void broadcast(float* buf, std::size_t n, int root) override;  ///< MPI_Bcast
   void broadcast(double* buf, std::size_t n, int root) override;
   void barrier() override;
@@ -47,6 +54,9 @@ class ProcessGroupMPI : public ProcessGroup {
   struct Comm;  ///< holds the MPI_Comm (defined in distributed.cpp, which includes <mpi.h>)
   explicit ProcessGroupMPI(std::unique_ptr<Comm> comm);
   template <class T> std::unique_ptr<Work> start_allreduce(T* buf, std::size_t n);
+  template <class T> std::unique_ptr<Work> start_reduce(T* buf, std::size_t n, int root);
+  int next_tag();
+  void check_root(const char* op, int root) const;  ///< throws std::invalid_argument unless 0 <= root < size()
   std::shared_ptr<Comm> comm_;
   int rank_ = 0, size_ = 1;
   unsigned sequence_ = 0;  ///< allreduces started: each gets its own message tags

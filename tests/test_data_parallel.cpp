@@ -12,8 +12,8 @@ using namespace chainrule;
 namespace {
 
 // A group of `size` ranks seen from rank `rank`, in one process: the "other ranks" contribute `others` to every
-// allreduce (per element), and broadcasts deliver `root_values` (what rank 0 would send), or leave the buffer
-// alone when it is empty.
+// allreduce (per element), and broadcasts from another rank deliver `root_values` (what the root would send), or
+// leave the buffer alone when it is empty.
 class FakeGroup : public nn::ProcessGroup {
  public:
   FakeGroup(int rank, int size) : rank_(rank), size_(size) {}
@@ -21,8 +21,8 @@ class FakeGroup : public nn::ProcessGroup {
   int size() const override { return size_; }
   void allreduce_sum(float* b, std::size_t n) override { add(b, n); }
   void allreduce_sum(double* b, std::size_t n) override { add(b, n); }
-  void broadcast(float* b, std::size_t n, int) override { deliver(b, n); }
-  void broadcast(double* b, std::size_t n, int) override { deliver(b, n); }
+  void broadcast(float* b, std::size_t n, int root) override { deliver(b, n, root); }
+  void broadcast(double* b, std::size_t n, int root) override { deliver(b, n, root); }
   void barrier() override {}
   [[noreturn]] void abort(const std::string& msg) override { throw std::runtime_error("abort: " + msg); }
 
@@ -34,8 +34,8 @@ class FakeGroup : public nn::ProcessGroup {
     ++allreduces;
     for (std::size_t i = 0; i < n && i < others.size(); ++i) b[i] += static_cast<T>(others[i]);
   }
-  template <class T> void deliver(T* b, std::size_t n) {
-    if (root_values.empty()) return;
+  template <class T> void deliver(T* b, std::size_t n, int root) {
+    if (root_values.empty() || root == rank_) return;  // the root sends its own
     REQUIRE(root_values.size() >= n);
     for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<T>(root_values[i]);
     root_values.erase(root_values.begin(), root_values.begin() + static_cast<long>(n));
@@ -105,6 +105,58 @@ TEST_CASE("DataParallel: the constructor takes rank 0's weights and rejects a mo
         "DataParallel: parameters have mixed dtypes (parameter 0 is float32, parameter 1 is float64); data-parallel "
         "training needs one");
   CHECK(test::message([&] { nn::DataParallel(nullptr, {w}); }) == "DataParallel: null process group");
+}
+
+// Parameters of 10, 300, 20, 300 and 5 elements, each its own bucket; buckets in backward order p4, p3, p2, p1, p0.
+// Largest first to the least-loaded rank of 3 (ties: the earlier bucket, the lower rank): p3 (300) to rank 0, p1
+// (300) to rank 1, then p2 (20), p0 (10) and p4 (5) to rank 2 (20, 30, 35 elements < 300).
+TEST_CASE("DataParallel: shard_optimizer deals the buckets largest first to the least-loaded rank") {
+  std::vector<Tensor> ps;
+  for (std::size_t n : {10, 300, 20, 300, 5}) ps.push_back(zeros({n}, TensorOptions().requires_grad(true)));
+  nn::DataParallelOptions o;
+  o.shard_optimizer = true, o.bucket_mib = 1e-6;  // 4 bytes: one parameter per bucket
+  const std::vector<std::vector<bool>> expect = {
+      {false, false, false, true, false}, {false, true, false, false, false}, {true, false, true, false, true}};
+  for (int r = 0; r < 3; ++r) {
+    nn::DataParallel dp(std::make_shared<FakeGroup>(r, 3), ps, {}, o);
+    for (std::size_t i = 0; i < ps.size(); ++i) CHECK_MESSAGE(dp.owns(i) == expect[r][i], "rank " << r << " p" << i);
+  }
+  nn::DataParallel unsharded(std::make_shared<FakeGroup>(1, 3), ps);
+  for (std::size_t i = 0; i < ps.size(); ++i) CHECK(unsharded.owns(i));  // every rank updates every parameter
+  CHECK(test::message([&] { unsharded.owns(5); }) == "DataParallel::owns: parameter 5 of 5");
+}
+
+// Rank 1 of 2. Buckets in backward order: b (2 elements), a (3); a, the larger, goes to rank 0, b to rank 1. After
+// the reduction a loses its gradient, so the optimizer leaves it (and keeps no state for it); step() then takes
+// rank 0's value of a from the broadcast, and sends b.
+TEST_CASE("DataParallel: shard_optimizer drops the others' gradients and takes their parameters from the owner") {
+  auto g = std::make_shared<FakeGroup>(1, 2);
+  Tensor a = tensor(std::vector<double>{1, 2, 3}, TensorOptions().dtype(kFloat64).requires_grad(true));
+  Tensor b = tensor(std::vector<double>{4, 5}, TensorOptions().dtype(kFloat64).requires_grad(true));
+  nn::DataParallelOptions o;
+  o.shard_optimizer = true, o.bucket_mib = 1e-6;
+  g->root_values = {3, 2, 5, 0, 1, 2, 3, 4, 5};  // rank 0's check values (as in the test above) and weights
+  nn::DataParallel dp(g, {a, b}, {}, o);
+  REQUIRE_FALSE(dp.owns(0));
+  REQUIRE(dp.owns(1));
+  sum(a * a + sum(b * 3.0)).backward();  // dL/da = 2a, dL/db = [9, 9]: 3 for each of a's 3 terms
+  g->others = {1.5, 2.5, 0};  // the other rank's (1/2)·g, added by each reduction
+  std::vector<double> v;
+  dp.allreduce_gradients(1, 2, v);  // half the rows here: b's gradient 0.5·[9, 9] + [1.5, 2.5]
+  CHECK_FALSE(a.grad().defined());
+  REQUIRE(b.grad().defined());
+  CHECK(std::vector<double>(b.grad().data<double>().begin(), b.grad().data<double>().end()) ==
+        std::vector<double>{6, 7});
+  optim::SGD opt({a, b}, optim::SGD::Options{0.5, 0.9});
+  CHECK(test::message([&] { dp.begin_step(1, 2); }).find("not shared; with shard_optimizer") != std::string::npos);
+  g->root_values = {10, 20, 30};  // rank 0's updated a (rank 1 is the root of b's broadcast: sends, keeps)
+  dp.step(opt);
+  CHECK(std::vector<double>(a.data<double>().begin(), a.data<double>().end()) == std::vector<double>{10, 20, 30});
+  CHECK(std::vector<double>(b.data<double>().begin(), b.data<double>().end()) == std::vector<double>{1, 1.5});
+  const optim::NamedTensors state = opt.state();
+  REQUIRE(state.size() == 1);
+  CHECK(state[0].first == "momentum_buffer.1");  // none for a
+  dp.begin_step(1, 2);  // shared: the next step may start
 }
 
 TEST_CASE("fit: a one-process group trains bit for bit as no group") {

@@ -10,7 +10,9 @@ set(_mpi_cases
   "mpi: early stopping and learning-rate schedules decide alike on every rank"
   "mpi: the Fashion-MNIST recipe's network on 2 ranks equals one process to 1e-12 in float64"
   "mpi: overlapped bucketed allreduce gives the weights of one allreduce after backward bit for bit"
-  "mpi: allreduce adds in rank order for every length: whole or in pieces")
+  "mpi: allreduce adds in rank order for every length: whole or in pieces"
+  "mpi: a sharded optimizer gives the unsharded weights bit for bit and keeps state for its own parameters"
+  "mpi: with a sharded optimizer* opt.step() in place of dp.step(opt) is refused at the next step")
 if(NOT TARGET chainrule_mpi)
   add_test(NAME mpi.data_parallel COMMAND ${CMAKE_COMMAND} -E echo
            "skipped: chainrule_mpi not built (MPI not found at configure time: apt-get install libopenmpi-dev openmpi-bin, then reconfigure; or CHAINRULE_MPI=OFF)")

@@ -211,14 +211,16 @@ TEST_CASE("mpi: the Fashion-MNIST recipe's network on 2 ranks equals one process
 
 // Five Adam steps of a 6-32-32-3 network (float32) on this rank's shard of a 37-row batch (18 and 19 rows: uneven
 // weights n_r/n), the step written by hand: with overlap, each of the six parameters' gradients goes out in its
-// own bucket (buckets of 64 bytes) as backward produces it; without, one allreduce after backward.
-std::vector<double> hand_loop_weights(bool overlap, double bucket_bytes = 64) {
+// own bucket (buckets of 64 bytes) as backward produces it; without, one allreduce after backward. `shard`: the
+// optimizer sharded (ZeRO-1); *updated counts the parameters this rank's optimizer holds state for.
+std::vector<double> hand_loop_weights(bool overlap, double bucket_bytes = 64, bool shard = false,
+                                      std::size_t* updated = nullptr) {
   auto [x, y] = blobs(37, kFloat32);
   manual_seed(5);
   auto net = nn::MLP({6, 32, 32, 3}, "relu");
   optim::Adam opt(net->parameters(), optim::Adam::Options{});
   nn::DataParallelOptions o;
-  o.overlap = overlap, o.bucket_mib = bucket_bytes / (1024 * 1024);
+  o.overlap = overlap, o.bucket_mib = bucket_bytes / (1024 * 1024), o.shard_optimizer = shard;
   nn::DataParallel dp(world(), net->parameters(), {}, o);
   const auto [lo, hi] = dp.shard(0, 37);
   std::vector<std::size_t> labels;
@@ -231,7 +233,11 @@ std::vector<double> hand_loop_weights(bool overlap, double bucket_bytes = 64) {
     dp.begin_step(hi - lo, 37);
     loss.backward();
     dp.allreduce_gradients(hi - lo, 37, v);
-    opt.step();
+    dp.step(opt);
+  }
+  if (updated) {
+    *updated = 0;
+    for (const auto& [name, t] : opt.state()) *updated += name.rfind("step.", 0) == 0;
   }
   std::vector<double> w;
   for (const auto& p : net->parameters())
@@ -249,6 +255,49 @@ TEST_CASE("mpi: overlapped bucketed allreduce gives the weights of one allreduce
   // bucket of the flat buffer.
   const std::vector<double> c = hand_loop_weights(true, 1024 * 1024);
   CHECK(std::memcmp(a.data(), c.data(), a.size() * sizeof(double)) == 0);
+}
+
+// ZeRO-1: each bucket's gradient reduced to its owner alone, which updates it and sends it back out. Six buckets,
+// one parameter each, in backward order b3 (3 elements), W3 (96), b2 (32), W2 (1024), b1 (32), W1 (192); dealt
+// largest first to the least-loaded rank: W2 to rank 0, then W1, W3, b2, b1, b3 to rank 1 (192 ... 355 < 1024).
+TEST_CASE("mpi: a sharded optimizer gives the unsharded weights bit for bit and keeps state for its own parameters") {
+  const std::vector<double> a = hand_loop_weights(false);
+  std::size_t overlapped = 0, flat = 0, all = 0;
+  const std::vector<double> b = hand_loop_weights(true, 64, true, &overlapped);
+  const std::vector<double> c = hand_loop_weights(false, 64, true, &flat);
+  hand_loop_weights(true, 64, false, &all);
+  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+  CHECK(std::memcmp(a.data(), c.data(), a.size() * sizeof(double)) == 0);
+  CHECK(same_on_every_rank(b));
+  const std::size_t expect = world()->rank() == 0 ? 1 : 5;
+  CHECK(overlapped == expect);
+  CHECK(flat == expect);
+  CHECK(all == 6);
+}
+
+TEST_CASE("mpi: with a sharded optimizer, opt.step() in place of dp.step(opt) is refused at the next step") {
+  manual_seed(5);
+  auto net = nn::MLP({6, 4, 3}, "relu");
+  optim::SGD opt(net->parameters(), optim::SGD::Options{});
+  nn::DataParallelOptions o;
+  o.shard_optimizer = true;
+  nn::DataParallel dp(world(), net->parameters(), {}, o);
+  const std::vector<std::size_t> labels = {0, 1};
+  const Tensor x = ones({2, 6});
+  std::vector<double> v;
+  dp.begin_step(2, 4);
+  nn::cross_entropy(net->forward(x), labels).backward();
+  dp.allreduce_gradients(2, 4, v);
+  opt.step();  // the owners' updates never reach the other rank
+  std::string what;
+  try {
+    dp.begin_step(2, 4);
+  } catch (const std::logic_error& e) {
+    what = e.what();
+  }
+  CHECK(what ==
+        "DataParallel::begin_step: the last step's parameters were not shared; with shard_optimizer, update them "
+        "with dp.step(opt), not opt.step()");
 }
 
 // Rank q's contribution to element k: on 3 ranks x_0 + x_1 + x_2 = (a + 1e8·b) − 1e8·b loses most of a, while the
@@ -283,6 +332,12 @@ template <class T> void check_rank_order_sums() {
     while (!work.empty()) work.back()->wait(), work.pop_back();
     CHECK(std::memcmp(whole.data(), expect.data(), n * sizeof(T)) == 0);
     CHECK(std::memcmp(pieces.data(), expect.data(), n * sizeof(T)) == 0);
+    for (int root = 0; root < p; ++root) {  // reduce: the root gets the allreduce's bits
+      std::vector<T> reduced(n);
+      for (std::size_t k = 0; k < n; ++k) reduced[k] = contribution<T>(r, k);
+      world()->ireduce_sum(reduced.data(), n, root)->wait();
+      if (r == root) CHECK(std::memcmp(reduced.data(), expect.data(), n * sizeof(T)) == 0);
+    }
   }
 }
 
