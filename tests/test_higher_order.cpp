@@ -468,6 +468,8 @@ TEST_CASE("higher order: repeated Hessian-vector products do not page-fault (buf
   // Case g of bench_train: buffers of 4 to 64 KiB once went to malloc, and glibc trimmed the top of its heap when
   // they were freed, so they faulted again on every call: 35 page faults per hvp, half its time. glibc raises its
   // trim threshold after freeing a large block (as earlier tests do); set it back to its default of a fresh process.
+  // glibc cannot say what it was, so it stays fixed: ctest runs each case in its own process, and in a run of the
+  // whole binary the later cases only return memory to the kernel sooner (no result depends on it).
   mallopt(M_TRIM_THRESHOLD, 128 * 1024);
   manual_seed(5);
   const Tensor x = relu(randn({64, 784}));
