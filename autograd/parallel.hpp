@@ -11,6 +11,9 @@
 // them, so 1 and n threads give the same bits. Small tensors (below kParallelMin elements) never touch the pool:
 // one load and a compare.
 //
+// Each worker is pinned to one of the process's CPUs other than the one the pool's first caller was on (when there
+// are enough), so that the scheduler does not put it beside the caller; the caller's own thread is left free.
+//
 // The workers run each task with the calling thread's floating-point mode (x86's MXCSR: rounding, FTZ/DAZ), so
 // set_flush_denormal on the calling thread covers the loops it hands out.
 #include <atomic>

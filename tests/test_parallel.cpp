@@ -4,7 +4,11 @@
 // under ThreadSanitizer.
 #include <doctest/doctest.h>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -199,4 +203,29 @@ TEST_CASE("threads: fit flushes subnormals by default on every thread it uses, r
   o.flush_denormal = false;
   m.fit(x, y, o);
   CHECK(probe->seen == tiny);
+}
+
+TEST_CASE("threads: a new pool's worker runs off the CPU its creator was on, and the creator stays unpinned") {
+  cpu_set_t allowed;
+  REQUIRE(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+  if (CPU_COUNT(&allowed) < 2) {
+    MESSAGE("CHAINRULE_TEST_SKIPPED: this process may run on one CPU only");
+    return;
+  }
+  ThreadCount three(3);  // a pool of another size, so that the next one is created here
+  set_num_threads(2);
+  const std::thread::id caller = std::this_thread::get_id();
+  const int creator_cpu = sched_getcpu();
+  int worker_cpu = -1;
+  // The worker takes a range only when it claims one before the caller has run both: try until it has.
+  for (int attempt = 0; attempt < 2000 && worker_cpu < 0; ++attempt)
+    detail::parallel_blocks(2, 1, [&](std::size_t, std::size_t) {
+      if (std::this_thread::get_id() != caller) worker_cpu = sched_getcpu();
+      else std::this_thread::sleep_for(std::chrono::microseconds(50));  // give the worker time to claim its range
+    });
+  REQUIRE(worker_cpu >= 0);
+  CHECK(worker_cpu != creator_cpu);
+  cpu_set_t mine;
+  REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof mine, &mine) == 0);
+  CHECK(CPU_EQUAL(&mine, &allowed));  // the calling thread keeps the process's CPUs
 }
