@@ -344,6 +344,15 @@ template <class T> void check_rank_order_sums() {
 TEST_CASE("mpi: allreduce adds in rank order for every length: whole or in pieces") {
   check_rank_order_sums<float>();
   check_rank_order_sums<double>();
+  // A root outside the group is refused on every rank alike, before any message.
+  const int p = world()->size();
+  float x = 1;
+  const std::string what = "root " + std::to_string(p) + " is not a rank of this group of " + std::to_string(p);
+  CHECK_THROWS_WITH_AS(world()->ireduce_sum(&x, 1, p), ("ProcessGroupMPI::ireduce_sum: " + what).c_str(),
+                       std::invalid_argument);
+  const std::string group = "is not a rank of this group of " + std::to_string(p);
+  CHECK_THROWS_WITH_AS(world()->ibroadcast(&x, 1, -1), ("ProcessGroupMPI::ibroadcast: root -1 " + group).c_str(),
+                       std::invalid_argument);
 }
 
 int main(int argc, char** argv) {
