@@ -147,12 +147,12 @@ template <class T> class RankOrderAllreduce final : public Exchange<T> {
  public:
   RankOrderAllreduce(T* buf, std::size_t n, std::shared_ptr<const void> owner, MPI_Comm comm, int rank, int size,
                      int tag)
-      : Exchange<T>(std::move(owner), comm, tag), buf_(buf), n_(n), rank_(rank), size_(size) {
+      : Exchange<T>(std::move(owner), comm, tag), buf_(buf), n_(n), rank_(rank), size_(size),
+        recv_(new T[len(rank) * static_cast<std::size_t>(size - 1)]) {  // not zeroed: the messages fill it
     const std::size_t mine = len(rank_);
-    recv_.resize(mine * static_cast<std::size_t>(size_ - 1));
     for (int q = 0; q < size_; ++q) {
       if (q == rank_) continue;
-      this->message(true, recv_.data() + slot(q) * mine, mine, q, tag);  // their part of my chunk
+      this->message(true, recv_.get() + slot(q) * mine, mine, q, tag);  // their part of my chunk
       this->message(false, buf_ + lo(q), len(q), q, tag);                // my part of theirs
     }
   }
@@ -168,7 +168,7 @@ template <class T> class RankOrderAllreduce final : public Exchange<T> {
     gathered_ = true;
     const std::size_t mine = len(rank_);
     T* out = buf_ + lo(rank_);
-    add_in_rank_order(out, [&](int q) -> const T* { return q == rank_ ? out : recv_.data() + slot(q) * mine; },
+    add_in_rank_order(out, [&](int q) -> const T* { return q == rank_ ? out : recv_.get() + slot(q) * mine; },
                       size_, mine);
     for (int q = 0; q < size_; ++q) {
       if (q == rank_) continue;
@@ -182,7 +182,7 @@ template <class T> class RankOrderAllreduce final : public Exchange<T> {
   std::size_t n_;
   int rank_, size_;
   bool gathered_ = false;
-  std::vector<T> recv_;  ///< the other ranks' parts of my chunk, in rank order
+  std::unique_ptr<T[]> recv_;  ///< the other ranks' parts of my chunk, in rank order
 };
 
 // Reduce to one rank: the others send it their buffers, and it adds the P of them in rank order, as the allreduce
@@ -196,9 +196,9 @@ template <class T> class RankOrderReduce final : public Exchange<T> {
       this->message(false, buf_, n_, root, tag);
       return;
     }
-    recv_.resize(n_ * static_cast<std::size_t>(size_ - 1));
+    recv_.reset(new T[n_ * static_cast<std::size_t>(size_ - 1)]);  // not zeroed: the messages fill it
     for (int q = 0; q < size_; ++q)
-      if (q != rank_) this->message(true, recv_.data() + slot(q) * n_, n_, q, tag);
+      if (q != rank_) this->message(true, recv_.get() + slot(q) * n_, n_, q, tag);
   }
   ~RankOrderReduce() override { this->wait(); }
 
@@ -206,7 +206,7 @@ template <class T> class RankOrderReduce final : public Exchange<T> {
   std::size_t slot(int q) const { return static_cast<std::size_t>(q < rank_ ? q : q - 1); }
   bool next_phase() override {
     if (root_)
-      add_in_rank_order(buf_, [&](int q) -> const T* { return q == rank_ ? buf_ : recv_.data() + slot(q) * n_; },
+      add_in_rank_order(buf_, [&](int q) -> const T* { return q == rank_ ? buf_ : recv_.get() + slot(q) * n_; },
                         size_, n_);
     return false;
   }
@@ -215,7 +215,7 @@ template <class T> class RankOrderReduce final : public Exchange<T> {
   std::size_t n_;
   int rank_, size_;
   bool root_;
-  std::vector<T> recv_;  ///< at the root: the other ranks' buffers, in rank order
+  std::unique_ptr<T[]> recv_;  ///< at the root: the other ranks' buffers, in rank order
 };
 
 // MPI_Ibcast, in pieces of at most INT_MAX elements.
