@@ -170,6 +170,35 @@ void DataParallel::step(optim::Optimizer& opt) {
   for (auto& w : work) w->wait();
 }
 
+void DataParallel::consolidate_optimizer_state(optim::Optimizer& opt) {
+  if (!options_.shard_optimizer || size() == 1) return;
+  check_synced("consolidate_optimizer_state");
+  const std::vector<Tensor>& ps = opt.params();
+  std::vector<int> owner(ps.size());
+  std::vector<double> has(ps.size(), 0.0);  // 1 where the owner has state for the parameter (after the sum)
+  for (std::size_t j = 0; j < ps.size(); ++j) {
+    std::size_t i = 0;
+    while (i < params_.size() && !params_[i].same(ps[j])) ++i;
+    if (i == params_.size())
+      throw std::invalid_argument("DataParallel::consolidate_optimizer_state: the " + std::string(opt.name()) +
+                                  " optimizer's parameter " + std::to_string(j) +
+                                  " is not one of this DataParallel's parameters");
+    owner[j] = buckets_[bucket_of_[i]].owner;
+    if (owner[j] == rank() && !opt.param_state(j).empty()) has[j] = 1;
+  }
+  group_->allreduce_sum(has.data(), has.size());
+  std::vector<std::unique_ptr<ProcessGroup::Work>> work;
+  for (std::size_t j = 0; j < ps.size(); ++j) {
+    if (has[j] == 0) continue;
+    for (Tensor t : opt.param_state(j, true))  // a step count is a float64 scalar, the rest like the parameter
+      detail::dispatch(t.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        work.push_back(group_->ibroadcast(t.data<T>().data(), t.numel(), owner[j]));
+      });
+  }
+  for (auto& w : work) w->wait();
+}
+
 void DataParallel::begin_step(std::size_t rows, std::size_t batch_rows) {
   if (batch_rows == 0 || rows > batch_rows)
     throw std::invalid_argument("DataParallel::begin_step: this rank's rows (" + std::to_string(rows) +

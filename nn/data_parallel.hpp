@@ -91,8 +91,8 @@ struct DataParallelOptions {
   /// their reduced gradients (a reduce instead of an allreduce) and updates them; step(opt) then sends every rank
   /// the parameters its owner updated. Each rank's optimizer skips the parameters whose gradients were dropped here
   /// (undefined, as after zero_grad(true)), so it does 1/P of the update and keeps state for 1/P of the parameters.
-  /// The weights are those of the unsharded step to the bit. A hand-written loop's option: the optimizer's state
-  /// is spread over the ranks, so a checkpoint of it from one rank is partial (fit does not shard).
+  /// The weights are those of the unsharded step to the bit. The optimizer's state is spread over the ranks until
+  /// consolidate_optimizer_state() gathers it (fit does at the end of every epoch, so checkpoints hold all of it).
   bool shard_optimizer = false;
 };
 
@@ -145,6 +145,16 @@ class DataParallel {
   /// parameter, all in flight at once). The loop must call this rather than opt.step() when sharding: the next
   /// step refuses to start otherwise, as the replicas would differ.
   void step(optim::Optimizer& opt);
+  /// In place of step(opt) when every rank decides not to take this step (fit, on a non-finite global loss): the
+  /// parameters stay as they are on every rank, and the next step may start.
+  void skip_step() { sync_pending_ = false; }
+  /// With shard_optimizer, every rank's optimizer state ← each parameter's owner's (nonblocking broadcasts, all in
+  /// flight at once; parameters that have none yet stay without), so that a checkpoint or state() from any rank is
+  /// the whole of it, as the unsharded run's (ZeroRedundancyOptimizer::consolidate_state_dict, to every rank).
+  /// Until the next call, ranks hold stale copies of the state they do not own, which their steps never read.
+  /// Without sharding, or in a group of one, nothing to do. Every rank must call it alike; opt's parameters must
+  /// be among this DataParallel's (std::invalid_argument otherwise).
+  void consolidate_optimizer_state(optim::Optimizer& opt);
   /// Whether this rank updates parameter i: its owner with shard_optimizer, every rank without.
   bool owns(std::size_t i) const;
   /// Before one backward on this rank's `rows` of a global batch of `batch_rows`: arms the gradient hooks, so that

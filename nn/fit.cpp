@@ -113,6 +113,7 @@ History Model::fit_impl(const Tensor& x, const Tensor& y, const FitOptions& o) {
     r.each([&](Callback& c) { c.on_epoch_begin(*this, epoch); });
     Logs logs;
     if (!run_epoch(r, epoch, logs)) break;  // not one finite batch (a NaN in the first)
+    r.dp->consolidate_optimizer_state(*optimizer_);  // sharded: every rank's state whole, for checkpoints
     r.dp->broadcast_buffers();  // BatchNorm's running statistics: rank 0's, so replicas evaluate alike
     if (r.val.size() > 0) evaluate_batches(r, logs);
     logs["lr"] = optimizer_->lr();
@@ -132,7 +133,7 @@ void Model::prepare(Run& r) {
   group_ = o.process_group ? o.process_group : local_group();
   std::vector<Tensor> buffers;
   for (const auto& [n, b] : net_->named_buffers()) buffers.push_back(b);
-  r.dp = std::make_unique<DataParallel>(group_, parameters(), buffers);  // rank 0's weights on every rank
+  r.dp = std::make_unique<DataParallel>(group_, parameters(), buffers, o.data_parallel);  // rank 0's weights
   std::size_t state = 0;
   for (const auto& [n, t] : optimizer_->state()) state += t.numel();
   r.dp->check_same({{"training rows", double(r.train.size())}, {"validation rows", double(r.val.size())},
@@ -214,7 +215,11 @@ double Model::train_step(Run& r, std::size_t lo, std::size_t hi, std::vector<dou
     }
   }
   r.dp->allreduce_gradients(shi - slo, hi - lo, values);  // a NaN anywhere stops every rank at this batch
-  if (std::isfinite(values[0])) optimizer_->step();
+  if (std::isfinite(values[0])) {
+    r.dp->step(*optimizer_);  // optimizer_->step(), and with a sharded optimizer each owner's parameters to all
+  } else {
+    r.dp->skip_step();
+  }
   return values[0];
 }
 

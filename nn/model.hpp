@@ -23,11 +23,10 @@
 #include "metrics.hpp"
 #include "penalties.hpp"
 #include "serialize.hpp"
+#include "data_parallel.hpp"
 #include "../optim/optimizer.hpp"
 
 namespace chainrule::nn {
-
-class ProcessGroup;  ///< nn/data_parallel.hpp
 
 struct FitOptions {
   std::size_t epochs = 1;             ///< train until this epoch (counting from 1)
@@ -46,6 +45,11 @@ struct FitOptions {
   /// the same model, data and options. An exception on any rank ends the whole job (ProcessGroup::abort).
   /// Null: this process alone (a local group of one, whose collectives do nothing).
   std::shared_ptr<ProcessGroup> process_group;
+  /// How the gradients are reduced over process_group (nn/data_parallel.hpp): overlapped with backward in buckets
+  /// (default), and with shard_optimizer each rank updates only the parameters it owns (ZeRO-1: 1/P of the
+  /// optimizer's work). fit then gathers the optimizer's state at the end of every epoch, before the callbacks,
+  /// so checkpoints and the model after fit hold all of it; the weights are the unsharded run's to the bit.
+  DataParallelOptions data_parallel;
   /// Subnormal numbers flushed to zero while fit runs (x86's FTZ+DAZ on the calling thread and the intra-op
   /// threads; set_flush_denormal), as Keras/TensorFlow do on CPU: Adam's moments of rarely active inputs decay
   /// into the subnormal range, where arithmetic is 2–10× slower (bench/README.md). Values below 1.2·10⁻³⁸ (float)

@@ -60,6 +60,14 @@ NamedTensors Optimizer::state() const {
   return out;
 }
 
+std::vector<Tensor> Optimizer::param_state(std::size_t i, bool create) {
+  if (i >= params_.size())
+    throw std::out_of_range(std::string(name_) + ": param_state: parameter " + std::to_string(i) + " of " +
+                            std::to_string(params_.size()));
+  if (create && state_[i].empty()) state_[i] = new_state(i);
+  return state_[i];
+}
+
 namespace {
 
 // "<slot>.<i>" → (slot index k, parameter index i); an unknown slot name or an index out of range is refused.

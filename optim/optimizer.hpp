@@ -58,6 +58,10 @@ class Optimizer {
   /// an unknown name, a shape or dtype that does not match the parameter, or a parameter with only part of its
   /// slots; parameters without entries start afresh.
   void load_state(const NamedTensors& state);
+  /// Parameter i's state tensors in slot order, not copies: writing their data writes the state. Absent (not yet
+  /// updated): empty, or with `create` made as at a first update (zeros) and kept. For code that moves state
+  /// between processes (nn::DataParallel::consolidate_optimizer_state). i < params().size(), else out_of_range.
+  std::vector<Tensor> param_state(std::size_t i, bool create = false);
 
  protected:
   /// For subclasses: params, their initial rate, the type name and the state slots.

@@ -157,6 +157,46 @@ TEST_CASE("DataParallel: shard_optimizer drops the others' gradients and takes t
   REQUIRE(state.size() == 1);
   CHECK(state[0].first == "momentum_buffer.1");  // none for a
   dp.begin_step(1, 2);  // shared: the next step may start
+
+  // Gathering the state: an owner without state for its parameter sends nothing, and none is made here.
+  g->others = {0, 0};  // the sum of "the owner has state" flags: rank 0 has none for a
+  dp.consolidate_optimizer_state(opt);
+  REQUIRE(opt.state().size() == 1);
+  // Once rank 0 has a's, it arrives (b's is ours: sent, kept).
+  g->others = {1, 0}, g->root_values = {7, 8, 9};
+  dp.consolidate_optimizer_state(opt);
+  const optim::NamedTensors whole = opt.state();
+  REQUIRE(whole.size() == 2);
+  CHECK(whole[0].first == "momentum_buffer.0");
+  CHECK(std::vector<double>(whole[0].second.data<double>().begin(), whole[0].second.data<double>().end()) ==
+        std::vector<double>{7, 8, 9});
+  CHECK(whole[1].second.data<double>()(0) == state[0].second.data<double>()(0));
+  optim::SGD foreign({zeros({2}, TensorOptions().dtype(kFloat64).requires_grad(true))}, optim::SGD::Options{0.5});
+  CHECK(test::message([&] { dp.consolidate_optimizer_state(foreign); }) ==
+        "DataParallel::consolidate_optimizer_state: the SGD optimizer's parameter 0 is not one of this "
+        "DataParallel's parameters");
+  // A step every rank decides not to take (fit's non-finite loss): skip_step, and the next one may start.
+  g->others = {0, 0, 0};
+  dp.allreduce_gradients(1, 2, v);
+  dp.skip_step();
+  dp.begin_step(1, 2);
+}
+
+TEST_CASE("Optimizer::param_state: the state itself, made on request as at a first update") {
+  Tensor p = tensor(std::vector<double>{1, 2}, TensorOptions().dtype(kFloat64).requires_grad(true));
+  optim::Adam opt({p}, optim::Adam::Options{});
+  CHECK(opt.param_state(0).empty());  // not yet updated
+  std::vector<Tensor> s = opt.param_state(0, true);
+  REQUIRE(s.size() == 3);  // step, exp_avg, exp_avg_sq
+  CHECK(s[0].dtype() == kFloat64);
+  CHECK(s[0].numel() == 1);
+  CHECK(s[1].shape() == p.shape());
+  s[1].data<double>()(1) = 0.25;  // written through: the optimizer's own tensor
+  const optim::NamedTensors state = opt.state();
+  REQUIRE(state.size() == 3);
+  CHECK(state[1].first == "exp_avg.0");
+  CHECK(state[1].second.data<double>()(1) == 0.25);
+  CHECK(test::message([&] { opt.param_state(1); }) == "Adam: param_state: parameter 1 of 1");
 }
 
 TEST_CASE("fit: a one-process group trains bit for bit as no group") {

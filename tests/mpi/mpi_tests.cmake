@@ -7,6 +7,7 @@ set(_mpi_cases
   "mpi: fit on 2 ranks gives the weights of one process in float32"
   "mpi: fit broadcasts rank 0's initial weights"
   "mpi: checkpoints written by rank 0 resume a distributed and a single-process run"
+  "mpi: fit with a sharded optimizer gives the unsharded weights and optimizer state bit for bit"
   "mpi: early stopping and learning-rate schedules decide alike on every rank"
   "mpi: the Fashion-MNIST recipe's network on 2 ranks equals one process to 1e-12 in float64"
   "mpi: overlapped bucketed allreduce gives the weights of one allreduce after backward bit for bit"
