@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "autograd/ops/sgemm.hpp"
-#include "args.hpp"
+#include "../examples/cli.hpp"
 #include "timer.hpp"
 
 namespace {
@@ -52,14 +52,11 @@ template <std::size_t N> void table(const Gemm (&gemms)[N], bool own) {
 
 int main(int argc, char** argv) {
   int threads = 1;
-  bench::Args args(argc, argv, "bench_gemm",
-                   "usage: bench_gemm [--threads N]\n"
-                   "  The GEMMs of cases b, c and d alone, in each transpose form, by OpenBLAS on N threads (default\n"
-                   "  1), then by chainrule's own 512-bit kernel (one thread) where the CPU has AVX-512F.\n"
-                   "  --help, --version\n");
-  while (args.next())
-    if (args.is("--threads")) threads = int(args.integer(1));
-    else args.unknown();
+  examples::Cli cli("bench_gemm", "The GEMMs of cases b, c and d alone, in each transpose form, by OpenBLAS on N "
+                                   "threads, then by chainrule's own 512-bit kernel (one thread) where the CPU has "
+                                   "AVX-512F");
+  cli.option("--threads", threads, "OpenBLAS threads").range(1, 4096).show_default();
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
   openblas_set_num_threads(threads);
   const Gemm gemms[] = {
       {"b  x.W1    32x784 . 784x16", 32, 16, 784},         {"b  xT.g1   784x32 . 32x16", 784, 16, 32},

@@ -8,22 +8,18 @@
 #include <string>
 
 #include <chainrule/autograd/parallel.hpp>
-#include "args.hpp"
+#include "../examples/cli.hpp"
+#include "out.hpp"
 #include "workloads.hpp"
 
 int main(int argc, char** argv) {
   int threads = 1;
   std::string csv = "out/bench_ops.csv";
-  bench::Args args(argc, argv, "bench_ops",
-                   "usage: bench_ops [--threads N] [--csv FILE]\n"
-                   "  Per-op overhead, matmul and elementwise ops: chainrule, libtorch (when built with it) and raw\n"
-                   "  cblas_sgemm side by side on N threads (default 1); the table also goes to FILE (default\n"
-                   "  out/bench_ops.csv).\n"
-                   "  --help, --version\n");
-  while (args.next())
-    if (args.is("--threads")) threads = int(args.integer(1));
-    else if (args.is("--csv")) csv = args.value();
-    else args.unknown();
+  examples::Cli cli("bench_ops", "Per-op overhead, matmul and elementwise ops: chainrule, libtorch (when built "
+                                  "with it) and raw cblas_sgemm side by side");
+  cli.option("--threads", threads, "threads of each library").range(1, 4096).show_default();
+  cli.option("--csv", csv, "the table also goes to this file").show_default();
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
   chainrule::set_num_threads(threads);  // chainrule's intra-op pool (it keeps OpenBLAS at 1 thread)
   bench::set_torch_threads(threads);
   const bool torch = bench::have_torch();

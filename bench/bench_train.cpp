@@ -31,7 +31,8 @@
 #include <string>
 #include <unistd.h>
 
-#include "args.hpp"
+#include "../examples/cli.hpp"
+#include "out.hpp"
 #include "train.hpp"
 
 namespace bench {
@@ -64,7 +65,7 @@ struct Options {
   bool quick = false, rss = true;
   bool flush_denormal = false;  // subnormals flushed to zero in both libraries (off: both libraries' default)
   bool fit_ieee = false;        // f-fit with FitOptions::flush_denormal = false (fit flushes by default)
-  long steps = 0;    // child mode: run this many untimed steps instead (for profilers)
+  std::size_t steps = 0;  // child mode: run this many untimed steps instead (for profilers)
   int samples = 0;   // child mode: samples (a–d) or epochs (f) to time
   int isolate = -1;  // time each implementation in its own process: 1 yes, 0 no, -1 when threads > 1
 };
@@ -167,30 +168,35 @@ std::string fmt(double v, const char* f) {
 
 }  // namespace
 
+// The command line into o: -1 to run, else the exit code (examples::Cli::parse).
+int parse_options(int argc, char** argv, Options& o) {
+  examples::Cli cli("bench_train", "Training steps, a Fashion-MNIST epoch and a Hessian-vector product: chainrule "
+                                   "against libtorch (when built with it) and the raw-sgemm floor; bench/README.md "
+                                   "describes the cases and columns");
+  bool no_rss = false, isolate = false, same_process = false;
+  cli.option("--threads", o.threads, "threads of each library").range(1, 4096).show_default();
+  cli.option("--cases", o.cases, "the cases to run, among a,b,c,d,f,g").show_default();
+  cli.option("--csv", o.csv, "the table also goes to this file").show_default();
+  cli.flag("--quick", o.quick, "fewer samples");
+  cli.flag("--no-rss", no_rss, "no peak-RSS runs");
+  const auto& iso = cli.flag("--isolate", isolate, "each implementation in its own process (default above 1 thread)");
+  cli.flag("--same-process", same_process, "both implementations in this process").excludes(iso);
+  cli.flag("--flush-denormal", o.flush_denormal, "subnormals flushed to zero in both libraries");
+  cli.flag("--fit-ieee", o.fit_ieee, "f-fit with FitOptions::flush_denormal = false");
+  // Internal: one workload in a child process (run_in_child).
+  cli.option("--impl", o.impl, "(internal) run one implementation: chainrule, fit or torch");
+  cli.option("--case", o.one_case, "(internal) the case --impl runs");
+  cli.option("--steps", o.steps, "(internal) steps per sample");
+  cli.option("--samples", o.samples, "(internal) samples or epochs").range(1, 1 << 20);
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
+  o.rss = !no_rss;
+  o.isolate = isolate ? 1 : same_process ? 0 : -1;
+  return -1;
+}
+
 int main(int argc, char** argv) {
   Options o;
-  bench::Args args(argc, argv, "bench_train",
-                   "usage: bench_train [--threads N] [--cases a,b,c,d,f,g] [--csv FILE] [--quick] [--no-rss]\n"
-                   "                   [--isolate | --same-process] [--flush-denormal] [--fit-ieee]\n"
-                   "  Training steps, a Fashion-MNIST epoch and a Hessian-vector product: chainrule against libtorch\n"
-                   "  (when built with it) and the raw-sgemm floor, on N threads (default 1); the table also goes to\n"
-                   "  FILE (default out/bench_train.csv). bench/README.md describes the cases and columns.\n"
-                   "  --help, --version\n");
-  while (args.next())
-    if (args.is("--threads")) o.threads = int(args.integer(1));
-    else if (args.is("--cases")) o.cases = args.value();
-    else if (args.is("--csv")) o.csv = args.value();
-    else if (args.is("--quick")) o.quick = true;
-    else if (args.is("--no-rss")) o.rss = false;
-    else if (args.is("--impl")) o.impl = args.value();
-    else if (args.is("--case")) o.one_case = args.value();
-    else if (args.is("--steps")) o.steps = args.integer(0);
-    else if (args.is("--samples")) o.samples = int(args.integer(1));
-    else if (args.is("--isolate")) o.isolate = 1;
-    else if (args.is("--same-process")) o.isolate = 0;
-    else if (args.is("--flush-denormal")) o.flush_denormal = true;
-    else if (args.is("--fit-ieee")) o.fit_ieee = true;
-    else args.unknown();
+  if (const int code = parse_options(argc, argv, o); code >= 0) return code;
   bench::set_chainrule_threads(o.threads);  // chainrule's intra-op pool (it keeps OpenBLAS at 1 thread)
   bench::set_torch_threads(o.threads);
   if (o.fit_ieee) {

@@ -22,7 +22,7 @@
 #include <chainrule/nn.hpp>
 #include <chainrule/optim.hpp>
 
-#include "args.hpp"
+#include "../examples/cli.hpp"
 
 using namespace chainrule;
 
@@ -71,21 +71,19 @@ int main(int argc, char** argv) {
   nn::DataParallelOptions dpo;
   int shard_of = 0;  // > 0: rank 0's shard of a job of this many ranks, computed alone
   std::string only;  // --case c|d: that case alone
-  bench::Args args(argc, argv, "train_distributed",
-                   "usage: train_distributed [--quick] [--case c|d] [--no-overlap] [--bucket-mib M]\n"
-                   "                         [--shard-optimizer] [--shard-of P (1 rank)]\n"
-                   "  Data-parallel steps of cases c and d on the ranks of mpirun; prints CSV to stdout.\n"
-                   "  --help, --version\n");
-  while (args.next())
-    if (args.is("--quick")) quick = true;
-    else if (args.is("--case")) {
-      if ((only = args.value()) != "c" && only != "d") args.fail("--case expects c or d, got '" + only + "'");
-    }
-    else if (args.is("--no-overlap")) dpo.overlap = false;
-    else if (args.is("--shard-optimizer")) dpo.shard_optimizer = true;
-    else if (args.is("--bucket-mib")) dpo.bucket_mib = args.positive();
-    else if (args.is("--shard-of") && world->size() == 1) shard_of = int(args.integer(1));
-    else args.unknown();
+  bool no_overlap = false;
+  examples::Cli cli("train_distributed", "Data-parallel steps of cases c and d on the ranks of mpirun; prints CSV "
+                                          "to stdout");
+  cli.flag("--quick", quick, "3 samples instead of 7");
+  cli.option("--case", only, "that case alone").one_of({"c", "d"});
+  cli.flag("--no-overlap", no_overlap, "one allreduce after backward instead of buckets during it");
+  cli.option("--bucket-mib", dpo.bucket_mib, "bucket size").positive().show_default();
+  cli.flag("--shard-optimizer", dpo.shard_optimizer, "each rank updates the parameters it owns (ZeRO-1)");
+  examples::Option of = cli.option("--shard-of", shard_of, "(1 rank) rank 0's shard of a job of P ranks, alone");
+  of.range(1, 1 << 20);
+  if (const int code = cli.parse(argc, argv); code >= 0) return code;
+  if (of.given() && world->size() != 1) return cli.fail("--shard-of needs a job of 1 rank");
+  dpo.overlap = !no_overlap;
   const int samples = quick ? 3 : 7;
   const Case cases[] = {{"c", {784, 128, 64, 10}, 64}, {"d", {784, 1024, 1024, 10}, 512}};
   if (world->rank() == 0) std::printf("case,ranks,overlap,shard_optimizer,bucket_mib,step_ms,samples_per_s,allreduce_ms,allreduce_bytes\n");
