@@ -114,6 +114,7 @@ History Model::fit_impl(const Tensor& x, const Tensor& y, const FitOptions& o) {
     Logs logs;
     if (!run_epoch(r, epoch, logs)) break;  // not one finite batch (a NaN in the first)
     r.dp->consolidate_optimizer_state(*optimizer_);  // sharded: every rank's state whole, for checkpoints
+    state_spread_ = false;
     r.dp->broadcast_buffers();  // BatchNorm's running statistics: rank 0's, so replicas evaluate alike
     if (r.val.size() > 0) evaluate_batches(r, logs);
     logs["lr"] = optimizer_->lr();
@@ -217,6 +218,7 @@ double Model::train_step(Run& r, std::size_t lo, std::size_t hi, std::vector<dou
   r.dp->allreduce_gradients(shi - slo, hi - lo, values);  // a NaN anywhere stops every rank at this batch
   if (std::isfinite(values[0])) {
     r.dp->step(*optimizer_);  // optimizer_->step(), and with a sharded optimizer each owner's parameters to all
+    state_spread_ = r.o.data_parallel.shard_optimizer && r.dp->size() > 1;
   } else {
     r.dp->skip_step();
   }

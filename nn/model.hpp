@@ -100,7 +100,9 @@ class Model {
   void summary() const;
 
   /// One safetensors file: weights and buffers, optimizer state ("optimizer.<slot>.<i>"), and in its metadata the
-  /// architecture, compile settings and a format version (JSON). Written atomically: a failed save leaves the
+  /// architecture, compile settings and a format version (JSON). During a fit with a sharded optimizer
+  /// (FitOptions::data_parallel), only at an epoch's end (ModelCheckpoint): std::logic_error in between, when each
+  /// rank holds its own part of the optimizer's state. Written atomically: a failed save leaves the
   /// previous file intact.
   void save(const std::string& path) const;
   /// Reads a file written by save: architecture, weights, compile settings and optimizer state.
@@ -150,6 +152,7 @@ class Model {
   std::optional<Penalty> penalty_;
   std::shared_ptr<ProcessGroup> group_;  ///< set while fit runs
   TrainBatch batch_;
+  bool state_spread_ = false;  ///< a sharded fit stepped since it last gathered the optimizer's state: save refuses
 };
 
 }  // namespace chainrule::nn

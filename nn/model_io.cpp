@@ -188,6 +188,10 @@ optim::NamedTensors load_weights(Sequential& seq, const NamedTensors& tensors, c
 }  // namespace
 
 void Model::save(const std::string& path) const {
+  if (state_spread_)
+    throw std::logic_error("Model::save: " + path + ": the optimizer's state is spread over the ranks of a fit with "
+                           "a sharded optimizer (FitOptions::data_parallel) until the epoch ends; save at an epoch's "
+                           "end (ModelCheckpoint) or after fit");
   json meta = {{"format", "chainrule.model"}, {"format_version", kFormatVersion}};
   meta["architecture"] = layer_config(*net_);
   const auto params = net_->parameters();

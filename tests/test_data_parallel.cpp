@@ -239,3 +239,37 @@ TEST_CASE("fit: with a process group, an error becomes the group's abort (no ran
         "abort: Model::fit: batch_size must be >= 1, got 0");
   CHECK(m.process_group() == nullptr);
 }
+
+// Mid-epoch, a sharded fit's optimizer state is spread over the ranks, so a save from a batch hook would write a
+// partial checkpoint: refused. At the epoch's end the state has been gathered and the save goes through.
+TEST_CASE("fit: with a sharded optimizer, Model::save is refused mid-epoch and works at the epoch's end") {
+  struct Saver : nn::Callback {
+    std::string path;
+    bool at_batch = false;
+    std::size_t saved = 0;
+    void on_batch_end(nn::Model& m, std::size_t, const nn::Logs&) override {
+      if (at_batch) m.save(path);
+    }
+    void on_epoch_end(nn::Model& m, std::size_t, nn::Logs&) override { m.save(path), ++saved; }
+  };
+  const test::TempDir dir;
+  auto saver = std::make_shared<Saver>();
+  saver->path = dir / "m.safetensors";
+  nn::Model m;
+  m.add(nn::make_dense(3, 2));
+  m.compile("adam", "mse");
+  nn::FitOptions o;
+  o.epochs = 2, o.batch_size = 2, o.verbose = 0, o.callbacks = {saver};
+  o.process_group = std::make_shared<FakeGroup>(0, 2);  // rank 0 of 2: the other rank's sums are zeros
+  o.data_parallel.shard_optimizer = true;
+  m.fit(zeros({4, 3}), zeros({4, 2}), o);
+  CHECK(saver->saved == 2);
+  saver->at_batch = true;
+  CHECK(test::message([&] { m.fit(zeros({4, 3}), zeros({4, 2}), o); }) ==
+        "abort: Model::fit: Model::save: " + saver->path +
+            ": the optimizer's state is spread over the ranks of a fit with a sharded optimizer "
+            "(FitOptions::data_parallel) until the epoch ends; save at an epoch's end (ModelCheckpoint) or after fit");
+  o.data_parallel.shard_optimizer = false;  // unsharded: every rank holds all of it at every batch
+  m.fit(zeros({4, 3}), zeros({4, 2}), o);
+  CHECK(saver->saved == 4);
+}
