@@ -28,6 +28,7 @@
 
 namespace chainrule::nn {
 
+/// The arguments of Model::fit (Keras' fit arguments, as fields).
 struct FitOptions {
   std::size_t epochs = 1;             ///< train until this epoch (counting from 1)
   std::size_t initial_epoch = 0;      ///< epochs already done, when resuming from a checkpoint (as Keras)
