@@ -13,6 +13,7 @@
 
 #include "autograd/ops/sgemm.hpp"
 #include "../examples/cli.hpp"
+#include "machine.hpp"
 #include "timer.hpp"
 
 namespace {
@@ -65,8 +66,8 @@ int main(int argc, char** argv) {
       {"d  g2.W2T  512x1024 . 1024x1024", 512, 1024, 1024}, {"d  h1T.g2  1024x512 . 512x1024", 1024, 1024, 512},
       {"d  xT.g1   784x512 . 512x1024", 784, 1024, 512},
   };
-  std::printf("cblas_sgemm GFLOP/s by transpose variant, %d OpenBLAS thread(s) (%s kernels), median of 7 samples\n",
-              threads, openblas_get_corename());
+  std::printf("%s\ncblas_sgemm GFLOP/s by transpose variant, %d OpenBLAS thread(s) (%s kernels), median of 7 samples\n",
+              bench::cpu_name().c_str(), threads, openblas_get_corename());
   table(gemms, false);
 #ifdef CHAINRULE_SGEMM_512
   if (__builtin_cpu_supports("avx512f")) {

@@ -9,6 +9,7 @@
 
 #include <chainrule/autograd/parallel.hpp>
 #include "../examples/cli.hpp"
+#include "machine.hpp"
 #include "out.hpp"
 #include "workloads.hpp"
 
@@ -23,7 +24,8 @@ int main(int argc, char** argv) {
   chainrule::set_num_threads(threads);  // chainrule's intra-op pool (it keeps OpenBLAS at 1 thread)
   bench::set_torch_threads(threads);
   const bool torch = bench::have_torch();
-  std::printf("%s, %d thread(s); median of 7 samples\n", openblas_get_config(), threads);
+  std::printf("%s, %s, %d thread(s); median of 7 samples\n", bench::cpu_name().c_str(), openblas_get_config(),
+              threads);
 
   std::vector<bench::Result> rows;
   const char* modes[] = {"forward, no grad", "forward, recorded", "forward + backward"};
@@ -41,7 +43,8 @@ int main(int argc, char** argv) {
 
   bench::make_parent(csv);
   std::ofstream out(csv);
-  out << "case,unit,chainrule,libtorch,raw_sgemm,libtorch_over_chainrule,sgemm_over_chainrule\n";
+  out << "case,unit,chainrule,libtorch,raw_sgemm,libtorch_over_chainrule,sgemm_over_chainrule,cpu\n";
+  const std::string cpu = bench::cpu_name();
   std::printf("%-48s %6s %11s %11s %11s %9s %9s\n", "case", "unit", "chainrule", "libtorch", "raw sgemm", "torch/cr",
               "sgemm/cr");
   for (const auto& r : rows) {
@@ -49,7 +52,7 @@ int main(int argc, char** argv) {
     std::printf("%-48s %6s %11.1f %11.1f %11.1f %9.2f %9.2f\n", r.name.c_str(), r.unit.c_str(), r.chainrule, r.torch,
                 r.floor, tr, fr);
     out << '"' << r.name << "\"," << r.unit << ',' << r.chainrule << ',' << r.torch << ',' << r.floor << ',' << tr
-        << ',' << fr << '\n';
+        << ',' << fr << ",\"" << cpu << "\"\n";
   }
   std::printf("(0 = not measured; torch/cr > 1 means chainrule is faster; sgemm/cr near 1 means no overhead)\n");
 }

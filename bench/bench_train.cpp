@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "../examples/cli.hpp"
+#include "machine.hpp"
 #include "out.hpp"
 #include "train.hpp"
 
@@ -224,7 +225,8 @@ int main(int argc, char** argv) {
   char date[32];
   const std::time_t now = std::time(nullptr);
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
-  std::printf("bench_train, %s, load average %s, %ld CPUs online\n", date, load_average().c_str(),
+  const std::string cpu = bench::cpu_name();
+  std::printf("bench_train, %s, %s, load average %s, %ld CPUs online\n", date, cpu.c_str(), load_average().c_str(),
               sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("%s, %d thread(s), %s; steps: median of %d samples; Fashion-MNIST: median of %d epoch(s); %s; %s\n",
               openblas_get_config(), o.threads, bench::torch_version().c_str(), samples, epochs,
@@ -328,7 +330,7 @@ int main(int argc, char** argv) {
   bench::make_parent(o.csv);
   std::ofstream csv(o.csv);
   csv << "case,description,threads,unit,chainrule,libtorch,sgemm_floor,libtorch_over_chainrule,floor_over_chainrule,"
-         "peak_rss_chainrule_mib,peak_rss_libtorch_mib,subnormals_chainrule,subnormals_libtorch\n";
+         "peak_rss_chainrule_mib,peak_rss_libtorch_mib,subnormals_chainrule,subnormals_libtorch,cpu\n";
   std::printf("\n%-6s %-8s %11s %11s %9s %9s %11s %11s %10s\n", "case", "unit", "chainrule", "libtorch", "torch/cr",
               "floor/cr", "RSS cr MiB", "RSS lt MiB", "fp cr/lt");
   for (const auto& r : rows) {
@@ -339,7 +341,7 @@ int main(int argc, char** argv) {
                 fmt(r.rss_torch / 1024.0, "%.0f").c_str(), (r.fp_cr + "/" + r.fp_torch).c_str());
     csv << r.id << ",\"" << r.what << "\"," << o.threads << ',' << r.unit << ',' << r.chainrule << ',' << r.torch
         << ',' << r.floor << ',' << tr << ',' << fr << ',' << r.rss_chainrule / 1024.0 << ','
-        << r.rss_torch / 1024.0 << ',' << r.fp_cr << ',' << r.fp_torch << '\n';
+        << r.rss_torch / 1024.0 << ',' << r.fp_cr << ',' << r.fp_torch << ",\"" << cpu << "\"\n";
   }
   std::printf("(- = not measured. torch/cr > 1: chainrule is faster. floor/cr: the share of chainrule's step that the\n"
               " step's raw sgemm calls alone take (1 = no overhead). Peak RSS: VmHWM of a process running only that\n"
