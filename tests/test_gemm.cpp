@@ -110,14 +110,15 @@ TEST_CASE("gemm: sgemm_512 with beta = 0 never reads C (NaN there stays out of t
 TEST_CASE("gemm: sgemm_512 gives any block of C's rows or columns the bits the whole product gives it") {
   if (skipped_without_avx512()) return;
   // Cuts that fall inside panels (8 rows, 32 columns) and blocks (128 rows, 512 columns), k past one 256 block; a
-  // block 12 columns wide runs on 16-column panels, the rest on 32-column ones.
+  // block 12 columns wide runs on 16-column panels, the rest on 32-column ones. Blocks of at most 4 panels (12 and
+  // 128 columns wide; the 7 left of 12..531 past its first 512) read op(A) in place, the others pack it.
   for (int form = 0; form < 4; ++form) {
     const Gemm g(300, 700, 600, form & 1, form & 2, 11);
     std::vector<float> whole(g.m * g.n), rows(g.m * g.n), cols(g.m * g.n);
     g.run(whole, 0.0f, 0, g.m, 0, g.n);
     for (const auto& [r0, r1] : {std::pair<std::size_t, std::size_t>{0, 5}, {5, 133}, {133, 300}})
       g.run(rows, 0.0f, r0, r1, 0, g.n);
-    for (const auto& [c0, c1] : {std::pair<std::size_t, std::size_t>{0, 12}, {12, 531}, {531, 700}})
+    for (const auto& [c0, c1] : {std::pair<std::size_t, std::size_t>{0, 12}, {12, 531}, {531, 659}, {659, 700}})
       g.run(cols, 0.0f, 0, g.m, c0, c1);
     const std::size_t bytes = whole.size() * sizeof(float);
     CHECK_MESSAGE(std::memcmp(whole.data(), rows.data(), bytes) == 0, "form " << form);
