@@ -76,6 +76,7 @@ struct Row {
   double chainrule = 0, torch = 0, floor = 0;  // 0: not measured
   std::string fp_cr = "IEEE", fp_torch = "IEEE";  // subnormals kept (IEEE) or flushed to zero (FTZ) in each
   long rss_chainrule = 0, rss_torch = 0;       // KiB, 0: not measured
+  double round_trip = 0;                        // ns between the first two CPUs just before (bench::round_trip_ns)
 };
 
 bool wanted(const Options& o, const std::string& id) { return ("," + o.cases + ",").find("," + id + ",") != std::string::npos; }
@@ -237,6 +238,13 @@ int main(int argc, char** argv) {
               " %s\n\n", base_rss / 1024.0, worker == exe ? "this binary" : "train_worker (no libtorch linked)");
 
   std::vector<Row> rows;
+  // Above 1 thread, how far apart the first two CPUs are just before chainrule's run (bench::round_trip_ns): on a
+  // virtual machine the host moves the vCPUs, and the 2-thread figures move with it.
+  const auto round_trip = [&](Row& r) {
+    if (o.threads < 2) return;
+    r.round_trip = bench::round_trip_ns();
+    std::printf("  round trip between CPUs before %s: %.0f ns\n", r.id.c_str(), r.round_trip);
+  };
   const auto semantics = [&](Row& r) {  // --flush-denormal: both libraries flush everywhere
     if (o.flush_denormal) r.fp_cr = r.fp_torch = "FTZ";
   };
@@ -245,6 +253,7 @@ int main(int argc, char** argv) {
     std::printf("case %s: %s ...\n", c.id.c_str(), c.describe().c_str());
     std::fflush(stdout);
     Row r{c.id, c.describe(), "us/step"};
+    round_trip(r);
     if (isolate) {  // timing and peak RSS from one process per implementation
       const ChildResult cr = run_in_child(worker, "chainrule", c.id, o.threads, samples);
       r.chainrule = cr.value, r.floor = cr.floor, r.rss_chainrule = cr.rss_kb;
@@ -276,8 +285,10 @@ int main(int argc, char** argv) {
       Row fit{"f-fit", "Fashion-MNIST epoch, nn::Model::fit (verbose 0)", "s/epoch"};
       if (!o.fit_ieee) fit.fp_cr = "FTZ";  // fit's default: FitOptions::flush_denormal
       if (isolate) {
-        const ChildResult e = run_in_child(worker, "chainrule", "f", o.threads, epochs),
-                          m = run_in_child(worker, "fit", "f", o.threads, epochs);
+        round_trip(engine);
+        const ChildResult e = run_in_child(worker, "chainrule", "f", o.threads, epochs);
+        round_trip(fit);
+        const ChildResult m = run_in_child(worker, "fit", "f", o.threads, epochs);
         engine.chainrule = e.value, engine.rss_chainrule = e.rss_kb, l_cr = e.loss;
         fit.chainrule = m.value, fit.rss_chainrule = m.rss_kb, l_fit = m.loss;
         if (torch) {
@@ -286,7 +297,9 @@ int main(int argc, char** argv) {
         }
       } else {
         const bench::Data d = bench::load_fashion_mnist_data();
+        round_trip(engine);
         engine.chainrule = bench::chainrule_epoch_s(d, epochs, &l_cr);
+        round_trip(fit);
         fit.chainrule = bench::chainrule_fit_epoch_s(d, epochs, &l_fit);
         if (torch) engine.torch = fit.torch = bench::torch_epoch_s(d, epochs, &l_t);
         if (o.rss) {
@@ -308,6 +321,7 @@ int main(int argc, char** argv) {
     std::printf("case g: one Hessian-vector product, 784-128-64-10 ReLU, CE, batch 64, all parameters ...\n");
     std::fflush(stdout);
     Row r{"g", "Hessian-vector product of case c's loss", "us/hvp"};
+    round_trip(r);
     double grad_cr = 0, grad_t = 0;
     if (isolate) {
       const ChildResult cr = run_in_child(worker, "chainrule", "g", o.threads, samples);
@@ -330,23 +344,25 @@ int main(int argc, char** argv) {
   bench::make_parent(o.csv);
   std::ofstream csv(o.csv);
   csv << "case,description,threads,unit,chainrule,libtorch,sgemm_floor,libtorch_over_chainrule,floor_over_chainrule,"
-         "peak_rss_chainrule_mib,peak_rss_libtorch_mib,subnormals_chainrule,subnormals_libtorch,cpu\n";
-  std::printf("\n%-6s %-8s %11s %11s %9s %9s %11s %11s %10s\n", "case", "unit", "chainrule", "libtorch", "torch/cr",
-              "floor/cr", "RSS cr MiB", "RSS lt MiB", "fp cr/lt");
+         "peak_rss_chainrule_mib,peak_rss_libtorch_mib,subnormals_chainrule,subnormals_libtorch,cpu,round_trip_ns\n";
+  std::printf("\n%-6s %-8s %11s %11s %9s %9s %11s %11s %10s %8s\n", "case", "unit", "chainrule", "libtorch",
+              "torch/cr", "floor/cr", "RSS cr MiB", "RSS lt MiB", "fp cr/lt", "rt ns");
   for (const auto& r : rows) {
     const double tr = r.torch ? r.torch / r.chainrule : 0, fr = r.floor ? r.floor / r.chainrule : 0;
-    std::printf("%-6s %-8s %11s %11s %9s %9s %11s %11s %10s\n", r.id.c_str(), r.unit.c_str(),
+    std::printf("%-6s %-8s %11s %11s %9s %9s %11s %11s %10s %8s\n", r.id.c_str(), r.unit.c_str(),
                 fmt(r.chainrule, "%.3f").c_str(), fmt(r.torch, "%.3f").c_str(), fmt(tr, "%.2f").c_str(),
                 fmt(fr, "%.3f").c_str(), fmt(r.rss_chainrule / 1024.0, "%.0f").c_str(),
-                fmt(r.rss_torch / 1024.0, "%.0f").c_str(), (r.fp_cr + "/" + r.fp_torch).c_str());
+                fmt(r.rss_torch / 1024.0, "%.0f").c_str(), (r.fp_cr + "/" + r.fp_torch).c_str(),
+                fmt(r.round_trip, "%.0f").c_str());
     csv << r.id << ",\"" << r.what << "\"," << o.threads << ',' << r.unit << ',' << r.chainrule << ',' << r.torch
         << ',' << r.floor << ',' << tr << ',' << fr << ',' << r.rss_chainrule / 1024.0 << ','
-        << r.rss_torch / 1024.0 << ',' << r.fp_cr << ',' << r.fp_torch << ",\"" << cpu << "\"\n";
+        << r.rss_torch / 1024.0 << ',' << r.fp_cr << ',' << r.fp_torch << ",\"" << cpu << "\"," << r.round_trip << '\n';
   }
   std::printf("(- = not measured. torch/cr > 1: chainrule is faster. floor/cr: the share of chainrule's step that the\n"
               " step's raw sgemm calls alone take (1 = no overhead). Peak RSS: VmHWM of a process running only that\n"
               " implementation; for f, counted from after the data is loaded, so the dataset is in it once. fp:\n"
               " subnormals kept (IEEE) or flushed to zero (FTZ) by chainrule / libtorch; fit flushes by default,\n"
-              " --fit-ieee not.)\n");
+              " --fit-ieee not. rt: the round trip between the first two CPUs just before chainrule's run, at 2+\n"
+              " threads; on a virtual machine 2-thread figures move with it: bench/README.md, session 13.)\n");
   std::printf("wrote %s\n", o.csv.c_str());
 }
