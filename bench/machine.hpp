@@ -30,10 +30,10 @@ inline std::string cpu_name() {
 }
 
 /// The median round trip, in ns, between two threads pinned to the first two CPUs this process may run on, through
-/// one atomic (20,000 round trips, ~10 ms): what each hand-off between the intra-op pool's threads pays. On the
-/// 2-vCPU virtual machine of bench/README.md ("Session 13") it was 150–180 ns while the host ran the vCPUs close
-/// together and 300–460 ns while it did not, and the 2-thread figures moved with it (a Fashion-MNIST epoch 0.147 s
-/// against 0.196 s, seconds apart). -1 with fewer than two CPUs.
+/// one atomic (20,000 round trips, ~10 ms; at most 0.5 s): what each hand-off between the intra-op pool's threads
+/// pays. On the 2-vCPU virtual machine of bench/README.md ("Session 13") it was 150–180 ns while the host ran the
+/// vCPUs close together and 300–460 ns while it did not, and the 2-thread figures moved with it (a Fashion-MNIST
+/// epoch 0.147 s against 0.196 s, seconds apart). -1 with fewer than two CPUs.
 inline double round_trip_ns() {
   cpu_set_t set;
   std::vector<int> cpus;
@@ -47,29 +47,36 @@ inline double round_trip_ns() {
     CPU_SET(cpu, &one);
     pthread_setaffinity_np(pthread_self(), sizeof one, &one);
   };
-  constexpr long kTrips = 20000;
+  constexpr long kTrips = 20000, kStop = -1;
   std::atomic<long> flag{0};
-  std::vector<double> ns(kTrips);
-  std::thread echo([&] {  // answers each odd value with the next even one
+  std::vector<double> ns;
+  ns.reserve(kTrips);
+  std::thread echo([&] {  // answers each odd value with the next even one, until told to stop
     pin(cpus[1]);
-    for (long i = 0; i < kTrips; ++i) {
-      while (flag.load(std::memory_order_acquire) != 2 * i + 1) {}
+    for (long i = 0;; ++i) {
+      long v;
+      while ((v = flag.load(std::memory_order_acquire)) != 2 * i + 1 && v != kStop) {}
+      if (v == kStop) return;
       flag.store(2 * i + 2, std::memory_order_release);
     }
   });
   cpu_set_t before;  // this thread's affinity, given back afterwards
   pthread_getaffinity_np(pthread_self(), sizeof before, &before);
   pin(cpus[0]);
-  for (long i = 0; i < kTrips; ++i) {
+  // At most 0.5 s: if both threads ended up on one CPU (pinning refused), each round trip waits for a time slice.
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  for (long i = 0; i < kTrips && std::chrono::steady_clock::now() < end; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     flag.store(2 * i + 1, std::memory_order_release);
     while (flag.load(std::memory_order_acquire) != 2 * i + 2) {}
-    ns[std::size_t(i)] = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+    ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
   }
+  flag.store(kStop, std::memory_order_release);
   echo.join();
   pthread_setaffinity_np(pthread_self(), sizeof before, &before);
-  std::nth_element(ns.begin(), ns.begin() + kTrips / 2, ns.end());
-  return ns[kTrips / 2];
+  if (ns.empty()) return -1;
+  std::nth_element(ns.begin(), ns.begin() + static_cast<long>(ns.size() / 2), ns.end());
+  return ns[ns.size() / 2];
 }
 
 }  // namespace bench
